@@ -1,0 +1,128 @@
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <csignal>
+
+#include "build_info.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "db/seeder.h"
+#include "results/table.h"
+#include "results/writer.h"
+#include "runner/runner.h"
+#include "scenario/loader.h"
+
+namespace pathbench::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+// First SIGINT/SIGTERM: stop issuing, drain, write partial results. Second: leave at once.
+extern "C" void on_stop_signal(int) {
+  if (g_stop.exchange(true)) _exit(130);
+  static const char msg[] = "\npathbench: stopping — draining in-flight requests, writing partial results "
+                            "(press Ctrl-C again to quit at once)\n";
+  [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+std::string join_args(std::span<const std::string> args) {
+  std::string line = "pathbench run";
+  for (auto& a : args) line += " " + a;
+  return line;
+}
+
+}  // namespace
+
+int run_main(std::span<const std::string> args) {
+  po::options_description visible(
+      "pathbench run SCENARIO [options] — run a scenario file and write its results\n"
+      "results go to results/<scenario name>/<UTC time>/ unless --out is given");
+  std::string out_dir;
+  std::optional<std::string> duration, warmup;
+  visible.add_options()("help,h", "show this help")(
+      "out,o", po::value(&out_dir), "write results into this folder instead")(
+      "duration,d", po::value<std::string>(), "override load.duration, e.g. 30s")(
+      "warmup,w", po::value<std::string>(), "override load.warmup, e.g. 2s or 0s")(
+      "rate,r", po::value<double>(), "override load.rate_per_s (open loop)")(
+      "threads,t", po::value<int>(), "override load.threads")(
+      "concurrency,c", po::value<int>(), "override load.concurrency")(
+      "quiet,q", po::bool_switch(), "print only the summary table");
+  po::options_description all;
+  all.add(visible).add_options()("scenario", po::value<std::string>(), "");
+  po::positional_options_description positional;
+  positional.add("scenario", 1);
+  po::variables_map vm;
+  if (int code = parse_options(args, all, positional, vm, visible, "\nrequest paths:\n" + registered_paths_help());
+      code >= 0)
+    return code;
+  if (!vm.count("scenario")) {
+    fmt::print(stderr, "pathbench run: name a scenario file, e.g. pathbench run scenarios/quickstart.toml\n");
+    return kExitBadInput;
+  }
+
+  Scenario scenario;
+  try {
+    scenario = load_scenario_file(vm["scenario"].as<std::string>());
+    ScenarioOverrides overrides;
+    if (vm.count("duration")) overrides.duration = vm["duration"].as<std::string>();
+    if (vm.count("warmup")) overrides.warmup = vm["warmup"].as<std::string>();
+    if (vm.count("rate")) overrides.rate_per_s = vm["rate"].as<double>();
+    if (vm.count("threads")) overrides.threads = vm["threads"].as<int>();
+    if (vm.count("concurrency")) overrides.concurrency = vm["concurrency"].as<int>();
+    apply_overrides(scenario, overrides);
+  } catch (const ScenarioError& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return kExitBadInput;
+  }
+
+  const bool quiet = vm["quiet"].as<bool>();
+  RunObserver observer;
+  if (!quiet) observer.note = [](const std::string& line) { fmt::print("{}\n", line); std::fflush(stdout); };
+
+  std::filesystem::path dir = out_dir.empty()
+                                  ? std::filesystem::path("results") / scenario.name / utc_timestamp(true)
+                                  : std::filesystem::path(out_dir);
+  install_signal_handlers();
+  try {
+    ensure_database(scenario, observer);
+  } catch (const SeedError& e) {
+    fmt::print(stderr, "pathbench run: cannot prepare the database: {}\n", e.what());
+    return kExitRunFailed;
+  }
+
+  MachineContext machine = collect_machine_context();
+  if (!quiet)
+    fmt::print("pathbench {} · {} · {} cores · {} · commit {} · {} build\n", build::version,
+               machine.cpu_model, machine.cores, machine.kernel, machine.git_commit, machine.build_type);
+  if (auto warning = build_warning(machine); !warning.empty()) fmt::print(stderr, "{}\n", warning);
+
+  RunResult result = run_scenario(scenario, g_stop, observer);
+  result.command_line = join_args(args);
+  try {
+    write_results(result, dir);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "pathbench run: {}\n", e.what());
+    return kExitRunFailed;
+  }
+  fmt::print("\n{}\n", format_summary_table(result));
+  fmt::print("results: {}{}\n", dir.string(), result.interrupted ? " (PARTIAL: interrupted)" : "");
+
+  bool failed = result.interrupted;
+  for (auto& p : result.paths) failed = failed || !p.failure.empty() || !p.accounting_holds();
+  return failed ? kExitRunFailed : kExitOk;
+}
+
+}  // namespace pathbench::cli

@@ -1,0 +1,60 @@
+// Runs catalog queries on SQLite. One QueryExecutor per worker thread: it owns a
+// read-only connection (SQLITE_OPEN_NOMUTEX, busy timeout set) and prepared statements,
+// so worker threads share no mutex. Not thread-safe; never shared between threads.
+// The connection memory-maps the file and holds a shared lock from its first query until it
+// is destroyed: other readers are unaffected, but nothing may write the file meanwhile (the
+// seeder never does: it replaces the file by renaming a new one over it).
+#pragma once
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+
+#include "db/query.h"
+#include "measure/clock.h"
+
+namespace pathbench {
+
+enum class QueryStatus : std::uint8_t { ok, invalid_argument, deadline_exceeded, error };
+
+struct QueryOutcome {
+  QueryStatus status = QueryStatus::ok;
+  QueryResult result;
+  Nanos sql_ns = 0;         // time spent in SQLite (0 for echo)
+  std::string error_field;  // invalid_argument: the offending field's name, e.g. "minute_to"
+  std::string error_message;
+};
+
+// A deadline that never passes.
+inline constexpr Nanos kNoDeadline = std::numeric_limits<Nanos>::max();
+
+class QueryExecutor {
+ public:
+  // Throws std::runtime_error naming the file if it cannot be opened or lacks the tables.
+  explicit QueryExecutor(const std::filesystem::path& db_path);
+  ~QueryExecutor();
+  QueryExecutor(const QueryExecutor&) = delete;
+  QueryExecutor& operator=(const QueryExecutor&) = delete;
+
+  // Validates the parameters, runs the query, and interrupts it (sqlite3_progress_handler,
+  // checked every ~1000 SQLite VM instructions) once steady-clock time `deadline_ns` passes,
+  // reporting deadline_exceeded. A point or heavy query whose deadline has already passed is
+  // not started (deadline_exceeded, sql_ns 0); echo ignores the deadline and touches no SQLite.
+  // invalid_argument names the first bad field: heavy needs to_epoch_s > from_epoch_s,
+  // category_id >= 1, 0 <= minute_from <= minute_to <= 1439; point needs sale_id >= 1.
+  // A point query for an id that does not exist is ok with count 0. Failures are reported in
+  // the outcome, not thrown; allocates only to describe an invalid argument or an error.
+  // sql_ns covers the statement's steps.
+  QueryOutcome run(const Query& query, Nanos deadline_ns);
+
+ private:
+  // implementation-defined members
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* heavy_ = nullptr;
+  sqlite3_stmt* point_ = nullptr;
+  Nanos deadline_ns_ = kNoDeadline;  // read by the progress handler; set only inside run()
+};
+
+}  // namespace pathbench

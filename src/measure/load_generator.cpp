@@ -1,0 +1,399 @@
+#include "measure/load_generator.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <ctime>
+#include <latch>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "paths/registry.h"
+
+namespace pathbench {
+
+namespace asio = boost::asio;
+
+bool PathRunResult::accounting_holds() const noexcept {
+  for (auto& p : phases)
+    if (p.issued != p.completed()) return false;
+  return in_flight_after_drain == 0;
+}
+
+std::string utc_timestamp(bool compact) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, compact ? "%Y%m%dT%H%M%SZ" : "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+namespace {
+
+// Shared by the threads of one run; written before they start or through the start line only.
+struct RunShared {
+  const Scenario& scenario;
+  const PathSpec& spec;
+  const PathInfo& info;
+  PathInstance& instance;
+  const std::atomic<bool>& stop;
+  std::vector<PhasePlan> plan;
+  DatasetShape shape;
+  std::latch connected;             // every thread arrives once, connected or not
+  std::latch go{1};                 // released by the coordinator with start_ns set
+  std::atomic<Nanos> start_ns{0};   // < 0: do not start (a thread failed to connect)
+  std::mutex failure_mutex;         // connect failures only, never per request
+  std::string failure;
+};
+
+struct Slot {
+  std::uint64_t id = 0;
+  Nanos intended_ns = 0;
+  Nanos sent_ns = 0;
+  Nanos deadline_ns = 0;
+  std::uint32_t phase = 0;
+  bool busy = false;
+};
+
+// One client thread: its io_context, its transport client, its slots and its recorders.
+class ClientThread final : public CompletionSink {
+ public:
+  ClientThread(RunShared& shared, int index)
+      : shared_(shared),
+        index_(index),
+        io_(1),
+        pace_timer_(io_),
+        scan_timer_(io_),
+        schedule_(shared.plan, shared.scenario.load.arrival, shared.scenario.load.threads, index,
+                  shared.scenario.seed),
+        rng_(shared.scenario.seed * 0x2545F4914F6CDD1Dull + static_cast<std::uint64_t>(index) + 1),
+        phases_(shared.plan.size()) {
+    const LoadConfig& load = shared.scenario.load;
+    // Closed loop: this thread's share of the concurrency; open loop: its share of the cap.
+    int share = load.concurrency / load.threads + (index < load.concurrency % load.threads ? 1 : 0);
+    capacity_ = static_cast<std::uint32_t>(std::max(share, 1));
+    slots_.resize(capacity_);
+    free_.reserve(capacity_);
+    for (std::uint32_t i = capacity_; i-- > 0;) free_.push_back(i);
+    if (shared.info.carries_queries && shared.shape.sales > 0) mix_.emplace(shared.scenario.query, shared.shape);
+    scan_interval_ns_ = std::clamp<Nanos>(load.deadline_ns / 10, kNanosPerMilli, 50 * kNanosPerMilli);
+  }
+
+  void run() {
+    std::string name = fmt::format("pb-client-{}", index_);
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    // Timers should fire when asked, not up to 50 µs later (the default timer slack).
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+
+    connect();
+    shared_.connected.count_down();
+    shared_.go.wait();
+    start_ns_ = shared_.start_ns.load();
+    if (start_ns_ < 0 || !client_) {
+      shutdown_client();
+      return;
+    }
+    end_ns_ = start_ns_ + shared_.plan.back().end_ns;
+    issuing_ = true;
+    if (shared_.scenario.load.mode == LoadMode::open) {
+      next_intended_ns_ = advance_schedule();
+      arm_pace_timer();
+    } else {
+      pace_timer_.expires_at(to_time_point(start_ns_));
+      pace_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        while (issuing_ && !free_.empty()) issue_one(now_ns());
+      });
+    }
+    arm_scan_timer();
+    io_.run();
+    shutdown_client();
+  }
+
+  void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome) noexcept override {
+    Nanos now = now_ns();
+    if (slot >= capacity_ || !slots_[slot].busy || slots_[slot].id != request_id) {
+      ++late_;  // it already timed out, or the transport made up an id
+      return;
+    }
+    Slot& s = slots_[slot];
+    PhaseStats& stats = phases_[s.phase];
+    ++stats.outcomes[static_cast<std::size_t>(outcome)];
+    if (outcome == Outcome::ok) {
+      stats.latency.record(now - s.intended_ns);
+      stats.uncorrected.record(now - s.sent_ns);
+    }
+    release(slot);
+    refill(now);
+  }
+
+  std::vector<PhaseStats>& phases() noexcept { return phases_; }
+  std::int64_t late() const noexcept { return late_; }
+  std::int64_t in_flight() const noexcept { return static_cast<std::int64_t>(capacity_ - free_.size()); }
+  bool interrupted() const noexcept { return interrupted_; }
+  Nanos finished_ns() const noexcept { return finished_ns_; }
+
+ private:
+  static asio::steady_timer::time_point to_time_point(Nanos ns) {
+    return asio::steady_timer::time_point(std::chrono::nanoseconds(ns));
+  }
+
+  void connect() {
+    try {
+      client_ = shared_.instance.make_client(io_, *this, index_);
+    } catch (const std::exception& e) {
+      record_failure(fmt::format("client thread {}: {}", index_, e.what()));
+      return;
+    }
+    std::optional<std::string> result;
+    client_->start([&result](std::string error) { result = std::move(error); });
+    // Bounded: the transport promises to answer within the deadline; we wait a little longer.
+    Nanos give_up = now_ns() + shared_.scenario.load.deadline_ns + kNanosPerSecond;
+    while (!result && now_ns() < give_up) {
+      io_.run_one_for(std::chrono::milliseconds(10));
+      if (io_.stopped()) io_.restart();
+    }
+    if (!result) result = "connecting did not finish within the deadline";
+    if (!result->empty()) {
+      record_failure(fmt::format("client thread {}: {}", index_, *result));
+      client_->stop();
+      io_.restart();
+      io_.run_for(std::chrono::seconds(1));
+      client_.reset();
+    }
+    io_.restart();
+  }
+
+  void record_failure(std::string message) {
+    std::lock_guard lock(shared_.failure_mutex);
+    if (shared_.failure.empty()) shared_.failure = std::move(message);
+  }
+
+  Nanos advance_schedule() noexcept {
+    Nanos offset = schedule_.next();
+    return offset == kNever ? kNever : start_ns_ + offset;
+  }
+
+  void arm_pace_timer() {
+    if (!issuing_ || next_intended_ns_ == kNever) return;
+    pace_timer_.expires_at(to_time_point(next_intended_ns_));
+    pace_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) issue_due();
+    });
+  }
+
+  // Open loop: send everything whose intended time has come. When every slot is taken the
+  // backlog waits for a completion; its latency keeps counting from the intended time.
+  void issue_due() {
+    Nanos now = now_ns();
+    while (issuing_ && next_intended_ns_ <= now) {
+      if (now - next_intended_ns_ > shared_.scenario.load.deadline_ns) {
+        expire_unsent(next_intended_ns_, now);
+      } else if (!free_.empty()) {
+        issue_one(next_intended_ns_);
+      } else {
+        break;
+      }
+      next_intended_ns_ = advance_schedule();
+      if (next_intended_ns_ == kNever) stop_issuing();
+    }
+    if (issuing_ && next_intended_ns_ > now) arm_pace_timer();
+  }
+
+  void issue_one(Nanos intended_ns) {
+    std::size_t phase = phase_at(shared_.plan, intended_ns - start_ns_);
+    if (phase >= shared_.plan.size()) {
+      stop_issuing();
+      return;
+    }
+    std::uint32_t slot = free_.back();
+    free_.pop_back();
+    Nanos sent = now_ns();
+    Slot& s = slots_[slot];
+    s = Slot{next_id_++, intended_ns, sent, sent + shared_.scenario.load.deadline_ns,
+             static_cast<std::uint32_t>(phase), true};
+    PhaseStats& stats = phases_[phase];
+    ++stats.issued;
+    stats.lag.record(sent - intended_ns);
+    Query query = mix_ ? mix_->draw(rng_) : Query{};
+    in_issue_ = true;
+    client_->issue(slot, s.id, query);
+    in_issue_ = false;
+  }
+
+  // A request that waited in the backlog past its whole deadline was never going to make it:
+  // it is issued and timed out at once, so a stalled server cannot make the drain unbounded.
+  void expire_unsent(Nanos intended_ns, Nanos now) {
+    std::size_t phase = phase_at(shared_.plan, intended_ns - start_ns_);
+    if (phase >= shared_.plan.size()) return;
+    PhaseStats& stats = phases_[phase];
+    ++stats.issued;
+    ++stats.outcomes[static_cast<std::size_t>(Outcome::timeout)];
+    stats.lag.record(now - intended_ns);
+  }
+
+  void release(std::uint32_t slot) noexcept {
+    slots_[slot].busy = false;
+    free_.push_back(slot);
+  }
+
+  // A slot came free: closed loop sends the next request at once; open loop sends any backlog.
+  void refill(Nanos now) {
+    if (!issuing_) {
+      if (free_.size() == capacity_) finish();
+      return;
+    }
+    if (in_issue_) {
+      // A transport that fails inside issue() must not recurse into issue() again.
+      if (!refill_posted_) {
+        refill_posted_ = true;
+        asio::post(io_, [this] {
+          refill_posted_ = false;
+          refill(now_ns());
+        });
+      }
+      return;
+    }
+    if (shared_.scenario.load.mode == LoadMode::closed) {
+      if (now >= end_ns_) return stop_issuing();
+      while (issuing_ && !free_.empty() && !in_issue_) issue_one(now);
+    } else if (next_intended_ns_ <= now) {
+      issue_due();
+    }
+  }
+
+  void stop_issuing() {
+    if (!issuing_) return;
+    issuing_ = false;
+    pace_timer_.cancel();
+    if (free_.size() == capacity_) finish();
+  }
+
+  // Deadlines, the stop flag and the end of the schedule are checked here, off the hot path.
+  void arm_scan_timer() {
+    scan_timer_.expires_after(std::chrono::nanoseconds(scan_interval_ns_));
+    scan_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      scan();
+      if (!finished_) arm_scan_timer();
+    });
+  }
+
+  void scan() {
+    Nanos now = now_ns();
+    if (issuing_ && shared_.stop.load(std::memory_order_relaxed)) {
+      interrupted_ = true;
+      stop_issuing();
+    }
+    if (issuing_ && now >= end_ns_ && shared_.scenario.load.mode == LoadMode::closed) stop_issuing();
+    for (std::uint32_t i = 0; i < capacity_; ++i) {
+      Slot& s = slots_[i];
+      if (s.busy && s.deadline_ns <= now) {
+        ++phases_[s.phase].outcomes[static_cast<std::size_t>(Outcome::timeout)];
+        release(i);
+      }
+    }
+    if (!issuing_ && free_.size() == capacity_) finish();
+    else if (issuing_ && !free_.empty()) refill(now);
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    finished_ns_ = now_ns();
+    pace_timer_.cancel();
+    scan_timer_.cancel();
+    if (client_) client_->stop();
+  }
+
+  void shutdown_client() {
+    // The transport closed its connections in stop(); give its handlers a bounded time to unwind.
+    if (client_ && !finished_) client_->stop();
+    io_.restart();
+    io_.run_for(std::chrono::seconds(2));
+    io_.stop();
+  }
+
+  RunShared& shared_;
+  int index_;
+  asio::io_context io_;
+  asio::steady_timer pace_timer_;
+  asio::steady_timer scan_timer_;
+  ArrivalSchedule schedule_;
+  std::mt19937_64 rng_;
+  std::optional<QueryMix> mix_;
+  std::unique_ptr<PathClient> client_;
+  std::vector<PhaseStats> phases_;
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_;
+  std::uint32_t capacity_ = 1;
+  std::uint64_t next_id_ = 1;
+  Nanos start_ns_ = 0;
+  Nanos end_ns_ = 0;
+  Nanos next_intended_ns_ = kNever;
+  Nanos scan_interval_ns_ = kNanosPerMilli;
+  Nanos finished_ns_ = 0;
+  std::int64_t late_ = 0;
+  bool issuing_ = false;
+  bool in_issue_ = false;
+  bool refill_posted_ = false;
+  bool finished_ = false;
+  bool interrupted_ = false;
+};
+
+}  // namespace
+
+PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, PathInstance& instance,
+                       const std::atomic<bool>& stop) {
+  const PathInfo* info = find_path(spec.kind);
+  if (!info) throw std::logic_error("run_path: unregistered path kind " + spec.kind);
+
+  const int threads = scenario.load.threads;
+  RunShared shared{scenario, spec, *info, instance, stop, plan_phases(scenario.load), {},
+                   std::latch(threads)};
+  if (info->carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
+    shared.shape = read_dataset_shape(scenario.database.path);
+
+  PathRunResult result;
+  result.label = spec.label;
+  result.kind = spec.kind;
+  result.via = spec.via;
+  result.endpoint = instance.endpoint();
+  result.plan = shared.plan;
+  result.started_utc = utc_timestamp();
+
+  std::vector<std::unique_ptr<ClientThread>> clients;
+  for (int i = 0; i < threads; ++i) clients.push_back(std::make_unique<ClientThread>(shared, i));
+  std::vector<std::thread> workers;
+  for (int i = 0; i < threads; ++i) workers.emplace_back([&clients, i] { clients[i]->run(); });
+
+  // Every thread connects first; then all start together a little in the future, so no
+  // thread's first arrivals are already late.
+  shared.connected.wait();
+  Nanos start = shared.failure.empty() ? now_ns() + 5 * kNanosPerMilli : -1;
+  shared.start_ns.store(start);
+  shared.go.count_down();
+  for (auto& t : workers) t.join();
+
+  result.finished_utc = utc_timestamp();
+  result.failure = shared.failure;
+  result.phases.resize(shared.plan.size());
+  Nanos finished = start;
+  for (auto& c : clients) {
+    for (std::size_t p = 0; p < shared.plan.size(); ++p) result.phases[p].merge(c->phases()[p]);
+    result.late += c->late();
+    result.in_flight_after_drain += c->in_flight();
+    result.interrupted = result.interrupted || c->interrupted();
+    finished = std::max(finished, c->finished_ns());
+  }
+  result.elapsed_ns = start > 0 ? finished - start : 0;
+  return result;
+}
+
+}  // namespace pathbench

@@ -1,0 +1,45 @@
+// The one load generator: drives a path's clients from a schedule, times every request from
+// its intended send time, enforces deadlines, and accounts for every request.
+//
+// Threads: run_path() starts load.threads client threads, each with its own io_context,
+// PathClient, recorder and random generator; they connect, wait at a common start line,
+// run the phases, drain, and are joined before their recorders are merged. run_path()
+// itself blocks the calling thread until all of that is over.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "measure/recorder.h"
+#include "measure/schedule.h"
+#include "paths/path.h"
+#include "scenario/scenario.h"
+
+namespace pathbench {
+
+struct PathRunResult {
+  std::string label, kind, via, endpoint;
+  std::vector<PhasePlan> plan;
+  std::vector<PhaseStats> phases;      // parallel to plan, merged over threads
+  std::int64_t late = 0;               // replies that arrived after their request timed out (or unmatched)
+  std::int64_t in_flight_after_drain = 0;
+  bool interrupted = false;            // stopped early by a signal: results are partial
+  std::string failure;                 // non-empty: the path could not run (e.g. connect failed)
+  std::string started_utc, finished_utc;
+  Nanos elapsed_ns = 0;                // from the common start line to the end of the drain
+
+  // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
+  bool accounting_holds() const noexcept;
+};
+
+// Blocks until the run of this path is over. `stop` is polled (a signal handler sets it):
+// when it turns true, issuing stops, in-flight requests drain within their deadline, and the
+// result is marked interrupted.
+PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, PathInstance& instance,
+                       const std::atomic<bool>& stop);
+
+// ISO-8601 UTC timestamp of the wall clock, e.g. "2026-11-22T05:01:02Z" (for result files only).
+std::string utc_timestamp(bool compact = false);
+
+}  // namespace pathbench

@@ -1,0 +1,54 @@
+// The client side of a request path, as the load generator sees it (h2load's Session idea):
+// a transport issues requests and reports each completion once; it never times anything.
+// All timing, deadlines and accounting live in the load generator (measure/load_generator.h),
+// so every path is measured the same way.
+#pragma once
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "db/query.h"
+#include "measure/outcome.h"
+#include "scenario/scenario.h"
+
+namespace pathbench {
+
+// Implemented by the load generator's per-thread driver.
+class CompletionSink {
+ public:
+  // Report that request (slot, request_id) finished. Call on the client thread's io_context.
+  // A completion for a request that already timed out (or an unknown id) is counted as late.
+  virtual void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome) noexcept = 0;
+
+ protected:
+  ~CompletionSink() = default;
+};
+
+// One per client thread; every member is called on that thread's io_context only.
+class PathClient {
+ public:
+  virtual ~PathClient() = default;
+  // Connect. Calls done("") when ready or done(reason) on failure, exactly once, and within
+  // the scenario's deadline.
+  virtual void start(std::function<void(std::string)> done) = 0;
+  // Send one request. Must not block; the outcome comes later through CompletionSink::complete
+  // (possibly from inside this call for immediate failures).
+  virtual void issue(std::uint32_t slot, std::uint64_t request_id, const Query& query) = 0;
+  // Close connections and cancel pending operations so the io_context runs out of work soon.
+  virtual void stop() = 0;
+};
+
+// The servers one path needs for one run (started by PathInfo::create, stopped by the
+// destructor) and the factory for its clients.
+class PathInstance {
+ public:
+  virtual ~PathInstance() = default;
+  virtual std::unique_ptr<PathClient> make_client(boost::asio::io_context& io, CompletionSink& sink,
+                                                  int thread_index) = 0;
+  // Where the client connects, e.g. "tcp://127.0.0.1:40123" (recorded in the results).
+  virtual std::string endpoint() const = 0;
+};
+
+}  // namespace pathbench

@@ -1,0 +1,52 @@
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "results/writers.h"
+
+namespace pathbench {
+
+namespace {
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\n") == std::string_view::npos) return std::string(text);
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + '"';
+}
+
+class SummaryCsvWriter final : public ResultWriter {
+ public:
+  std::string_view name() const override { return "summary.csv"; }
+  void write(const RunResult& result, const std::filesystem::path& dir) const override {
+    auto out = open_output(dir / "summary.csv");
+    out << "scenario,path,kind,via,phase,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,"
+           "issued,ok,errors,timeouts,rejected";
+    for (auto o : kAllOutcomes)
+      if (is_error(o)) out << ",err_" << to_string(o);
+    out << ",late,p50_us,p90_us,p99_us,p99.9_us,p99.99_us,max_us,mean_us,uncorrected_p50_us,uncorrected_p99_us,"
+           "schedule_lag_p99_us,accounting_ok,partial,failure\n";
+    for (auto& r : summary_rows(result)) {
+      out << fmt::format("{},{},{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
+                         csv_field(r.path), r.kind, r.via, r.phase, r.duration_s, r.target_rate_per_s,
+                         r.offered_rate_per_s, r.achieved_rate_per_s, r.issued, r.ok, r.errors, r.timeouts,
+                         r.rejected);
+      for (auto o : kAllOutcomes)
+        if (is_error(o)) out << ',' << r.outcomes[static_cast<std::size_t>(o)];
+      out << fmt::format(",{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{}\n", r.late,
+                         r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.p9999_us, r.max_us, r.mean_us,
+                         r.uncorrected_p50_us, r.uncorrected_p99_us, r.lag_p99_us, r.accounting_ok ? "true" : "false",
+                         r.partial ? "true" : "false", csv_field(r.failure));
+    }
+    if (!out) throw std::runtime_error(fmt::format("cannot write {}", (dir / "summary.csv").string()));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ResultWriter> make_summary_csv_writer() { return std::make_unique<SummaryCsvWriter>(); }
+
+}  // namespace pathbench

@@ -1,0 +1,60 @@
+#include "results/table.h"
+
+#include <fmt/format.h>
+
+#include "results/writer.h"
+
+namespace pathbench {
+
+namespace {
+
+std::string compact(double us) {
+  if (us >= 100000) return fmt::format("{:.0f}ms", us / 1000);
+  if (us >= 10000) return fmt::format("{:.1f}ms", us / 1000);
+  if (us >= 100) return fmt::format("{:.0f}", us);
+  return fmt::format("{:.1f}", us);
+}
+
+}  // namespace
+
+std::string format_summary_table(const RunResult& result) {
+  auto rows = summary_rows(result);
+  double floor_p50 = 0;
+  for (auto& r : rows)
+    if (r.kind == "tcp_echo" && r.ok > 0 && floor_p50 == 0) floor_p50 = r.p50_us;
+
+  std::string out = fmt::format("{:<22} {:<6} {:>10} {:>10} {:>9} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
+                                "path", "phase", "target/s", "achieved/s", "ok", "errors", "timeout", "reject",
+                                "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "xfloor");
+  for (auto& r : rows) {
+    std::string ratio = floor_p50 > 0 && r.ok > 0 ? fmt::format("{:.2f}", r.p50_us / floor_p50) : "-";
+    std::string target = r.target_rate_per_s > 0 ? fmt::format("{:.0f}", r.target_rate_per_s) : "closed";
+    out += fmt::format("{:<22} {:<6} {:>10} {:>10.1f} {:>9} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
+                       r.path.substr(0, 22), r.phase.substr(0, 6), target, r.achieved_rate_per_s, r.ok, r.errors,
+                       r.timeouts, r.rejected, compact(r.p50_us), compact(r.p90_us), compact(r.p99_us),
+                       compact(r.p999_us), compact(r.max_us), ratio);
+  }
+  out += "\n";
+  for (auto& p : result.paths) {
+    if (!p.failure.empty()) {
+      out += fmt::format("{}: FAILED: {}\n", p.label, p.failure);
+      continue;
+    }
+    std::int64_t issued = 0, ok = 0, errors = 0, timeouts = 0, rejected = 0;
+    for (std::size_t i = 0; i < p.plan.size(); ++i) {
+      if (!p.plan[i].measured) continue;
+      issued += p.phases[i].issued;
+      ok += p.phases[i].count(Outcome::ok);
+      errors += p.phases[i].errors();
+      timeouts += p.phases[i].count(Outcome::timeout);
+      rejected += p.phases[i].count(Outcome::rejected);
+    }
+    out += fmt::format("{}: issued {} = ok {} + errors {} + timeouts {} + rejected {}; in flight after drain {}; "
+                       "late {} -> accounting {}{}\n",
+                       p.label, issued, ok, errors, timeouts, rejected, p.in_flight_after_drain, p.late,
+                       p.accounting_holds() ? "holds" : "BROKEN", p.interrupted ? " (interrupted: partial)" : "");
+  }
+  return out;
+}
+
+}  // namespace pathbench

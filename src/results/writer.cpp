@@ -1,0 +1,86 @@
+#include "results/writer.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "results/writers.h"
+
+namespace pathbench {
+
+std::span<const std::unique_ptr<ResultWriter>> result_writers() {
+  static const std::vector<std::unique_ptr<ResultWriter>> writers = [] {
+    std::vector<std::unique_ptr<ResultWriter>> w;
+    w.push_back(make_summary_csv_writer());
+    w.push_back(make_hgrm_writer());
+    w.push_back(make_context_json_writer());
+    return w;
+  }();
+  return writers;
+}
+
+void write_results(const RunResult& result, const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error(fmt::format("cannot create results folder {}: {}", dir.string(), ec.message()));
+  for (auto& writer : result_writers()) writer->write(result, dir);
+}
+
+std::ofstream open_output(const std::filesystem::path& file) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error(fmt::format("cannot write {}", file.string()));
+  return out;
+}
+
+std::string hgrm_file_name(const PathRunResult& path, const PhasePlan& phase, std::string_view variant) {
+  std::size_t measured = 0;
+  for (auto& p : path.plan) measured += p.measured ? 1 : 0;
+  std::string name = path.label;
+  if (!(measured == 1 && phase.name == "main")) name += "." + phase.name;
+  if (!variant.empty()) name += fmt::format(".{}", variant);
+  return name + ".hgrm";
+}
+
+std::vector<SummaryRow> summary_rows(const RunResult& result) {
+  std::vector<SummaryRow> rows;
+  for (auto& path : result.paths) {
+    for (std::size_t i = 0; i < path.plan.size(); ++i) {
+      const PhasePlan& plan = path.plan[i];
+      if (!plan.measured) continue;
+      const PhaseStats& s = path.phases.size() > i ? path.phases[i] : PhaseStats{};
+      SummaryRow r;
+      r.path = path.label;
+      r.kind = path.kind;
+      r.via = path.via;
+      r.phase = plan.name;
+      r.duration_s = static_cast<double>(plan.duration_ns()) / 1e9;
+      r.target_rate_per_s = result.scenario.load.mode == LoadMode::open ? plan.rate_per_s : 0;
+      r.offered_rate_per_s = static_cast<double>(s.issued) / r.duration_s;
+      r.achieved_rate_per_s = static_cast<double>(s.count(Outcome::ok)) / r.duration_s;
+      r.issued = s.issued;
+      r.ok = s.count(Outcome::ok);
+      r.errors = s.errors();
+      r.timeouts = s.count(Outcome::timeout);
+      r.rejected = s.count(Outcome::rejected);
+      r.outcomes = s.outcomes;
+      r.late = path.late;
+      r.p50_us = to_micros(s.latency.value_at_percentile(50));
+      r.p90_us = to_micros(s.latency.value_at_percentile(90));
+      r.p99_us = to_micros(s.latency.value_at_percentile(99));
+      r.p999_us = to_micros(s.latency.value_at_percentile(99.9));
+      r.p9999_us = to_micros(s.latency.value_at_percentile(99.99));
+      r.max_us = to_micros(s.latency.max());
+      r.mean_us = s.latency.mean() / 1000.0;
+      r.uncorrected_p50_us = to_micros(s.uncorrected.value_at_percentile(50));
+      r.uncorrected_p99_us = to_micros(s.uncorrected.value_at_percentile(99));
+      r.lag_p99_us = to_micros(s.lag.value_at_percentile(99));
+      r.accounting_ok = path.accounting_holds();
+      r.partial = path.interrupted || result.interrupted;
+      r.failure = path.failure;
+      rows.push_back(std::move(r));
+    }
+  }
+  return rows;
+}
+
+}  // namespace pathbench

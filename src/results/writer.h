@@ -1,0 +1,48 @@
+// Output formats behind one interface (Google Benchmark's reporters): each writer turns a
+// finished RunResult into files in the run's results folder. Called once, on the main
+// thread, after every client thread has been joined.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "results/run_result.h"
+
+namespace pathbench {
+
+class ResultWriter {
+ public:
+  virtual ~ResultWriter() = default;
+  virtual std::string_view name() const = 0;  // e.g. "summary.csv"
+  // Throws std::runtime_error naming the file on I/O failure.
+  virtual void write(const RunResult& result, const std::filesystem::path& dir) const = 0;
+};
+
+// Every writer, in the order they run.
+std::span<const std::unique_ptr<ResultWriter>> result_writers();
+void write_results(const RunResult& result, const std::filesystem::path& dir);
+
+// The summary's column names and one row per (path, measured phase): shared by summary.csv,
+// the stdout table and `compare`, so they can never disagree.
+struct SummaryRow {
+  std::string path, kind, via, phase;
+  double duration_s = 0, target_rate_per_s = 0, offered_rate_per_s = 0, achieved_rate_per_s = 0;
+  std::int64_t issued = 0, ok = 0, errors = 0, timeouts = 0, rejected = 0, late = 0;
+  std::array<std::int64_t, kOutcomeCount> outcomes{};
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, p9999_us = 0, max_us = 0, mean_us = 0;
+  double uncorrected_p50_us = 0, uncorrected_p99_us = 0, lag_p99_us = 0;
+  bool accounting_ok = true, partial = false;
+  std::string failure;
+};
+std::vector<SummaryRow> summary_rows(const RunResult& result);
+
+// Opens a file for writing or throws std::runtime_error naming it.
+std::ofstream open_output(const std::filesystem::path& file);
+
+// Name of a path's histogram file for a phase: "<label>.hgrm" for the only measured phase
+// "main", else "<label>.<phase>.hgrm"; `variant` ("", "uncorrected") goes before the suffix.
+std::string hgrm_file_name(const PathRunResult& path, const PhasePlan& phase, std::string_view variant);
+
+}  // namespace pathbench

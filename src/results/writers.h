@@ -1,0 +1,13 @@
+// Factories for the concrete result writers (one file each), listed in result_writers().
+#pragma once
+#include <memory>
+
+#include "results/writer.h"
+
+namespace pathbench {
+
+std::unique_ptr<ResultWriter> make_summary_csv_writer();   // summary.csv
+std::unique_ptr<ResultWriter> make_hgrm_writer();          // <path>.hgrm, <path>.uncorrected.hgrm
+std::unique_ptr<ResultWriter> make_context_json_writer();  // context.json
+
+}  // namespace pathbench

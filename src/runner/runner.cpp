@@ -1,0 +1,66 @@
+#include "runner/runner.h"
+
+#include <fmt/format.h>
+
+#include "db/seeder.h"
+#include "paths/registry.h"
+
+namespace pathbench {
+
+bool scenario_needs_database(const Scenario& scenario) {
+  if (scenario.query.point_weight <= 0 && scenario.query.heavy_weight <= 0) return false;
+  for (auto& spec : scenario.paths) {
+    const PathInfo* info = find_path(spec.kind);
+    if (info && info->carries_queries) return true;
+  }
+  return false;
+}
+
+void ensure_database(const Scenario& scenario, const RunObserver& observer) {
+  if (!scenario_needs_database(scenario) || std::filesystem::exists(scenario.database.path)) return;
+  if (observer.note)
+    observer.note(fmt::format("seeding {} ({} sales, seed {})...", scenario.database.path.string(),
+                              scenario.database.sales, scenario.seed));
+  SeedReport report = seed_database({scenario.database.path, scenario.database.sales, scenario.seed, false});
+  if (observer.note) observer.note(fmt::format("seeded {} sales in {:.2f} s", report.sales, report.seconds));
+}
+
+RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, const RunObserver& observer) {
+  RunResult result;
+  result.scenario = scenario;
+  result.machine = collect_machine_context();
+  result.started_utc = utc_timestamp();
+  for (auto& spec : result.scenario.paths) {
+    if (stop.load()) {
+      result.interrupted = true;
+      break;
+    }
+    const PathInfo* info = find_path(spec.kind);
+    PathRunResult path;
+    try {
+      auto instance = info->create(result.scenario, spec);
+      if (observer.note)
+        observer.note(fmt::format("{}: {} at {} for {} after {} warm-up", spec.label,
+                                  scenario.load.mode == LoadMode::open
+                                      ? fmt::format("{:.0f} req/s {}", scenario.load.rate_per_s, to_string(scenario.load.arrival))
+                                      : fmt::format("closed loop, {} in flight", scenario.load.concurrency),
+                                  instance->endpoint(), format_duration(scenario.load.duration_ns),
+                                  format_duration(scenario.load.warmup_ns)));
+      path = run_path(result.scenario, spec, *instance, stop);
+    } catch (const std::exception& e) {
+      path.label = spec.label;
+      path.kind = spec.kind;
+      path.via = spec.via;
+      path.failure = e.what();
+      path.plan = plan_phases(scenario.load);
+      path.phases.resize(path.plan.size());
+    }
+    if (!path.failure.empty() && observer.note) observer.note(fmt::format("{}: FAILED: {}", spec.label, path.failure));
+    result.interrupted = result.interrupted || path.interrupted;
+    result.paths.push_back(std::move(path));
+  }
+  result.finished_utc = utc_timestamp();
+  return result;
+}
+
+}  // namespace pathbench

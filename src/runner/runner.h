@@ -1,0 +1,27 @@
+// Runs a whole scenario: prepares the database, starts each path's servers through the
+// registry, drives it with the load generator, and collects one RunResult. Paths run one
+// after another under identical load. Used by `pathbench run` and by the end-to-end tests.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "results/run_result.h"
+
+namespace pathbench {
+
+struct RunObserver {
+  std::function<void(const std::string&)> note;  // progress lines for the user (may be empty)
+};
+
+// Whether any path of the scenario will run database queries.
+bool scenario_needs_database(const Scenario& scenario);
+
+// Seeds the scenario's database when it is missing (and needed). Throws SeedError.
+void ensure_database(const Scenario& scenario, const RunObserver& observer);
+
+// Blocks until every path ran (or `stop` turned true). A path that cannot start is recorded
+// with its failure and the run goes on with the next one.
+RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, const RunObserver& observer);
+
+}  // namespace pathbench

@@ -1,0 +1,474 @@
+#include "scenario/loader.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "paths/registry.h"
+
+namespace pathbench {
+
+std::string Diagnostic::format() const {
+  if (line > 0) return fmt::format("{}:{}:{}: {}", file, line, column, message);
+  return fmt::format("{}: {}", file, message);
+}
+
+namespace {
+
+std::string join_diagnostics(const std::vector<Diagnostic>& diagnostics) {
+  std::string text;
+  for (const auto& d : diagnostics) {
+    if (!text.empty()) text += '\n';
+    text += d.format();
+  }
+  return text;
+}
+
+}  // namespace
+
+ScenarioError::ScenarioError(std::vector<Diagnostic> diagnostics)
+    : std::runtime_error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+namespace {
+
+std::string_view type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+// What was found, for messages: the value itself when it is short, else its type.
+std::string found(const toml::node& node) {
+  if (auto s = node.as_string()) return fmt::format("\"{}\"", s->get());
+  if (auto i = node.as_integer()) return fmt::format("{}", i->get());
+  if (auto f = node.as_floating_point()) return fmt::format("{}", f->get());
+  if (auto b = node.as_boolean()) return b->get() ? "true" : "false";
+  return std::string(type_name(node));
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Collects diagnostics with source positions for one file.
+class Reporter {
+ public:
+  explicit Reporter(std::string file) : file_(std::move(file)) {}
+  void error(const toml::source_region& where, std::string message) {
+    diagnostics_.push_back(
+        {file_, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column), std::move(message)});
+  }
+  void error_no_position(std::string message) { diagnostics_.push_back({file_, 0, 0, std::move(message)}); }
+  bool ok() const noexcept { return diagnostics_.empty(); }
+  void throw_if_any() {
+    if (diagnostics_.empty()) return;
+    std::stable_sort(diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
+    throw ScenarioError(std::move(diagnostics_));
+  }
+  const std::string& file() const noexcept { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// Reads the keys of one table, remembering which it used so the rest can be reported as unknown.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string prefix, Reporter& reporter)
+      : table_(table), prefix_(std::move(prefix)), reporter_(reporter) {}
+
+  TableReader(const TableReader&) = delete;
+  TableReader& operator=(const TableReader&) = delete;
+
+  std::string key_path(std::string_view key) const {
+    return prefix_.empty() ? std::string(key) : fmt::format("{}.{}", prefix_, key);
+  }
+
+  const toml::node* node(std::string_view key) {
+    known_.emplace(key);
+    return table_.get(key);
+  }
+
+  void error(const toml::node& at, std::string_view key, std::string_view expected) {
+    reporter_.error(at.source(), fmt::format("{}: expected {}, found {}", key_path(key), expected, found(at)));
+  }
+
+  void string(std::string_view key, std::string& out) {
+    if (auto n = node(key)) {
+      if (auto s = n->as_string()) out = s->get();
+      else error(*n, key, "a string");
+    }
+  }
+
+  // Accepts integers within [min, max].
+  template <class Int>
+  void integer(std::string_view key, Int& out, std::int64_t min, std::int64_t max) {
+    auto n = node(key);
+    if (!n) return;
+    auto i = n->as_integer();
+    if (!i) return error(*n, key, fmt::format("an integer in {}..{}", min, max));
+    if (i->get() < min || i->get() > max) return error(*n, key, fmt::format("an integer in {}..{}", min, max));
+    out = static_cast<Int>(i->get());
+  }
+
+  // Accepts integers and floats; `positive` excludes zero.
+  void number(std::string_view key, double& out, double min, double max, bool positive) {
+    auto n = node(key);
+    if (!n) return;
+    std::optional<double> v;
+    if (auto i = n->as_integer()) v = static_cast<double>(i->get());
+    if (auto f = n->as_floating_point()) v = f->get();
+    std::string expected = positive ? fmt::format("a number > 0 and <= {}", max)
+                                    : fmt::format("a number in {}..{}", min, max);
+    if (!v || !std::isfinite(*v) || *v < min || *v > max || (positive && *v <= 0)) return error(*n, key, expected);
+    out = *v;
+  }
+
+  void duration(std::string_view key, Nanos& out, bool allow_zero) {
+    auto n = node(key);
+    if (!n) return;
+    std::string_view expected = allow_zero ? "a duration such as \"30s\", \"250ms\" or \"0s\""
+                                           : "a duration > 0 such as \"30s\" or \"250ms\"";
+    auto s = n->as_string();
+    Nanos value = 0;
+    if (!s || !parse_duration(s->get(), value) || (!allow_zero && value == 0)) return error(*n, key, expected);
+    out = value;
+  }
+
+  template <class Enum, std::size_t N>
+  void choice(std::string_view key, Enum& out, const std::array<std::pair<std::string_view, Enum>, N>& options) {
+    auto n = node(key);
+    if (!n) return;
+    std::string expected = "one of";
+    for (std::size_t k = 0; k < N; ++k) expected += fmt::format("{}\"{}\"", k ? ", " : " ", options[k].first);
+    auto s = n->as_string();
+    if (!s) return error(*n, key, expected);
+    for (auto& [name, value] : options) {
+      if (name == s->get()) {
+        out = value;
+        return;
+      }
+    }
+    error(*n, key, expected);
+  }
+
+  const toml::table* table(std::string_view key) {
+    auto n = node(key);
+    if (!n) return nullptr;
+    if (auto t = n->as_table()) return t;
+    error(*n, key, "a table");
+    return nullptr;
+  }
+
+  // Reports every key that no reader asked for, suggesting the nearest known one.
+  void reject_unknown_keys() {
+    for (auto&& [key, value] : table_) {
+      if (known_.count(std::string(key.str()))) continue;
+      std::string suggestion;
+      std::size_t best = 3;
+      for (auto& k : known_) {
+        auto d = edit_distance(key.str(), k);
+        if (d < best) best = d, suggestion = k;
+      }
+      std::string msg = fmt::format("unknown key '{}'", key_path(key.str()));
+      if (!suggestion.empty()) msg += fmt::format(" (did you mean '{}'?)", suggestion);
+      else msg += fmt::format(" (known here: {})", fmt::join(known_, ", "));
+      reporter_.error(key.source(), std::move(msg));
+    }
+  }
+
+  const toml::table& raw() const noexcept { return table_; }
+  Reporter& reporter() noexcept { return reporter_; }
+
+ private:
+  const toml::table& table_;
+  std::string prefix_;
+  Reporter& reporter_;
+  std::set<std::string, std::less<>> known_;
+};
+
+constexpr std::array<std::pair<std::string_view, LoadMode>, 2> kModes{{{"open", LoadMode::open},
+                                                                        {"closed", LoadMode::closed}}};
+constexpr std::array<std::pair<std::string_view, Arrival>, 2> kArrivals{
+    {{"constant", Arrival::constant}, {"poisson", Arrival::poisson}}};
+
+constexpr std::int64_t kMaxConcurrency = 1'000'000;
+constexpr std::int64_t kMaxThreads = 256;
+constexpr double kMaxRate = 10'000'000.0;
+
+void read_load(TableReader& r, LoadConfig& load) {
+  r.choice("mode", load.mode, kModes);
+  r.choice("arrival", load.arrival, kArrivals);
+  r.number("rate_per_s", load.rate_per_s, 0, kMaxRate, true);
+  r.integer("concurrency", load.concurrency, 1, kMaxConcurrency);
+  r.integer("threads", load.threads, 1, kMaxThreads);
+  r.duration("duration", load.duration_ns, false);
+  r.duration("warmup", load.warmup_ns, true);
+  r.duration("deadline", load.deadline_ns, false);
+  r.reject_unknown_keys();
+}
+
+void read_database(TableReader& r, DatabaseConfig& db) {
+  std::string path = db.path.string();
+  r.string("path", path);
+  if (auto n = r.raw().get("path"); n && path.empty()) r.error(*n, "path", "a non-empty file path");
+  db.path = path;
+  r.integer("sales", db.sales, 1, 100'000'000);
+  r.reject_unknown_keys();
+}
+
+void read_query(TableReader& r, QueryMixConfig& query) {
+  if (auto mix = r.table("mix")) {
+    TableReader m(*mix, r.key_path("mix"), r.reporter());
+    // A mix names the kinds it wants; the ones it leaves out get weight 0.
+    query.echo_weight = query.point_weight = query.heavy_weight = 0;
+    m.number("echo", query.echo_weight, 0, 1e9, false);
+    m.number("point", query.point_weight, 0, 1e9, false);
+    m.number("heavy", query.heavy_weight, 0, 1e9, false);
+    m.reject_unknown_keys();
+    if (query.echo_weight + query.point_weight + query.heavy_weight <= 0)
+      r.reporter().error(mix->source(), fmt::format("{}: expected at least one weight > 0, found all 0",
+                                                    r.key_path("mix")));
+  }
+  r.integer("heavy_range_days", query.heavy_range_days, 1, 3650);
+  r.integer("heavy_window_minutes", query.heavy_window_minutes, 1, 1440);
+  r.reject_unknown_keys();
+}
+
+void read_path(const toml::table& table, std::size_t index, Reporter& reporter, PathSpec& spec) {
+  TableReader r(table, fmt::format("path[{}]", index), reporter);
+  spec.line = static_cast<int>(table.source().begin.line);
+  spec.column = static_cast<int>(table.source().begin.column);
+  auto kind_node = r.node("kind");
+  if (!kind_node) {
+    std::vector<std::string_view> kinds;
+    for (auto& p : path_registry()) kinds.push_back(p.kind);
+    reporter.error(table.source(), fmt::format("{}: missing key 'kind' (one of: {})", r.key_path(""), fmt::join(kinds, ", ")));
+  }
+  r.string("kind", spec.kind);
+  r.string("label", spec.label);
+  r.string("via", spec.via);
+  r.integer("connections", spec.connections, 1, 4096);
+  r.integer("message_bytes", spec.message_bytes, 16, 1 << 20);
+  r.reject_unknown_keys();
+
+  if (kind_node && kind_node->is_string()) {
+    const PathInfo* info = find_path(spec.kind);
+    if (!info) {
+      std::vector<std::string_view> kinds;
+      for (auto& p : path_registry()) kinds.push_back(p.kind);
+      r.error(*kind_node, "kind", fmt::format("one of {}", fmt::join(kinds, ", ")));
+      return;
+    }
+    if (spec.via.empty()) {
+      spec.via = std::string(info->vias.front());
+    } else if (std::find(info->vias.begin(), info->vias.end(), spec.via) == info->vias.end()) {
+      r.error(*r.raw().get("via"), "via", fmt::format("one of {} for path kind '{}'", fmt::join(info->vias, ", "), spec.kind));
+    }
+    if (spec.label.empty()) spec.label = r.raw().get("via") ? spec.kind + "_" + spec.via : spec.kind;
+  }
+}
+
+Scenario read_scenario(const toml::table& root, Reporter& reporter) {
+  Scenario s;
+  s.file = reporter.file();
+  TableReader r(root, "", reporter);
+  r.string("name", s.name);
+  if (auto n = root.get("name")) {
+    bool valid = !s.name.empty() && std::all_of(s.name.begin(), s.name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+    if (n->is_string() && !valid) r.error(*n, "name", "a name of letters, digits, '_', '-' or '.'");
+  }
+  r.string("description", s.description);
+  r.integer("seed", s.seed, 0, INT64_MAX);
+  if (auto t = r.table("load")) {
+    TableReader tr(*t, "load", reporter);
+    read_load(tr, s.load);
+  }
+  if (auto t = r.table("database")) {
+    TableReader tr(*t, "database", reporter);
+    read_database(tr, s.database);
+  }
+  if (auto t = r.table("query")) {
+    TableReader tr(*t, "query", reporter);
+    read_query(tr, s.query);
+  }
+  if (auto n = r.node("path")) {
+    auto array = n->as_array();
+    if (!array || !array->is_array_of_tables()) {
+      r.error(*n, "path", "an array of tables ([[path]] entries)");
+    } else {
+      std::size_t index = 0;
+      for (auto& element : *array) {
+        PathSpec spec;
+        read_path(*element.as_table(), index++, reporter, spec);
+        s.paths.push_back(std::move(spec));
+      }
+    }
+  } else {
+    reporter.error_no_position("no [[path]] entries: a scenario needs at least one path to run");
+  }
+  r.reject_unknown_keys();
+
+  // Whole-scenario rules.
+  std::set<std::string> labels;
+  for (auto& p : s.paths) {
+    if (!p.label.empty() && !labels.insert(p.label).second)
+      reporter.error(toml::source_region{{static_cast<toml::source_index>(p.line), static_cast<toml::source_index>(p.column)}, {}, {}},
+                     fmt::format("path label '{}' is used twice; give one of them a distinct 'label'", p.label));
+  }
+  if (s.load.mode == LoadMode::closed && s.load.concurrency < s.load.threads) {
+    if (auto t = root.get("load"); t && t->as_table() && t->as_table()->get("concurrency"))
+      reporter.error(t->as_table()->get("concurrency")->source(),
+                     fmt::format("load.concurrency: expected at least load.threads ({}) in closed loop, found {}",
+                                 s.load.threads, s.load.concurrency));
+    else
+      reporter.error_no_position(fmt::format("load.concurrency ({}) must be at least load.threads ({}) in closed loop",
+                                             s.load.concurrency, s.load.threads));
+  }
+  return s;
+}
+
+}  // namespace
+
+Scenario load_scenario_text(std::string_view toml_text, const std::string& source_name) {
+  Reporter reporter(source_name);
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    reporter.error(e.source(), std::string(e.description()));
+    reporter.throw_if_any();
+  }
+  Scenario s = read_scenario(root, reporter);
+  reporter.throw_if_any();
+  return s;
+}
+
+Scenario load_scenario_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ScenarioError({{file.string(), 0, 0, "cannot open the scenario file (does it exist?)"}});
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  Scenario s = load_scenario_text(buffer.str(), file.string());
+  s.file = file;
+  return s;
+}
+
+void apply_overrides(Scenario& scenario, const ScenarioOverrides& o) {
+  std::vector<Diagnostic> problems;
+  auto bad = [&](std::string message) { problems.push_back({"<command line>", 0, 0, std::move(message)}); };
+  if (o.duration) {
+    Nanos v = 0;
+    if (!parse_duration(*o.duration, v) || v == 0)
+      bad(fmt::format("--duration: expected a duration > 0 such as \"30s\", found \"{}\"", *o.duration));
+    else
+      scenario.load.duration_ns = v;
+  }
+  if (o.warmup) {
+    Nanos v = 0;
+    if (!parse_duration(*o.warmup, v))
+      bad(fmt::format("--warmup: expected a duration such as \"2s\" or \"0s\", found \"{}\"", *o.warmup));
+    else
+      scenario.load.warmup_ns = v;
+  }
+  if (o.rate_per_s) {
+    if (!(*o.rate_per_s > 0 && *o.rate_per_s <= kMaxRate))
+      bad(fmt::format("--rate: expected a number > 0 and <= {}, found {}", kMaxRate, *o.rate_per_s));
+    else
+      scenario.load.rate_per_s = *o.rate_per_s;
+  }
+  if (o.threads) {
+    if (*o.threads < 1 || *o.threads > kMaxThreads)
+      bad(fmt::format("--threads: expected an integer in 1..{}, found {}", kMaxThreads, *o.threads));
+    else
+      scenario.load.threads = *o.threads;
+  }
+  if (o.concurrency) {
+    if (*o.concurrency < 1 || *o.concurrency > kMaxConcurrency)
+      bad(fmt::format("--concurrency: expected an integer in 1..{}, found {}", kMaxConcurrency, *o.concurrency));
+    else
+      scenario.load.concurrency = *o.concurrency;
+  }
+  if (problems.empty() && scenario.load.mode == LoadMode::closed && scenario.load.concurrency < scenario.load.threads)
+    bad(fmt::format("closed loop needs concurrency ({}) >= threads ({})", scenario.load.concurrency, scenario.load.threads));
+  if (!problems.empty()) throw ScenarioError(std::move(problems));
+}
+
+namespace {
+
+toml::table to_table(const Scenario& s) {
+  toml::table load{{"mode", std::string(to_string(s.load.mode))},
+                   {"arrival", std::string(to_string(s.load.arrival))},
+                   {"rate_per_s", s.load.rate_per_s},
+                   {"concurrency", s.load.concurrency},
+                   {"threads", s.load.threads},
+                   {"duration", format_duration(s.load.duration_ns)},
+                   {"warmup", format_duration(s.load.warmup_ns)},
+                   {"deadline", format_duration(s.load.deadline_ns)}};
+  toml::table database{{"path", s.database.path.string()}, {"sales", s.database.sales}};
+  toml::table mix{{"echo", s.query.echo_weight}, {"point", s.query.point_weight}, {"heavy", s.query.heavy_weight}};
+  toml::table query{{"mix", mix},
+                    {"heavy_range_days", s.query.heavy_range_days},
+                    {"heavy_window_minutes", s.query.heavy_window_minutes}};
+  toml::array paths;
+  for (auto& p : s.paths) {
+    paths.push_back(toml::table{{"kind", p.kind},
+                                {"label", p.label},
+                                {"via", p.via},
+                                {"connections", p.connections},
+                                {"message_bytes", p.message_bytes}});
+  }
+  return toml::table{{"name", s.name},
+                     {"description", s.description},
+                     {"seed", static_cast<std::int64_t>(s.seed)},
+                     {"load", load},
+                     {"database", database},
+                     {"query", query},
+                     {"path", paths}};
+}
+
+}  // namespace
+
+std::string scenario_to_toml(const Scenario& scenario) {
+  std::ostringstream out;
+  out << to_table(scenario);
+  return out.str();
+}
+
+std::string scenario_to_json(const Scenario& scenario) {
+  std::ostringstream out;
+  out << toml::json_formatter{to_table(scenario)};
+  return out.str();
+}
+
+}  // namespace pathbench

@@ -1,0 +1,51 @@
+// Reads a scenario file (TOML, via toml++) strictly into a Scenario.
+// Every problem is reported as FILE:LINE:COL with the key path, what was expected and what
+// was found; all problems in a file are collected before giving up. Nothing starts on error.
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "scenario/scenario.h"
+
+namespace pathbench {
+
+struct Diagnostic {
+  std::string file;
+  int line = 0;    // 1-based; 0 when there is no position (command line)
+  int column = 0;
+  std::string message;
+  std::string format() const;  // "file:line:col: message"
+};
+
+class ScenarioError : public std::runtime_error {
+ public:
+  explicit ScenarioError(std::vector<Diagnostic> diagnostics);
+  const std::vector<Diagnostic>& diagnostics() const noexcept { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// Throws ScenarioError (bad content) — also for a missing or unreadable file.
+Scenario load_scenario_file(const std::filesystem::path& file);
+// `source_name` stands in for the file name in messages.
+Scenario load_scenario_text(std::string_view toml_text, const std::string& source_name);
+
+// Command-line overrides of `pathbench run`, validated like the file ("<command line>" positions).
+struct ScenarioOverrides {
+  std::optional<std::string> duration;
+  std::optional<std::string> warmup;
+  std::optional<double> rate_per_s;
+  std::optional<int> threads;
+  std::optional<int> concurrency;
+};
+void apply_overrides(Scenario& scenario, const ScenarioOverrides& overrides);
+
+// The scenario as run, every field explicit (defaults included), as TOML text and as JSON.
+std::string scenario_to_toml(const Scenario& scenario);
+std::string scenario_to_json(const Scenario& scenario);
+
+}  // namespace pathbench

@@ -1,0 +1,54 @@
+#include "scenario/scenario.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+
+namespace pathbench {
+
+std::string_view to_string(LoadMode mode) noexcept { return mode == LoadMode::open ? "open" : "closed"; }
+std::string_view to_string(Arrival arrival) noexcept {
+  return arrival == Arrival::constant ? "constant" : "poisson";
+}
+
+bool parse_duration(std::string_view text, Nanos& out) noexcept {
+  // A decimal number followed directly by a unit; no sign, no spaces, no bare numbers
+  // (a bare "30" would be ambiguous between seconds and milliseconds).
+  std::size_t i = 0;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  if (i == 0 || i == text.size()) return false;
+  double value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, value);
+  if (ec != std::errc() || ptr != text.data() + i) return false;
+  std::string_view unit = text.substr(i);
+  double scale = 0;
+  if (unit == "ns") scale = 1;
+  else if (unit == "us" || unit == "µs") scale = 1e3;
+  else if (unit == "ms") scale = 1e6;
+  else if (unit == "s") scale = 1e9;
+  else if (unit == "m") scale = 60e9;
+  else if (unit == "h") scale = 3600e9;
+  else return false;
+  double ns = value * scale;
+  if (!std::isfinite(ns) || ns > 7.0 * 24 * 3600e9) return false;  // a week is plenty
+  out = static_cast<Nanos>(std::llround(ns));
+  return true;
+}
+
+std::string format_duration(Nanos ns) {
+  // The largest unit that represents the value exactly, so the text parses back to the same value.
+  struct Unit {
+    Nanos scale;
+    const char* name;
+  };
+  static constexpr Unit kUnits[] = {{3600 * kNanosPerSecond, "h"}, {60 * kNanosPerSecond, "m"},
+                                    {kNanosPerSecond, "s"},        {kNanosPerMilli, "ms"},
+                                    {kNanosPerMicro, "us"},        {1, "ns"}};
+  if (ns == 0) return "0s";
+  for (auto& u : kUnits)
+    if (ns % u.scale == 0) return fmt::format("{}{}", ns / u.scale, u.name);
+  return fmt::format("{}ns", ns);
+}
+
+}  // namespace pathbench

@@ -1,0 +1,62 @@
+// The one validated configuration of a run. Loaded once from TOML (scenario/loader.h),
+// then passed as `const Scenario&`; nothing reads argv, the environment or TOML after that.
+// Every field has its default here and is documented in docs/scenarios.md.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "db/catalog.h"
+#include "measure/clock.h"
+
+namespace pathbench {
+
+enum class LoadMode : std::uint8_t { open, closed };
+enum class Arrival : std::uint8_t { constant, poisson };
+
+struct LoadConfig {
+  LoadMode mode = LoadMode::open;
+  Arrival arrival = Arrival::constant;
+  double rate_per_s = 1000.0;          // open loop: total intended requests per second
+  int concurrency = 64;                // closed loop: requests in flight; open loop: cap on in flight
+  int threads = 1;                     // client threads (each with its own connections)
+  Nanos duration_ns = 10 * kNanosPerSecond;  // measured phase
+  Nanos warmup_ns = 2 * kNanosPerSecond;     // before it, not reported in the main results
+  Nanos deadline_ns = 2 * kNanosPerSecond;   // per request
+};
+
+struct DatabaseConfig {
+  std::filesystem::path path = "data/sales.db";  // relative to the working directory
+  std::int64_t sales = 100'000;                  // rows to seed when the file is missing
+};
+
+struct PathSpec {
+  std::string kind;         // a name from the path registry (paths/registry.h)
+  std::string label;        // unique in the scenario; defaults to kind, or kind_via when via is set
+  std::string via;          // "direct", "balancer", ...; must be one the path supports; default: its first
+  int connections = 1;      // per client thread
+  int message_bytes = 64;   // size of an echo message (tcp_echo) / padding of echo queries
+  int line = 0, column = 0;  // where the [[path]] table starts, for messages
+};
+
+struct Scenario {
+  std::filesystem::path file;  // where it was loaded from ("" when built in code)
+  std::string name = "scenario";
+  std::string description;
+  std::uint64_t seed = 42;     // drives every random choice of the run
+  LoadConfig load;
+  DatabaseConfig database;
+  QueryMixConfig query;
+  std::vector<PathSpec> paths;
+};
+
+std::string_view to_string(LoadMode mode) noexcept;
+std::string_view to_string(Arrival arrival) noexcept;
+
+// Durations as written in scenarios: "30s", "250ms", "1.5s", "2m", "100us", "500ns", "1h".
+// Returns false on anything else.
+bool parse_duration(std::string_view text, Nanos& out) noexcept;
+std::string format_duration(Nanos ns);
+
+}  // namespace pathbench
