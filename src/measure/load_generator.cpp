@@ -38,6 +38,10 @@ namespace {
 
 // Shared by the threads of one run; written before they start or through the start line only.
 struct RunShared {
+  RunShared(const Scenario& s, const PathSpec& p, const PathInfo& i, PathInstance& in, const std::atomic<bool>& st,
+            int threads)
+      : scenario(s), spec(p), info(i), instance(in), stop(st), plan(plan_phases(s.load)), connected(threads) {}
+
   const Scenario& scenario;
   const PathSpec& spec;
   const PathInfo& info;
@@ -349,15 +353,11 @@ class ClientThread final : public CompletionSink {
 
 }  // namespace
 
-PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, PathInstance& instance,
+PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
                        const std::atomic<bool>& stop) {
-  const PathInfo* info = find_path(spec.kind);
-  if (!info) throw std::logic_error("run_path: unregistered path kind " + spec.kind);
-
   const int threads = scenario.load.threads;
-  RunShared shared{scenario, spec, *info, instance, stop, plan_phases(scenario.load), {},
-                   std::latch(threads)};
-  if (info->carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
+  RunShared shared(scenario, spec, info, instance, stop, threads);
+  if (info.carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
     shared.shape = read_dataset_shape(scenario.database.path);
 
   PathRunResult result;

@@ -36,7 +36,8 @@ struct PathRunResult {
 // Blocks until the run of this path is over. `stop` is polled (a signal handler sets it):
 // when it turns true, issuing stops, in-flight requests drain within their deadline, and the
 // result is marked interrupted.
-PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, PathInstance& instance,
+struct PathInfo;
+PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
                        const std::atomic<bool>& stop);
 
 // ISO-8601 UTC timestamp of the wall clock, e.g. "2026-11-22T05:01:02Z" (for result files only).

@@ -12,9 +12,9 @@
 namespace pathbench {
 
 struct PhaseStats {
-  Histogram latency;      // ns, completion - intended send time (coordinated omission corrected); ok only
-  Histogram uncorrected;  // ns, completion - actual send time; ok only
-  Histogram lag;          // ns, actual send - intended send (how late the generator was); every issued request
+  Histogram latency{};    // ns, completion - intended send time (coordinated omission corrected); ok only
+  Histogram uncorrected{};  // ns, completion - actual send time; ok only
+  Histogram lag{};        // ns, actual send - intended send (how late the generator was); every issued request
   std::array<std::int64_t, kOutcomeCount> outcomes{};
   std::int64_t issued = 0;
 

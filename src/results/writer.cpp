@@ -47,7 +47,8 @@ std::vector<SummaryRow> summary_rows(const RunResult& result) {
     for (std::size_t i = 0; i < path.plan.size(); ++i) {
       const PhasePlan& plan = path.plan[i];
       if (!plan.measured) continue;
-      const PhaseStats& s = path.phases.size() > i ? path.phases[i] : PhaseStats{};
+      static const PhaseStats kNothing{};
+      const PhaseStats& s = path.phases.size() > i ? path.phases[i] : kNothing;
       SummaryRow r;
       r.path = path.label;
       r.kind = path.kind;
@@ -64,16 +65,18 @@ std::vector<SummaryRow> summary_rows(const RunResult& result) {
       r.rejected = s.count(Outcome::rejected);
       r.outcomes = s.outcomes;
       r.late = path.late;
-      r.p50_us = to_micros(s.latency.value_at_percentile(50));
-      r.p90_us = to_micros(s.latency.value_at_percentile(90));
-      r.p99_us = to_micros(s.latency.value_at_percentile(99));
-      r.p999_us = to_micros(s.latency.value_at_percentile(99.9));
-      r.p9999_us = to_micros(s.latency.value_at_percentile(99.99));
+      // A percentile is its bucket's highest equivalent value; no percentile exceeds the exact max.
+      auto at = [](const Histogram& h, double p) { return to_micros(std::min(h.value_at_percentile(p), h.max())); };
+      r.p50_us = at(s.latency, 50);
+      r.p90_us = at(s.latency, 90);
+      r.p99_us = at(s.latency, 99);
+      r.p999_us = at(s.latency, 99.9);
+      r.p9999_us = at(s.latency, 99.99);
       r.max_us = to_micros(s.latency.max());
       r.mean_us = s.latency.mean() / 1000.0;
-      r.uncorrected_p50_us = to_micros(s.uncorrected.value_at_percentile(50));
-      r.uncorrected_p99_us = to_micros(s.uncorrected.value_at_percentile(99));
-      r.lag_p99_us = to_micros(s.lag.value_at_percentile(99));
+      r.uncorrected_p50_us = at(s.uncorrected, 50);
+      r.uncorrected_p99_us = at(s.uncorrected, 99);
+      r.lag_p99_us = at(s.lag, 99);
       r.accounting_ok = path.accounting_holds();
       r.partial = path.interrupted || result.interrupted;
       r.failure = path.failure;

@@ -46,7 +46,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
                                       : fmt::format("closed loop, {} in flight", scenario.load.concurrency),
                                   instance->endpoint(), format_duration(scenario.load.duration_ns),
                                   format_duration(scenario.load.warmup_ns)));
-      path = run_path(result.scenario, spec, *instance, stop);
+      path = run_path(result.scenario, spec, *info, *instance, stop);
     } catch (const std::exception& e) {
       path.label = spec.label;
       path.kind = spec.kind;

@@ -271,7 +271,7 @@ void read_path(const toml::table& table, std::size_t index, Reporter& reporter, 
   if (!kind_node) {
     std::vector<std::string_view> kinds;
     for (auto& p : path_registry()) kinds.push_back(p.kind);
-    reporter.error(table.source(), fmt::format("{}: missing key 'kind' (one of: {})", r.key_path(""), fmt::join(kinds, ", ")));
+    reporter.error(table.source(), fmt::format("path[{}]: missing key 'kind' (one of: {})", index, fmt::join(kinds, ", ")));
   }
   r.string("kind", spec.kind);
   r.string("label", spec.label);

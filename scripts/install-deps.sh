@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pathbench's build, tests and chart script need.
+# Quick no-op when everything is already installed. Uses sudo when not root.
+#   scripts/install-deps.sh            build + run + charts
+#   scripts/install-deps.sh --test     also what the test suite uses (python clients, sanitizer runtime)
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build git pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libboost-dev libboost-program-options-dev libfmt-dev doctest-dev libsqlite3-dev
+  libtomlplusplus-dev librabbitmq-dev libnats-dev libbenchmark-dev
+  python3 python3-matplotlib python3-numpy
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  # dpkg-query prints "install ok installed" only for a fully installed package.
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

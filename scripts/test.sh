@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test suite, from a fresh Debian machine: install what is missing, build (Release),
+# run every test through ctest, then the unit tests again under AddressSanitizer +
+# UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/install-deps.sh --test
+
+echo "== build (Release)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$jobs"
+echo "== ctest (Release)"
+(cd build && ctest --output-on-failure -j "$jobs" --timeout 300)
+
+echo "== build (ASan + UBSan)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPATHBENCH_SANITIZE=ON -DPATHBENCH_BENCH=OFF >/dev/null
+cmake --build build-asan -j "$jobs" --target pathbench_tests pathbench
+echo "== ctest (ASan + UBSan)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure -j "$jobs" --timeout 600)

@@ -1,0 +1,87 @@
+// The pathbench binary as a user meets it: exit codes, messages, files.
+#include <doctest/doctest.h>
+
+#include <regex>
+
+#include "test_helpers.h"
+
+using namespace pathbench::testing;
+
+TEST_CASE("cli: --help, --version, and each subcommand's --help") {
+  auto help = run_pathbench("--help");
+  CHECK(help.exit_code == 0);
+  CHECK(help.output.find("run") != std::string::npos);
+  CHECK(help.output.find("tcp_echo") != std::string::npos);  // the registry is listed
+  auto version = run_pathbench("--version");
+  CHECK(version.exit_code == 0);
+  CHECK(std::regex_search(version.output, std::regex("^pathbench [0-9]+\\.[0-9]+\\.[0-9]+ \\(commit ")));
+  for (const char* command : {"run", "seed", "validate"}) {
+    CAPTURE(command);
+    auto r = run_pathbench(std::string(command) + " --help");
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find(std::string("pathbench ") + command) != std::string::npos);
+  }
+  CHECK(run_pathbench("").exit_code == 2);
+  CHECK(run_pathbench("frobnicate").exit_code == 2);
+  CHECK(run_pathbench("run --no-such-option x.toml").exit_code == 2);
+}
+
+TEST_CASE("cli: validate reports file:line:col and exits 2; good files exit 0") {
+  TempDir dir;
+  write_file(dir / "bad.toml", "[load]\nrate_per_s = -3\n[[path]]\nkind = \"tcp_echo\"\n");
+  write_file(dir / "good.toml", "[[path]]\nkind = \"tcp_echo\"\n");
+  auto bad = run_pathbench("validate " + (dir / "bad.toml").string());
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find((dir / "bad.toml").string() + ":2:14: load.rate_per_s: expected a number > 0") !=
+        std::string::npos);
+  auto good = run_pathbench("validate " + (dir / "good.toml").string());
+  CHECK(good.exit_code == 0);
+  CHECK(good.output.find(": ok (1 path: tcp_echo)") != std::string::npos);
+  CHECK(run_pathbench("validate " + (dir / "missing.toml").string()).exit_code == 2);
+}
+
+TEST_CASE("cli: a bad scenario or override starts nothing and exits 2") {
+  TempDir dir;
+  write_file(dir / "bad.toml", "[[path]]\nkind = \"tcp_echo\"\nbogus = 1\n");
+  auto r = run_pathbench("run " + (dir / "bad.toml").string() + " --out " + (dir / "out").string());
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find(":3:1: unknown key 'path[0].bogus'") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "out"));
+
+  write_file(dir / "good.toml", "[[path]]\nkind = \"tcp_echo\"\n");
+  auto o = run_pathbench("run " + (dir / "good.toml").string() + " --rate -5 --out " + (dir / "out").string());
+  CHECK(o.exit_code == 2);
+  CHECK(o.output.find("--rate") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+TEST_CASE("cli: run writes the results folder and prints the summary with accounting") {
+  TempDir dir;
+  write_file(dir / "s.toml",
+             "name = \"cli\"\n[load]\nrate_per_s = 400\nduration = \"10s\"\nwarmup = \"1s\"\n[[path]]\nkind = "
+             "\"tcp_echo\"\n");
+  auto r = run_pathbench("run " + (dir / "s.toml").string() + " --duration 400ms --warmup 100ms --out " +
+                         (dir / "out").string());
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(std::regex_search(r.output, std::regex("tcp_echo +main +400 +[0-9.]+ +160 +0 +0 +0")));
+  CHECK(r.output.find("tcp_echo: issued 160 = ok 160 + errors 0 + timeouts 0 + rejected 0; in flight after drain 0") !=
+        std::string::npos);
+  CHECK(r.output.find("accounting holds") != std::string::npos);
+  for (const char* f : {"summary.csv", "tcp_echo.hgrm", "tcp_echo.uncorrected.hgrm", "context.json"})
+    CHECK(std::filesystem::exists(dir / "out" / f));
+}
+
+TEST_CASE("cli: seed builds a database and refuses to overwrite it without --force") {
+  TempDir dir;
+  std::string db = (dir / "s.db").string();
+  auto first = run_pathbench("seed --db " + db + " --sales 2000 --seed 5");
+  CAPTURE(first.output);
+  CHECK(first.exit_code == 0);
+  CHECK(first.output.find("2000 sales") != std::string::npos);
+  auto again = run_pathbench("seed --db " + db + " --sales 2000 --seed 5");
+  CHECK(again.exit_code == 2);
+  CHECK(again.output.find("--force") != std::string::npos);
+  CHECK(run_pathbench("seed --db " + db + " --sales 2000 --seed 5 --force").exit_code == 0);
+  CHECK(run_pathbench("seed --db " + db + " --sales 0 --force").exit_code == 2);
+}

@@ -1,0 +1,192 @@
+// The load generator against a scripted fake transport: timing, accounting, deadlines,
+// coordinated-omission correction, warm-up exclusion and stopping.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "fake_path.h"
+#include "measure/load_generator.h"
+
+using namespace pathbench;
+using namespace pathbench::testing;
+
+namespace {
+
+PathRunResult run_fake(const Scenario& s, FakeBehaviour b, const std::atomic<bool>* stop = nullptr) {
+  static const std::atomic<bool> never{false};
+  FakeInstance instance(std::move(b));
+  return run_path(s, s.paths[0], fake_path_info(), instance, stop ? *stop : never);
+}
+
+const PhaseStats& main_phase(const PathRunResult& r) {
+  for (std::size_t i = 0; i < r.plan.size(); ++i)
+    if (r.plan[i].name == "main") return r.phases[i];
+  FAIL("no main phase");
+  return r.phases[0];
+}
+
+}  // namespace
+
+TEST_CASE("load generator: open loop sends exactly the schedule and every request is accounted for") {
+  auto s = fake_scenario(LoadMode::open, 2000, 64, 500 * kNanosPerMilli, 0, 2);
+  auto r = run_fake(s, {});
+  const PhaseStats& m = main_phase(r);
+  CHECK(r.failure.empty());
+  CHECK(m.issued == 1000);
+  CHECK(m.count(Outcome::ok) == 1000);
+  CHECK(r.accounting_holds());
+  CHECK(r.in_flight_after_drain == 0);
+  CHECK(m.latency.total_count() == 1000);
+  CHECK(m.lag.total_count() == 1000);
+  // The fake serves in 10 µs; with a lightly loaded machine the median stays far below 1 ms.
+  CHECK(m.latency.value_at_percentile(50) >= 10'000);
+}
+
+TEST_CASE("load generator: closed loop keeps `concurrency` in flight") {
+  // One in flight, 1 ms per request, 300 ms: close to 300 requests, never more.
+  FakeBehaviour b;
+  b.service_ns = kNanosPerMilli;
+  auto s = fake_scenario(LoadMode::closed, 1, 1, 300 * kNanosPerMilli);
+  auto r = run_fake(s, b);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued <= 300);
+  CHECK(m.issued >= 150);  // generous: a shared CI machine
+  CHECK(r.accounting_holds());
+  CHECK(m.latency.value_at_percentile(50) >= kNanosPerMilli);
+  // With 4 in flight on a single fake server, latency is about 4 service times.
+  auto s4 = fake_scenario(LoadMode::closed, 1, 4, 300 * kNanosPerMilli);
+  auto r4 = run_fake(s4, b);
+  CHECK(main_phase(r4).latency.value_at_percentile(50) >= 3 * kNanosPerMilli);
+  CHECK(r4.accounting_holds());
+}
+
+TEST_CASE("load generator: errors are counted by kind, never as ok") {
+  FakeBehaviour b;
+  b.error_every = 4;
+  b.error = Outcome::invalid_argument;
+  auto s = fake_scenario(LoadMode::open, 1000, 16, 400 * kNanosPerMilli);
+  auto r = run_fake(s, b);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued == 400);
+  CHECK(m.count(Outcome::invalid_argument) == 100);
+  CHECK(m.count(Outcome::ok) == 300);
+  CHECK(m.errors() == 100);
+  CHECK(m.latency.total_count() == 300);  // latency of successes only
+  CHECK(r.accounting_holds());
+}
+
+TEST_CASE("load generator: silence becomes a timeout at the deadline, and the drain is bounded") {
+  FakeBehaviour b;
+  b.silent_every = 5;
+  auto s = fake_scenario(LoadMode::open, 1000, 64, 200 * kNanosPerMilli, 0, 1, 50 * kNanosPerMilli);
+  Nanos t0 = now_ns();
+  auto r = run_fake(s, b);
+  Nanos took = now_ns() - t0;
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued == 200);
+  CHECK(m.count(Outcome::timeout) == 40);
+  CHECK(m.count(Outcome::ok) == 160);
+  CHECK(r.late == 0);
+  CHECK(r.in_flight_after_drain == 0);
+  CHECK(r.accounting_holds());
+  CHECK(took < 2 * kNanosPerSecond);
+}
+
+TEST_CASE("load generator: a reply after its deadline is late, not ok") {
+  FakeBehaviour b;
+  b.silent_every = 2;
+  b.late_reply_ns = 80 * kNanosPerMilli;
+  auto s = fake_scenario(LoadMode::open, 500, 64, 100 * kNanosPerMilli, 0, 1, 30 * kNanosPerMilli);
+  auto r = run_fake(s, b);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued == 50);
+  CHECK(m.count(Outcome::ok) == 25);
+  CHECK(m.count(Outcome::timeout) == 25);
+  // Late replies arrive while the drain waits for the rest; some may land after the stop.
+  CHECK(r.late <= 25);
+  CHECK(r.accounting_holds());
+}
+
+TEST_CASE("load generator: latency counts from the intended send time (coordinated omission)") {
+  // One request in flight at most; the server stalls for 200 ms at request 100 of 1000 at
+  // 1000/s. The requests due during the stall cannot be sent; corrected latency shows
+  // ~200 of them waiting, uncorrected only the one that met the stall.
+  FakeBehaviour b;
+  b.service_ns = 10'000;
+  b.stall_at = 100;
+  b.stall_ns = 200 * kNanosPerMilli;
+  auto s = fake_scenario(LoadMode::open, 1000, 1, kNanosPerSecond);
+  auto r = run_fake(s, b);
+  const PhaseStats& m = main_phase(r);
+  REQUIRE(m.count(Outcome::ok) == 1000);
+  std::int64_t corrected_slow = 0, uncorrected_slow = 0;
+  m.latency.for_each_recorded([&](std::int64_t v, std::int64_t n) { corrected_slow += v >= 50 * kNanosPerMilli ? n : 0; });
+  m.uncorrected.for_each_recorded([&](std::int64_t v, std::int64_t n) { uncorrected_slow += v >= 50 * kNanosPerMilli ? n : 0; });
+  CHECK(uncorrected_slow == 1);
+  CHECK(corrected_slow >= 140);  // ~150 requests were due in the first 150 ms of the stall
+  CHECK(corrected_slow <= 160);
+  CHECK(m.latency.max() >= 200 * kNanosPerMilli);
+  CHECK(m.lag.value_at_percentile(99) >= 50 * kNanosPerMilli);  // the schedule lag shows it too
+}
+
+TEST_CASE("load generator: warm-up is excluded from the measured phase") {
+  auto s = fake_scenario(LoadMode::open, 1000, 16, 200 * kNanosPerMilli, 100 * kNanosPerMilli);
+  auto r = run_fake(s, {});
+  REQUIRE(r.phases.size() == 2);
+  CHECK(r.plan[0].name == "warmup");
+  CHECK(r.phases[0].issued == 100);
+  CHECK(main_phase(r).issued == 200);
+  CHECK(r.accounting_holds());
+}
+
+TEST_CASE("load generator: a transport failing inside issue() neither recurses nor hangs") {
+  FakeBehaviour b;
+  b.fail_inside_issue = true;
+  b.error = Outcome::unavailable;
+  auto s = fake_scenario(LoadMode::closed, 1, 8, 50 * kNanosPerMilli);
+  auto r = run_fake(s, b);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued > 0);
+  CHECK(m.count(Outcome::unavailable) == m.issued);
+  CHECK(r.accounting_holds());
+}
+
+TEST_CASE("load generator: a connect failure is reported and nothing runs") {
+  FakeBehaviour b;
+  b.connect_error = "no route to the moon";
+  auto s = fake_scenario(LoadMode::open, 1000, 16, 100 * kNanosPerMilli, 0, 2);
+  auto r = run_fake(s, b);
+  CHECK(r.failure.find("no route to the moon") != std::string::npos);
+  CHECK(main_phase(r).issued == 0);
+}
+
+TEST_CASE("load generator: the stop flag ends a run early, drained and marked interrupted") {
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    stop = true;
+  });
+  auto s = fake_scenario(LoadMode::open, 1000, 16, 10 * kNanosPerSecond);
+  Nanos t0 = now_ns();
+  auto r = run_fake(s, {}, &stop);
+  stopper.join();
+  CHECK(now_ns() - t0 < 2 * kNanosPerSecond);
+  CHECK(r.interrupted);
+  CHECK(main_phase(r).issued < 1000);
+  CHECK(r.accounting_holds());
+}
+
+TEST_CASE("load generator: when the backlog outlives the deadline, unsent requests time out") {
+  // 1 in flight, 20 ms per request, 1000/s for 200 ms, 50 ms deadline: most requests could
+  // never be sent in time; they are counted as timeouts and the drain stays short.
+  FakeBehaviour b;
+  b.service_ns = 20 * kNanosPerMilli;
+  auto s = fake_scenario(LoadMode::open, 1000, 1, 200 * kNanosPerMilli, 0, 1, 50 * kNanosPerMilli);
+  Nanos t0 = now_ns();
+  auto r = run_fake(s, b);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued == 200);
+  CHECK(m.count(Outcome::timeout) > 150);
+  CHECK(r.accounting_holds());
+  CHECK(now_ns() - t0 < kNanosPerSecond);
+}

@@ -1,0 +1,113 @@
+// A loopback run of every registered path with each of its routes, through the same runner
+// `pathbench run` uses, and the files the result writers make from it.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <regex>
+
+#include "db/seeder.h"
+#include "paths/registry.h"
+#include "results/writer.h"
+#include "runner/runner.h"
+#include "scenario/loader.h"
+#include "test_helpers.h"
+
+using namespace pathbench;
+using namespace pathbench::testing;
+
+namespace {
+
+Scenario loopback_scenario(const TempDir& dir, std::string_view kind, std::string_view via) {
+  return load_scenario_text(fmt::format(R"(
+name = "loopback"
+[load]
+mode = "closed"
+concurrency = 4
+threads = 2
+duration = "300ms"
+warmup = "50ms"
+deadline = "2s"
+[database]
+path = "{}"
+sales = 3000
+[query]
+mix = {{ heavy = 1, point = 1, echo = 1 }}
+[[path]]
+kind = "{}"
+via = "{}"
+)",
+                                        (dir / "sales.db").string(), kind, via),
+                            "loopback.toml");
+}
+
+}  // namespace
+
+TEST_CASE("paths: every registered path runs on loopback with every route, accounting intact") {
+  REQUIRE(!path_registry().empty());
+  for (auto& info : path_registry()) {
+    for (auto via : info.vias) {
+      CAPTURE(info.kind);
+      CAPTURE(via);
+      TempDir dir;
+      Scenario s = loopback_scenario(dir, info.kind, via);
+      ensure_database(s, {});
+      std::atomic<bool> stop{false};
+      RunResult r = run_scenario(s, stop, {});
+      REQUIRE(r.paths.size() == 1);
+      auto& p = r.paths[0];
+      CHECK(p.failure.empty());
+      CHECK(p.accounting_holds());
+      CHECK(p.in_flight_after_drain == 0);
+      REQUIRE(p.phases.size() == 2);
+      CHECK(p.phases[1].count(Outcome::ok) > 10);
+      CHECK(p.phases[1].errors() == 0);
+      CHECK(p.phases[1].count(Outcome::timeout) == 0);
+    }
+  }
+}
+
+TEST_CASE("results: the writers' files have the documented formats") {
+  TempDir dir;
+  Scenario s = loopback_scenario(dir, "tcp_echo", "direct");
+  s.paths[0].label = "tcp_echo";
+  s.load.mode = LoadMode::open;
+  s.load.rate_per_s = 500;
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  r.command_line = "pathbench run loopback.toml";
+  write_results(r, dir / "out");
+
+  std::string summary = read_file(dir / "out" / "summary.csv");
+  CAPTURE(summary);
+  std::istringstream lines(summary);
+  std::string header, row, extra;
+  std::getline(lines, header);
+  std::getline(lines, row);
+  CHECK_FALSE(std::getline(lines, extra));  // one path, one measured phase
+  CHECK(std::regex_match(header, std::regex(
+      "scenario,path,kind,via,phase,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,issued,ok,"
+      "errors,timeouts,rejected,(err_[a-z_]+,)+late,p50_us,p90_us,p99_us,p99\\.9_us,p99\\.99_us,max_us,mean_us,"
+      "uncorrected_p50_us,uncorrected_p99_us,schedule_lag_p99_us,accounting_ok,partial,failure")));
+  CHECK(std::regex_match(row, std::regex(
+      "loopback,tcp_echo,tcp_echo,direct,main,0\\.300,500\\.000,500\\.000,500\\.000,150,150,0,0,0,(0,)+0,"
+      "([0-9]+\\.[0-9]{3},){9}[0-9]+\\.[0-9]{3},true,false,")));
+
+  for (std::string name : {"tcp_echo.hgrm", "tcp_echo.uncorrected.hgrm"}) {
+    CAPTURE(name);
+    std::string hgrm = read_file(dir / "out" / name);
+    CHECK(std::regex_search(hgrm, std::regex("^       Value     Percentile TotalCount 1/\\(1-Percentile\\)\n\n")));
+    CHECK(std::regex_search(hgrm, std::regex("\n +[0-9]+\\.[0-9]{3} 0\\.[0-9]{12} +[0-9]+ +[0-9]+\\.[0-9]{2}\n")));
+    CHECK(std::regex_search(hgrm, std::regex("\n +[0-9]+\\.[0-9]{3} 1\\.000000000000 +150\n")));
+    CHECK(std::regex_search(hgrm, std::regex("#\\[Mean    = +[0-9]+\\.[0-9]{3}, StdDeviation   = +[0-9]+\\.[0-9]{3}\\]\n")));
+    CHECK(std::regex_search(hgrm, std::regex("#\\[Max     = +[0-9]+\\.[0-9]{3}, Total count    = +150\\]\n")));
+  }
+
+  std::string context = read_file(dir / "out" / "context.json");
+  CAPTURE(context);
+  for (const char* key : {"\"git_commit\"", "\"build_type\"", "\"cpu_model\"", "\"cores\"", "\"kernel\"",
+                          "\"libraries\"", "\"sqlite\"", "\"scenario\"", "\"rate_per_s\" : 500", "\"command_line\"",
+                          "\"accounting_ok\": true", "\"endpoint\": \"tcp://127.0.0.1:"}) {
+    CAPTURE(key);
+    CHECK(context.find(key) != std::string::npos);
+  }
+}
