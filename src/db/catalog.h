@@ -46,7 +46,8 @@ struct DatasetShape {
   std::int64_t last_sale_epoch_s = 0;   // inclusive
   std::uint64_t seed = 0;
 };
-// Throws std::runtime_error naming the file when it is not a pathbench database.
+// Opens the file read-only. Throws std::runtime_error naming the file when it is missing,
+// not a pathbench database, or of another schema_version than kSchemaVersion (db/seeder.h).
 DatasetShape read_dataset_shape(const std::filesystem::path& db_path);
 
 // The scenario's [query] table.

@@ -28,8 +28,25 @@ struct SeedError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Same options => byte-for-byte the same rows. Writes into a temporary file and
-// renames it into place, so a failed or interrupted seed never leaves a half database.
+// Same options => byte-for-byte the same rows (and, with one SQLite version, the same file),
+// on every platform: all randomness is std::mt19937_64 through the portable draws of
+// db/catalog.h. Schema (schema_version 1):
+//   regions(id, name)  stores(id, region_id, name, city)  categories(id, name)
+//   products(id, category_id, name, price_cents)
+//   sales(id, sale_time epoch s UTC, minute_of_day 0..1439, store_id, product_id, quantity,
+//         unit_price_cents, amount_cents = quantity * unit_price_cents, payment_method)
+//   meta(key, value): generator, schema_version, seed, regions, stores, categories,
+//         products, sales, first_sale_epoch_s, last_sale_epoch_s
+// 8 regions, 50 stores, 12 categories, 360 products; sales over 2024-01-01..2025-12-31 UTC,
+// busier by day, at weekends and in December; ids 1..sales in sale_time order.
+// Indexes: products(category_id), sales(product_id, sale_time, minute_of_day, amount_cents).
+// The file is left in rollback (DELETE) journal mode.
+//
+// Builds `<db_path>.tmp-<pid>` and renames it into place (creating missing parent
+// directories), so a failed seed never leaves a half database under db_path; a process
+// killed mid-seed can leave only its .tmp-<pid> file behind. Throws SeedError when db_path
+// exists and force is false (the message names it and suggests --force), when db_path is
+// not a regular file, when sales is outside 1..100'000'000, or on any I/O or SQLite failure.
 SeedReport seed_database(const SeedOptions& options);
 
 }  // namespace pathbench
