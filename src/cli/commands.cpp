@@ -13,6 +13,7 @@ std::span<const Command> commands() {
       {"run", "run a scenario file and write its results", &run_main},
       {"seed", "build the sales database deterministically from a seed", &seed_main},
       {"validate", "check scenario files without running anything", &validate_main},
+      {"serve", "run one role (worker, balancer, echo) alone until SIGINT/SIGTERM", &serve_main},
   };
   return table;
 }

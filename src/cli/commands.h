@@ -22,6 +22,7 @@ std::span<const Command> commands();
 int run_main(std::span<const std::string> args);
 int seed_main(std::span<const std::string> args);
 int validate_main(std::span<const std::string> args);
+int serve_main(std::span<const std::string> args);
 
 // The list of registered paths for --help texts.
 std::string registered_paths_help();

@@ -120,7 +120,7 @@ class ClientThread final : public CompletionSink {
     shutdown_client();
   }
 
-  void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome) noexcept override {
+  void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome, const Hops* hops) noexcept override {
     Nanos now = now_ns();
     if (slot >= capacity_ || !slots_[slot].busy || slots_[slot].id != request_id) {
       ++late_;  // it already timed out, or the transport made up an id
@@ -132,6 +132,7 @@ class ClientThread final : public CompletionSink {
     if (outcome == Outcome::ok) {
       stats.latency.record(now - s.intended_ns);
       stats.uncorrected.record(now - s.sent_ns);
+      if (hops) stats.record_hops(*hops, now - s.sent_ns);
     }
     release(slot);
     refill(now);

@@ -14,6 +14,7 @@
 #include "measure/recorder.h"
 #include "measure/schedule.h"
 #include "paths/path.h"
+#include "roles/balancer_core.h"
 #include "scenario/scenario.h"
 
 namespace pathbench {
@@ -28,6 +29,9 @@ struct PathRunResult {
   std::string failure;                 // non-empty: the path could not run (e.g. connect failed)
   std::string started_utc, finished_utc;
   Nanos elapsed_ns = 0;                // from the common start line to the end of the drain
+  // The balancer's per-worker counters over this path's run (routed, failures and ejections
+  // are differences over the run; in_flight and ejected as at the end). Empty without balancer.
+  std::vector<BackendSnapshot> backends;
 
   // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
   bool accounting_holds() const noexcept;

@@ -6,17 +6,41 @@
 #include <numeric>
 #include <string>
 
+#include "measure/clock.h"
 #include "measure/histogram.h"
 #include "measure/outcome.h"
 
 namespace pathbench {
 
+// What the servers on the way report about one request (0 = not reported / not on the path).
+struct Hops {
+  Nanos balancer_ns = 0;      // the balancer's time from receiving the request to replying
+  Nanos worker_total_ns = 0;  // the worker's time from receiving the request to replying
+  Nanos worker_queue_ns = 0;  // of which waiting for a SQL thread
+  Nanos worker_sql_ns = 0;    // of which inside SQLite
+};
+
 struct PhaseStats {
   Histogram latency{};    // ns, completion - intended send time (coordinated omission corrected); ok only
   Histogram uncorrected{};  // ns, completion - actual send time; ok only
   Histogram lag{};        // ns, actual send - intended send (how late the generator was); every issued request
+  // Per-hop breakdown of ok requests whose servers reported their timings (ns). The parts add
+  // up to the request's time from actual send to reply: client + network (everything outside
+  // the outermost server), the balancer's own share, and the worker's queue wait, SQL and rest.
+  Histogram hop_client_network{}, hop_balancer{}, hop_worker_queue{}, hop_worker_sql{}, hop_worker_other{};
+  std::int64_t hops_recorded = 0;
   std::array<std::int64_t, kOutcomeCount> outcomes{};
   std::int64_t issued = 0;
+
+  void record_hops(const Hops& h, Nanos client_total_ns) noexcept {
+    ++hops_recorded;
+    Nanos outermost = h.balancer_ns > 0 ? h.balancer_ns : h.worker_total_ns;
+    hop_client_network.record(client_total_ns - outermost);
+    hop_balancer.record(h.balancer_ns > 0 ? h.balancer_ns - h.worker_total_ns : 0);
+    hop_worker_queue.record(h.worker_queue_ns);
+    hop_worker_sql.record(h.worker_sql_ns);
+    hop_worker_other.record(h.worker_total_ns - h.worker_queue_ns - h.worker_sql_ns);
+  }
 
   std::int64_t count(Outcome o) const noexcept { return outcomes[static_cast<std::size_t>(o)]; }
   std::int64_t completed() const noexcept { return std::accumulate(outcomes.begin(), outcomes.end(), std::int64_t{0}); }
@@ -30,6 +54,12 @@ struct PhaseStats {
     latency.merge(other.latency);
     uncorrected.merge(other.uncorrected);
     lag.merge(other.lag);
+    hop_client_network.merge(other.hop_client_network);
+    hop_balancer.merge(other.hop_balancer);
+    hop_worker_queue.merge(other.hop_worker_queue);
+    hop_worker_sql.merge(other.hop_worker_sql);
+    hop_worker_other.merge(other.hop_worker_other);
+    hops_recorded += other.hops_recorded;
     for (std::size_t i = 0; i < kOutcomeCount; ++i) outcomes[i] += other.outcomes[i];
     issued += other.issued;
   }

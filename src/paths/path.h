@@ -11,6 +11,7 @@
 
 #include "db/query.h"
 #include "measure/outcome.h"
+#include "measure/recorder.h"
 #include "scenario/scenario.h"
 
 namespace pathbench {
@@ -20,7 +21,9 @@ class CompletionSink {
  public:
   // Report that request (slot, request_id) finished. Call on the client thread's io_context.
   // A completion for a request that already timed out (or an unknown id) is counted as late.
-  virtual void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome) noexcept = 0;
+  // `hops`: the servers' own timings for the per-hop breakdown, when the path carries them.
+  virtual void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome,
+                        const Hops* hops = nullptr) noexcept = 0;
 
  protected:
   ~CompletionSink() = default;
@@ -40,8 +43,8 @@ class PathClient {
   virtual void stop() = 0;
 };
 
-// The servers one path needs for one run (started by PathInfo::create, stopped by the
-// destructor) and the factory for its clients.
+// The client side of one path for one run (made by PathInfo::create, which also makes sure
+// the servers it needs are up, through the run's Topology) and the factory for its clients.
 class PathInstance {
  public:
   virtual ~PathInstance() = default;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "paths/grpc_stream.h"
+#include "paths/grpc_unary.h"
 #include "paths/tcp_echo.h"
 
 namespace pathbench {
@@ -12,6 +14,10 @@ const std::vector<PathInfo>& table() {
   static const std::vector<PathInfo> paths{
       {"tcp_echo", "raw TCP ping-pong with an in-process echo server: the floor, no query", {"direct"}, false,
        &create_tcp_echo},
+      {"grpc_unary", "gRPC unary Query calls to the workers' SQL queries", {"balancer", "direct"}, true,
+       &create_grpc_unary},
+      {"grpc_stream", "gRPC bidirectional QueryStream, many requests in flight per stream", {"balancer", "direct"},
+       true, &create_grpc_stream},
   };
   return paths;
 }

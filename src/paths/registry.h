@@ -10,13 +10,16 @@
 
 namespace pathbench {
 
+class Topology;
+
 struct PathInfo {
   std::string_view kind;
   std::string_view summary;               // one line for --help and docs
   std::vector<std::string_view> vias;     // supported routes; the first is the default
   bool carries_queries = true;            // false: transport floor, the query mix is not used
-  // Starts what the path needs (throws std::runtime_error with a readable reason on failure).
-  std::unique_ptr<PathInstance> (*create)(const Scenario& scenario, const PathSpec& spec) = nullptr;
+  // Makes the path's client side, starting through `topology` the servers it needs (throws
+  // std::runtime_error with a readable reason on failure).
+  std::unique_ptr<PathInstance> (*create)(const Scenario& scenario, const PathSpec& spec, Topology& topology) = nullptr;
 };
 
 std::span<const PathInfo> path_registry();

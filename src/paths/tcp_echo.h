@@ -11,6 +11,8 @@
 
 namespace pathbench {
 
-std::unique_ptr<PathInstance> create_tcp_echo(const Scenario& scenario, const PathSpec& spec);
+class Topology;
+
+std::unique_ptr<PathInstance> create_tcp_echo(const Scenario& scenario, const PathSpec& spec, Topology& topology);
 
 }  // namespace pathbench

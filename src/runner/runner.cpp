@@ -4,6 +4,7 @@
 
 #include "db/seeder.h"
 #include "paths/registry.h"
+#include "runner/topology.h"
 
 namespace pathbench {
 
@@ -25,11 +26,26 @@ void ensure_database(const Scenario& scenario, const RunObserver& observer) {
   if (observer.note) observer.note(fmt::format("seeded {} sales in {:.2f} s", report.sales, report.seconds));
 }
 
+namespace {
+
+std::vector<BackendSnapshot> backend_deltas(const std::vector<BackendSnapshot>& before,
+                                            std::vector<BackendSnapshot> after) {
+  for (std::size_t i = 0; i < after.size() && i < before.size(); ++i) {
+    after[i].routed -= before[i].routed;
+    after[i].failures -= before[i].failures;
+    after[i].ejections -= before[i].ejections;
+  }
+  return after;
+}
+
+}  // namespace
+
 RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, const RunObserver& observer) {
   RunResult result;
   result.scenario = scenario;
   result.machine = collect_machine_context();
   result.started_utc = utc_timestamp();
+  Topology topology(result.scenario);
   for (auto& spec : result.scenario.paths) {
     if (stop.load()) {
       result.interrupted = true;
@@ -38,7 +54,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
     const PathInfo* info = find_path(spec.kind);
     PathRunResult path;
     try {
-      auto instance = info->create(result.scenario, spec);
+      auto instance = info->create(result.scenario, spec, topology);
       if (observer.note)
         observer.note(fmt::format("{}: {} at {} for {} after {} warm-up", spec.label,
                                   scenario.load.mode == LoadMode::open
@@ -46,7 +62,10 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
                                       : fmt::format("closed loop, {} in flight", scenario.load.concurrency),
                                   instance->endpoint(), format_duration(scenario.load.duration_ns),
                                   format_duration(scenario.load.warmup_ns)));
+      std::vector<BackendSnapshot> before;
+      if (topology.balancer()) before = topology.balancer()->stats().backends;
       path = run_path(result.scenario, spec, *info, *instance, stop);
+      if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
     } catch (const std::exception& e) {
       path.label = spec.label;
       path.kind = spec.kind;

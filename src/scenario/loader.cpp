@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -263,6 +264,65 @@ void read_query(TableReader& r, QueryMixConfig& query) {
   r.reject_unknown_keys();
 }
 
+// "host:port" with a port in 1..65535.
+bool valid_endpoint(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  int port = 0;
+  auto digits = text.substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  return ec == std::errc() && ptr == digits.data() + digits.size() && port > 0 && port < 65536;
+}
+
+void read_workers(TableReader& r, WorkersConfig& workers) {
+  r.integer("count", workers.count, 1, 64);
+  r.integer("threads", workers.threads, 1, 64);
+  r.integer("max_queue", workers.max_queue, 1, 1'000'000);
+  r.string("listen_host", workers.listen_host);
+  if (auto n = r.node("endpoints")) {
+    auto array = n->as_array();
+    if (!array) {
+      r.error(*n, "endpoints", "an array of \"host:port\" strings");
+    } else {
+      for (auto& e : *array) {
+        auto s = e.as_string();
+        if (!s || !valid_endpoint(s->get()))
+          r.error(e, "endpoints", "a \"host:port\" string");
+        else
+          workers.endpoints.push_back(s->get());
+      }
+    }
+  }
+  r.reject_unknown_keys();
+}
+
+constexpr std::array<std::pair<std::string_view, RoutingPolicy>, 3> kPolicies{
+    {{"least_outstanding", RoutingPolicy::least_outstanding},
+     {"p2c", RoutingPolicy::p2c},
+     {"round_robin", RoutingPolicy::round_robin}}};
+
+void read_balancer(TableReader& r, BalancerConfig& b) {
+  r.choice("policy", b.routing.policy, kPolicies);
+  r.integer("max_pending", b.routing.max_pending, 1, 10'000'000);
+  r.integer("failure_threshold", b.routing.failure_threshold, 1, 1000);
+  r.integer("unhealthy_threshold", b.routing.unhealthy_threshold, 1, 1000);
+  r.integer("healthy_threshold", b.routing.healthy_threshold, 1, 1000);
+  r.duration("base_ejection", b.routing.base_ejection_ns, false);
+  r.duration("max_ejection", b.routing.max_ejection_ns, false);
+  r.duration("health_interval", b.health_interval_ns, false);
+  r.duration("health_timeout", b.health_timeout_ns, false);
+  r.string("listen_host", b.listen_host);
+  r.string("endpoint", b.endpoint);
+  if (auto n = r.raw().get("endpoint"); n && !b.endpoint.empty() && !valid_endpoint(b.endpoint))
+    r.error(*n, "endpoint", "a \"host:port\" string");
+  if (b.routing.max_ejection_ns < b.routing.base_ejection_ns) {
+    if (auto n = r.raw().get("max_ejection"))
+      r.error(*n, "max_ejection", fmt::format("a duration >= balancer.base_ejection ({})",
+                                              format_duration(b.routing.base_ejection_ns)));
+  }
+  r.reject_unknown_keys();
+}
+
 void read_path(const toml::table& table, std::size_t index, Reporter& reporter, PathSpec& spec) {
   TableReader r(table, fmt::format("path[{}]", index), reporter);
   spec.line = static_cast<int>(table.source().begin.line);
@@ -277,6 +337,7 @@ void read_path(const toml::table& table, std::size_t index, Reporter& reporter, 
   r.string("label", spec.label);
   r.string("via", spec.via);
   r.integer("connections", spec.connections, 1, 4096);
+  r.integer("streams", spec.streams, 1, 1024);
   r.integer("message_bytes", spec.message_bytes, 16, 1 << 20);
   r.reject_unknown_keys();
 
@@ -322,6 +383,15 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter) {
     TableReader tr(*t, "query", reporter);
     read_query(tr, s.query);
   }
+  if (auto t = r.table("workers")) {
+    TableReader tr(*t, "workers", reporter);
+    read_workers(tr, s.workers);
+  }
+  if (auto t = r.table("balancer")) {
+    TableReader tr(*t, "balancer", reporter);
+    read_balancer(tr, s.balancer);
+  }
+  s.balancer.routing.seed = s.seed;
   if (auto n = r.node("path")) {
     auto array = n->as_array();
     if (!array || !array->is_array_of_tables()) {
@@ -440,12 +510,32 @@ toml::table to_table(const Scenario& s) {
   toml::table query{{"mix", mix},
                     {"heavy_range_days", s.query.heavy_range_days},
                     {"heavy_window_minutes", s.query.heavy_window_minutes}};
+  toml::array endpoints;
+  for (auto& e : s.workers.endpoints) endpoints.push_back(e);
+  toml::table workers{{"count", s.workers.count},
+                      {"threads", s.workers.threads},
+                      {"max_queue", s.workers.max_queue},
+                      {"listen_host", s.workers.listen_host},
+                      {"endpoints", endpoints}};
+  const BalancerPolicyConfig& r = s.balancer.routing;
+  toml::table balancer{{"policy", std::string(to_string(r.policy))},
+                       {"max_pending", r.max_pending},
+                       {"failure_threshold", r.failure_threshold},
+                       {"unhealthy_threshold", r.unhealthy_threshold},
+                       {"healthy_threshold", r.healthy_threshold},
+                       {"base_ejection", format_duration(r.base_ejection_ns)},
+                       {"max_ejection", format_duration(r.max_ejection_ns)},
+                       {"health_interval", format_duration(s.balancer.health_interval_ns)},
+                       {"health_timeout", format_duration(s.balancer.health_timeout_ns)},
+                       {"listen_host", s.balancer.listen_host},
+                       {"endpoint", s.balancer.endpoint}};
   toml::array paths;
   for (auto& p : s.paths) {
     paths.push_back(toml::table{{"kind", p.kind},
                                 {"label", p.label},
                                 {"via", p.via},
                                 {"connections", p.connections},
+                                {"streams", p.streams},
                                 {"message_bytes", p.message_bytes}});
   }
   return toml::table{{"name", s.name},
@@ -454,6 +544,8 @@ toml::table to_table(const Scenario& s) {
                      {"load", load},
                      {"database", database},
                      {"query", query},
+                     {"workers", workers},
+                     {"balancer", balancer},
                      {"path", paths}};
 }
 

@@ -9,6 +9,7 @@
 
 #include "db/catalog.h"
 #include "measure/clock.h"
+#include "roles/balancer_core.h"
 
 namespace pathbench {
 
@@ -31,11 +32,30 @@ struct DatabaseConfig {
   std::int64_t sales = 100'000;                  // rows to seed when the file is missing
 };
 
+// The workers the query-carrying paths reach: spawned in-process, or external (`endpoints`).
+struct WorkersConfig {
+  int count = 2;                       // spawned workers
+  int threads = 2;                     // SQL threads per worker
+  int max_queue = 4096;                // queued queries per worker beyond which it rejects
+  std::vector<std::string> endpoints;  // "host:port" of running `pathbench serve worker`s; spawns none
+  std::string listen_host = "127.0.0.1";
+};
+
+// The balancer in front of the workers (paths with via = "balancer").
+struct BalancerConfig {
+  BalancerPolicyConfig routing;                        // policy, limits, ejection
+  Nanos health_interval_ns = 1 * kNanosPerSecond;      // active health checks (grpc.health.v1)
+  Nanos health_timeout_ns = 500 * kNanosPerMilli;
+  std::string endpoint;                                // "host:port" of a running `pathbench serve balancer`
+  std::string listen_host = "127.0.0.1";
+};
+
 struct PathSpec {
   std::string kind;         // a name from the path registry (paths/registry.h)
   std::string label;        // unique in the scenario; defaults to kind, or kind_via when via is set
   std::string via;          // "direct", "balancer", ...; must be one the path supports; default: its first
-  int connections = 1;      // per client thread
+  int connections = 1;      // per client thread (TCP connections / gRPC channels)
+  int streams = 1;          // grpc_stream: bidirectional streams per channel
   int message_bytes = 64;   // size of an echo message (tcp_echo) / padding of echo queries
   int line = 0, column = 0;  // where the [[path]] table starts, for messages
 };
@@ -48,6 +68,8 @@ struct Scenario {
   LoadConfig load;
   DatabaseConfig database;
   QueryMixConfig query;
+  WorkersConfig workers;
+  BalancerConfig balancer;
   std::vector<PathSpec> paths;
 };
 

@@ -1,0 +1,140 @@
+#include <fmt/format.h>
+
+#include <boost/algorithm/string/split.hpp>
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/program_options.hpp>
+#include <csignal>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "roles/balancer.h"
+#include "roles/echo_server.h"
+#include "roles/worker.h"
+#include "scenario/scenario.h"
+
+namespace pathbench::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// Blocks until SIGINT or SIGTERM; the signals are blocked in every thread first so that
+// sigwait, not a default handler, receives them.
+int wait_for_stop_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+void block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+Nanos duration_option(const po::variables_map& vm, const char* name, Nanos fallback) {
+  if (!vm.count(name)) return fallback;
+  Nanos v = 0;
+  if (!parse_duration(vm[name].as<std::string>(), v) || v == 0)
+    throw po::error(fmt::format("--{}: expected a duration > 0 such as \"1s\", found \"{}\"", name,
+                                vm[name].as<std::string>()));
+  return v;
+}
+
+}  // namespace
+
+int serve_main(std::span<const std::string> args) {
+  po::options_description visible(
+      "pathbench serve ROLE [options] — run one role alone until SIGINT/SIGTERM, so a run can span machines\n"
+      "roles: worker, balancer, echo. Listens on loopback unless --listen says otherwise");
+  visible.add_options()("help,h", "show this help")(
+      "listen", po::value<std::string>(), "host:port to listen on (worker 127.0.0.1:50052, balancer 127.0.0.1:50051, echo 127.0.0.1:50050)")(
+      "db", po::value<std::string>()->default_value("data/sales.db"), "worker: the sales database")(
+      "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo: I/O threads")(
+      "id", po::value<std::string>()->default_value("worker-0"), "worker: its name in replies")(
+      "workers", po::value<std::string>(), "balancer: comma-separated host:port of the workers")(
+      "policy", po::value<std::string>()->default_value("least_outstanding"), "balancer: least_outstanding, p2c or round_robin")(
+      "max-pending", po::value<int>()->default_value(1024), "balancer: requests outstanding beyond which it rejects")(
+      "health-interval", po::value<std::string>(), "balancer: between health checks (default 1s)")(
+      "health-timeout", po::value<std::string>(), "balancer: health check deadline (default 500ms)");
+  po::options_description all;
+  all.add(visible).add_options()("role", po::value<std::string>(), "");
+  po::positional_options_description positional;
+  positional.add("role", 1);
+  po::variables_map vm;
+  if (int code = parse_options(args, all, positional, vm, visible); code >= 0) return code;
+  if (!vm.count("role")) {
+    fmt::print(stderr, "pathbench serve: name a role: worker, balancer or echo\n");
+    return kExitBadInput;
+  }
+  const std::string role = vm["role"].as<std::string>();
+  block_stop_signals();
+  try {
+    if (role == "worker") {
+      WorkerOptions o;
+      o.listen = vm.count("listen") ? vm["listen"].as<std::string>() : "127.0.0.1:50052";
+      o.db_path = vm["db"].as<std::string>();
+      o.threads = vm["threads"].as<int>();
+      o.id = vm["id"].as<std::string>();
+      if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
+      WorkerServer worker(o);
+      fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
+                 worker.address(), o.db_path.string());
+      std::fflush(stdout);
+      int signal = wait_for_stop_signal();
+      fmt::print("{}: signal {}, draining\n", o.id, signal);
+      worker.drain();
+      return kExitOk;
+    }
+    if (role == "balancer") {
+      BalancerOptions o;
+      o.listen = vm.count("listen") ? vm["listen"].as<std::string>() : "127.0.0.1:50051";
+      if (!vm.count("workers")) throw po::error("--workers: the balancer needs at least one worker address");
+      boost::split(o.workers, vm["workers"].as<std::string>(), boost::is_any_of(","));
+      auto policy = routing_policy_from_string(vm["policy"].as<std::string>());
+      if (!policy) throw po::error(fmt::format("--policy: expected least_outstanding, p2c or round_robin, found \"{}\"",
+                                               vm["policy"].as<std::string>()));
+      o.routing.policy = *policy;
+      o.routing.max_pending = vm["max-pending"].as<int>();
+      if (o.routing.max_pending < 1) throw po::error("--max-pending: expected at least 1");
+      o.health_interval_ns = duration_option(vm, "health-interval", o.health_interval_ns);
+      o.health_timeout_ns = duration_option(vm, "health-timeout", o.health_timeout_ns);
+      BalancerServer balancer(o);
+      fmt::print("balancer ({}) serving pathbench.v1.Worker on {} over {}\n", to_string(o.routing.policy),
+                 balancer.address(), fmt::join(o.workers, ", "));
+      std::fflush(stdout);
+      wait_for_stop_signal();
+      return kExitOk;
+    }
+    if (role == "echo") {
+      EchoServerOptions o;
+      std::string listen = vm.count("listen") ? vm["listen"].as<std::string>() : "127.0.0.1:50050";
+      auto colon = listen.rfind(':');
+      if (colon == std::string::npos) throw po::error("--listen: expected host:port");
+      o.host = listen.substr(0, colon);
+      o.port = static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)));
+      o.threads = vm["threads"].as<int>();
+      EchoServer echo(o);
+      fmt::print("echo serving raw TCP on {}:{}\n", echo.host(), echo.port());
+      std::fflush(stdout);
+      wait_for_stop_signal();
+      return kExitOk;
+    }
+    fmt::print(stderr, "pathbench serve: unknown role '{}' (worker, balancer or echo)\n", role);
+    return kExitBadInput;
+  } catch (const po::error& e) {
+    fmt::print(stderr, "pathbench serve {}: {}\n", role, e.what());
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "pathbench serve {}: {}\n", role, e.what());
+    return kExitRunFailed;
+  }
+}
+
+}  // namespace pathbench::cli

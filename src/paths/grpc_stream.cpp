@@ -1,0 +1,225 @@
+#include "paths/grpc_stream.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <thread>
+
+#include "pathbench.grpc.pb.h"
+#include "paths/grpc_common.h"
+
+namespace pathbench {
+
+namespace asio = boost::asio;
+
+namespace {
+
+class GrpcStreamClient;
+
+// What the client thread needs from one reply; copied out of gRPC's buffer on its thread.
+struct StreamReply {
+  std::uint64_t wire_id = 0;
+  int code = 0;
+  Hops hops;
+};
+
+// One bidirectional stream. gRPC calls the On* methods on its own threads; each posts the
+// event to the client thread, where all bookkeeping lives, so no lock is needed.
+class QueryStreamReactor final : public grpc::ClientBidiReactor<v1::QueryRequest, v1::QueryReply> {
+ public:
+  QueryStreamReactor(GrpcStreamClient& client, asio::io_context& io, int index) : client_(client), io_(io), index_(index) {}
+
+  void begin(v1::Worker::Stub& stub) {
+    stub.async()->QueryStream(&context_, this);
+    StartRead(&read_buffer_);
+    StartCall();
+  }
+  void cancel() { context_.TryCancel(); }
+  bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+
+  // Client thread only.
+  v1::QueryRequest& write_buffer() noexcept { return write_buffer_; }
+  void write() { StartWrite(&write_buffer_); }
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  GrpcStreamClient& client_;
+  asio::io_context& io_;
+  int index_;
+  grpc::ClientContext context_;
+  v1::QueryReply read_buffer_;
+  v1::QueryRequest write_buffer_;
+  std::atomic<bool> finished_{false};
+};
+
+class GrpcStreamClient final : public PathClient {
+ public:
+  GrpcStreamClient(asio::io_context& io, CompletionSink& sink, const Scenario& scenario, const PathSpec& spec,
+                   const std::vector<std::string>& targets, int thread_index)
+      : io_(io), sink_(sink), deadline_ns_(scenario.load.deadline_ns) {
+    for (int i = 0; i < spec.connections; ++i) {
+      std::size_t target = static_cast<std::size_t>(thread_index * spec.connections + i) % targets.size();
+      channels_.push_back({targets[target], make_channel(targets[target], thread_index * 1000 + i)});
+      stubs_.push_back(v1::Worker::NewStub(channels_.back().second));
+    }
+    streams_per_channel_ = spec.streams;
+  }
+
+  ~GrpcStreamClient() override {
+    for (auto& s : streams_) s.reactor->cancel();
+    // gRPC owns the reactors' last callbacks: wait until every stream is done.
+    for (auto& s : streams_)
+      while (!s.reactor->finished()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  void start(std::function<void(std::string)> done) override {
+    for (auto& [address, channel] : channels_) {
+      if (auto error = wait_connected(*channel, address, deadline_ns_); !error.empty()) return done(error);
+    }
+    for (std::size_t c = 0; c < stubs_.size(); ++c) {
+      for (int k = 0; k < streams_per_channel_; ++k) {
+        int index = static_cast<int>(streams_.size());
+        streams_.emplace_back();
+        streams_.back().reactor = std::make_unique<QueryStreamReactor>(*this, io_, index);
+        streams_.back().reactor->begin(*stubs_[c]);
+      }
+    }
+    done("");
+  }
+
+  void issue(std::uint32_t slot, std::uint64_t request_id, const Query& query) override {
+    // Round robin over the streams still open.
+    for (std::size_t tries = 0; tries < streams_.size(); ++tries) {
+      std::size_t index = next_++ % streams_.size();
+      Stream& s = streams_[index];
+      if (!s.open) continue;
+      if (slot >= slot_stream_.size()) {
+        slot_stream_.resize(slot + 1, -1);
+        slot_id_.resize(slot + 1, 0);
+      }
+      slot_stream_[slot] = static_cast<int>(index);
+      slot_id_[slot] = request_id;
+      s.queue.push_back({wire_id(slot, request_id), query});
+      if (!s.writing) write_next(s);
+      return;
+    }
+    sink_.complete(slot, request_id, Outcome::unavailable);
+  }
+
+  void stop() override {
+    for (auto& s : streams_) s.reactor->cancel();
+  }
+
+  // Events from the reactors, on the client thread.
+  void on_reply(int, const StreamReply& reply) {
+    std::uint32_t slot = slot_of(reply.wire_id);
+    if (slot < slot_stream_.size() && slot_id_[slot] == id_of(reply.wire_id)) slot_stream_[slot] = -1;
+    Outcome outcome = outcome_from_status(static_cast<grpc::StatusCode>(reply.code));
+    sink_.complete(slot, id_of(reply.wire_id), outcome, outcome == Outcome::ok ? &reply.hops : nullptr);
+  }
+
+  void on_write_done(int index, bool ok) {
+    Stream& s = streams_[static_cast<std::size_t>(index)];
+    s.writing = false;
+    if (ok && s.open) write_next(s);
+  }
+
+  void on_stream_done(int index, grpc::StatusCode code) {
+    Stream& s = streams_[static_cast<std::size_t>(index)];
+    s.open = false;
+    // Everything still waiting on this stream fails with it, at once.
+    Outcome outcome = code == grpc::StatusCode::UNAVAILABLE ? Outcome::unavailable : Outcome::transport_error;
+    s.queue.clear();
+    for (std::size_t slot = 0; slot < slot_stream_.size(); ++slot) {
+      if (slot_stream_[slot] != index) continue;
+      slot_stream_[slot] = -1;
+      failing_.push_back(static_cast<std::uint32_t>(slot));
+    }
+    for (auto slot : failing_) sink_.complete(slot, slot_id_[slot], outcome);
+    failing_.clear();
+  }
+
+ private:
+  struct Pending {
+    std::uint64_t wire_id;
+    Query query;
+  };
+  struct Stream {
+    std::unique_ptr<QueryStreamReactor> reactor;
+    std::vector<Pending> queue;  // waiting for the one write in flight
+    std::size_t queue_head = 0;
+    bool writing = false;
+    bool open = true;
+  };
+
+  void write_next(Stream& s) {
+    if (s.queue_head == s.queue.size()) {
+      s.queue.clear();
+      s.queue_head = 0;
+      return;
+    }
+    Pending& p = s.queue[s.queue_head++];
+    v1::QueryRequest& request = s.reactor->write_buffer();
+    to_proto(p.query, 0, request);
+    request.set_request_id(p.wire_id);
+    s.writing = true;
+    s.reactor->write();
+  }
+
+  asio::io_context& io_;
+  CompletionSink& sink_;
+  Nanos deadline_ns_;
+  int streams_per_channel_ = 1;
+  std::vector<std::pair<std::string, std::shared_ptr<grpc::Channel>>> channels_;
+  std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
+  std::vector<Stream> streams_;
+  std::vector<int> slot_stream_;         // slot -> stream carrying it, -1 when none
+  std::vector<std::uint64_t> slot_id_;   // slot -> the request id issued on it
+  std::vector<std::uint32_t> failing_;
+  std::size_t next_ = 0;
+};
+
+void QueryStreamReactor::OnReadDone(bool ok) {
+  if (!ok) return;  // the stream is over; OnDone follows
+  StreamReply reply{read_buffer_.request_id(), read_buffer_.status().code(), hops_from(read_buffer_)};
+  asio::post(io_, [client = &client_, index = index_, reply] { client->on_reply(index, reply); });
+  StartRead(&read_buffer_);
+}
+
+void QueryStreamReactor::OnWriteDone(bool ok) {
+  asio::post(io_, [client = &client_, index = index_, ok] { client->on_write_done(index, ok); });
+}
+
+void QueryStreamReactor::OnDone(const grpc::Status& status) {
+  asio::post(io_, [client = &client_, index = index_, code = status.error_code()] {
+    client->on_stream_done(index, code);
+  });
+  finished_.store(true, std::memory_order_release);
+}
+
+class GrpcStreamInstance final : public PathInstance {
+ public:
+  GrpcStreamInstance(const Scenario& scenario, const PathSpec& spec, std::vector<std::string> targets)
+      : scenario_(scenario), spec_(spec), targets_(std::move(targets)) {}
+  std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, int thread_index) override {
+    return std::make_unique<GrpcStreamClient>(io, sink, scenario_, spec_, targets_, thread_index);
+  }
+  std::string endpoint() const override { return fmt::format("grpc-stream://{}", fmt::join(targets_, ",")); }
+
+ private:
+  const Scenario& scenario_;
+  const PathSpec& spec_;
+  std::vector<std::string> targets_;
+};
+
+}  // namespace
+
+std::unique_ptr<PathInstance> create_grpc_stream(const Scenario& scenario, const PathSpec& spec, Topology& topology) {
+  return std::make_unique<GrpcStreamInstance>(scenario, spec, path_targets(spec, topology));
+}
+
+}  // namespace pathbench

@@ -1,0 +1,558 @@
+#include "roles/balancer.h"
+
+#include <fmt/format.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "pathbench.grpc.pb.h"
+
+namespace pathbench {
+
+namespace {
+
+using v1::QueryReply;
+using v1::QueryRequest;
+
+// What a worker's answer says about the worker's health (not about the request).
+BackendResult classify(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::CANCELLED:  // the client gave up; not the worker's fault
+      return BackendResult::success;
+    case grpc::StatusCode::UNAVAILABLE: return BackendResult::transport_failure;
+    default: return BackendResult::failure;
+  }
+}
+
+std::chrono::system_clock::time_point deadline_after(Nanos ns) {
+  return std::chrono::system_clock::now() + std::chrono::nanoseconds(ns);
+}
+
+}  // namespace
+
+namespace {
+
+struct Backend {
+  std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Worker::Stub> stub;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
+};
+
+// ---- streams ---------------------------------------------------------------------------
+//
+// Client streams (ClientSide) are multiplexed onto a few long-lived balancer -> worker
+// streams per worker (BackendStream). Each forwarded request gets a balancer-wide id; the
+// BackendStream's pending table maps it back to the client stream and the client's id.
+
+class ClientSide;
+
+struct PendingStreamRequest {
+  std::shared_ptr<ClientSide> client;
+  std::uint64_t client_request_id = 0;
+  Nanos received_ns = 0;
+  Nanos deadline_ns = 0;
+  int backend = -1;
+};
+
+// The server side of one client's QueryStream. Replies come from backend-stream threads, so
+// writes are serialized by a mutex: one write in flight plus a queue. The reactor object is
+// kept alive by shared_ptr until gRPC is done with it and no forwarded request refers to it.
+class ClientSide : public grpc::ServerBidiReactor<QueryRequest, QueryReply>,
+                   public std::enable_shared_from_this<ClientSide> {
+ public:
+  explicit ClientSide(BalancerServer::Impl& balancer) : balancer_(balancer) {}
+  void begin(std::shared_ptr<ClientSide> self) {
+    self_ = std::move(self);
+    StartRead(&request_);
+  }
+  void request_started();        // before forwarding one of its requests
+  void reply(QueryReply reply);  // any thread; answers one started request
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone() override;
+
+ private:
+  void write_locked();
+  void finish_if_over_locked();
+  BalancerServer::Impl& balancer_;
+  std::shared_ptr<ClientSide> self_;  // released in OnDone
+  QueryRequest request_;
+  std::recursive_mutex mutex_;  // a reaction may run inline from StartWrite/Finish on this thread
+  std::deque<QueryReply> queue_;
+  int outstanding_ = 0;  // requests forwarded and not yet answered
+  QueryReply writing_;
+  bool write_in_flight_ = false;
+  bool done_ = false;
+  bool finished_ = false;
+  bool reads_over_ = false;
+};
+
+class BackendStream : public grpc::ClientBidiReactor<QueryRequest, QueryReply> {
+ public:
+  BackendStream(BalancerServer::Impl& balancer, int backend) : balancer_(balancer), backend_(backend) {}
+  void begin(v1::Worker::Stub& stub) {
+    stub.async()->QueryStream(&context_, this);
+    StartRead(&reply_);
+    StartCall();
+  }
+  // False when the stream is no longer usable (the caller picks another route).
+  bool send(std::uint64_t balancer_id, const QueryRequest& request, PendingStreamRequest pending);
+  void cancel() { context_.TryCancel(); }
+  bool alive() {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    return alive_;
+  }
+  bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
+  // Fails requests pending longer than their deadline (called by the housekeeping thread).
+  void expire(Nanos now);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  void write_locked();
+  BalancerServer::Impl& balancer_;
+  int backend_;
+  grpc::ClientContext context_;
+  QueryReply reply_;
+  QueryRequest writing_;
+  std::recursive_mutex mutex_;  // see ClientSide
+  std::deque<QueryRequest> queue_;
+  std::unordered_map<std::uint64_t, PendingStreamRequest> pending_;
+  bool write_in_flight_ = false;
+  bool alive_ = true;
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace
+
+struct BalancerServer::Impl final : public v1::Worker::CallbackService {
+  explicit Impl(const BalancerOptions& o) : options(o), core(o.workers, o.routing) {
+    if (o.workers.empty()) throw std::runtime_error("balancer: no workers to balance over");
+    for (std::size_t i = 0; i < o.workers.size(); ++i) {
+      Backend b;
+      b.address = o.workers[i];
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      // Reconnect quickly after a worker comes back, so re-admission is prompt.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      b.channel = grpc::CreateCustomChannel(b.address, grpc::InsecureChannelCredentials(), args);
+      b.stub = v1::Worker::NewStub(b.channel);
+      b.health = grpc::health::v1::Health::NewStub(b.channel);
+      backends.push_back(std::move(b));
+    }
+    streams.resize(backends.size());
+
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(this);
+    server = builder.BuildAndStart();
+    if (!server || port == 0) throw std::runtime_error(fmt::format("balancer: cannot listen on {}", o.listen));
+    host = o.listen.substr(0, o.listen.rfind(':'));
+    listen_address = fmt::format("{}:{}", host, port);
+    server->GetHealthCheckService()->SetServingStatus(true);
+    housekeeping = std::thread([this] { housekeeping_loop(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(stop_mutex);
+      stopping = true;
+    }
+    stop_cv.notify_all();
+    housekeeping.join();
+    server->GetHealthCheckService()->SetServingStatus(false);
+    server->Shutdown(deadline_after(options.default_deadline_ns));
+    {
+      std::lock_guard lock(streams_mutex);
+      for (auto& per_backend : streams)
+        for (auto& s : per_backend) s->cancel();
+    }
+    // Backend streams are gRPC reactors: wait for their last callback before freeing them.
+    for (auto& per_backend : streams)
+      for (auto& s : per_backend)
+        while (!s->finished()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (auto& dead : retired)
+      while (!dead->finished()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // Forwarded unary calls finish within their deadline.
+    while (unary_in_flight.load() > 0 || health_in_flight.load() > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  // ---- unary ---------------------------------------------------------------------------
+
+  struct Forward {
+    Impl* balancer;
+    grpc::ServerUnaryReactor* reactor;
+    const QueryRequest* request;
+    QueryReply* reply;
+    std::optional<grpc::ClientContext> context;  // a fresh one per attempt
+    QueryReply worker_reply;
+    std::chrono::system_clock::time_point deadline;
+    Nanos received_ns;
+    int backend = -1;
+    int attempts = 0;
+  };
+
+  grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const QueryRequest* request,
+                                  QueryReply* reply) override {
+    received.fetch_add(1, std::memory_order_relaxed);
+    auto* reactor = context->DefaultReactor();
+    auto* f = new Forward{this, reactor, request, reply, {}, {}, {}, now_ns()};
+    f->deadline = context->deadline() == std::chrono::system_clock::time_point::max()
+                      ? deadline_after(options.default_deadline_ns)
+                      : context->deadline();
+    unary_in_flight.fetch_add(1);
+    forward(f);
+    return reactor;
+  }
+
+  void forward(Forward* f) {
+    auto pick = core.pick();
+    if (pick.kind != BalancerCore::Pick::Kind::routed) {
+      bool overloaded = pick.kind == BalancerCore::Pick::Kind::overloaded;
+      (overloaded ? rejected : unavailable).fetch_add(1, std::memory_order_relaxed);
+      finish(f, overloaded ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                          fmt::format("balancer: {} requests pending, the limit", options.routing.max_pending))
+                           : grpc::Status(grpc::StatusCode::UNAVAILABLE, "balancer: no healthy worker"));
+      return;
+    }
+    f->backend = pick.backend;
+    ++f->attempts;
+    forwarded.fetch_add(1, std::memory_order_relaxed);
+    f->context.emplace();
+    f->context->set_deadline(f->deadline);
+    backends[static_cast<std::size_t>(f->backend)].stub->async()->Query(
+        &*f->context, f->request, &f->worker_reply, [f](grpc::Status status) { f->balancer->on_forwarded(f, std::move(status)); });
+  }
+
+  void on_forwarded(Forward* f, grpc::Status status) {
+    core.release(f->backend, classify(status.error_code()));
+    // A worker that could not be reached never saw the request: one more try elsewhere,
+    // if the deadline leaves room.
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && f->attempts < 2 &&
+        std::chrono::system_clock::now() < f->deadline) {
+      forward(f);
+      return;
+    }
+    if (status.ok()) {
+      f->reply->Swap(&f->worker_reply);
+      f->reply->set_balancer_ns(now_ns() - f->received_ns);
+    }
+    finish(f, status);
+  }
+
+  void finish(Forward* f, const grpc::Status& status) {
+    f->reactor->Finish(status);
+    delete f;
+    unary_in_flight.fetch_sub(1);
+  }
+
+  // ---- streams -------------------------------------------------------------------------
+
+  grpc::ServerBidiReactor<QueryRequest, QueryReply>* QueryStream(grpc::CallbackServerContext*) override {
+    auto side = std::make_shared<ClientSide>(*this);
+    side->begin(side);
+    return side.get();
+  }
+
+  // Called from ClientSide::OnReadDone for each request on a client stream.
+  void forward_stream(const std::shared_ptr<ClientSide>& client, const QueryRequest& request) {
+    received.fetch_add(1, std::memory_order_relaxed);
+    client->request_started();
+    Nanos now = now_ns();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto pick = core.pick();
+      if (pick.kind != BalancerCore::Pick::Kind::routed) {
+        bool overloaded = pick.kind == BalancerCore::Pick::Kind::overloaded;
+        (overloaded ? rejected : unavailable).fetch_add(1, std::memory_order_relaxed);
+        client->reply(error_reply(request.request_id(), overloaded ? grpc::StatusCode::RESOURCE_EXHAUSTED
+                                                                   : grpc::StatusCode::UNAVAILABLE,
+                                  overloaded ? "balancer: pending limit reached" : "balancer: no healthy worker"));
+        return;
+      }
+      BackendStream* stream = stream_for(pick.backend);
+      std::uint64_t id = next_stream_id.fetch_add(1, std::memory_order_relaxed);
+      PendingStreamRequest pending{client, request.request_id(), now, now + options.default_deadline_ns, pick.backend};
+      if (stream && stream->send(id, request, std::move(pending))) {
+        forwarded.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      core.release(pick.backend, BackendResult::transport_failure);
+    }
+    unavailable.fetch_add(1, std::memory_order_relaxed);
+    client->reply(error_reply(request.request_id(), grpc::StatusCode::UNAVAILABLE, "balancer: worker stream failed"));
+  }
+
+  static QueryReply error_reply(std::uint64_t id, grpc::StatusCode code, std::string message) {
+    QueryReply r;
+    r.set_request_id(id);
+    r.mutable_status()->set_code(static_cast<int>(code));
+    r.mutable_status()->set_message(std::move(message));
+    return r;
+  }
+
+  // A live stream to `backend`, round robin over up to streams_per_worker; replaces dead ones.
+  BackendStream* stream_for(int backend) {
+    std::lock_guard lock(streams_mutex);
+    auto& list = streams[static_cast<std::size_t>(backend)];
+    for (auto it = list.begin(); it != list.end();) {
+      if (!(*it)->alive()) {
+        retired.push_back(std::move(*it));
+        it = list.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (static_cast<int>(list.size()) < options.streams_per_worker) {
+      list.push_back(std::make_unique<BackendStream>(*this, backend));
+      list.back()->begin(*backends[static_cast<std::size_t>(backend)].stub);
+      return list.back().get();
+    }
+    return list[round_robin++ % list.size()].get();
+  }
+
+  // ---- health checks and stream deadlines ------------------------------------------------
+
+  void housekeeping_loop() {
+    pthread_setname_np(pthread_self(), "pb-bal-health");
+    Nanos next_check = now_ns();
+    std::unique_lock lock(stop_mutex);
+    while (!stopping) {
+      Nanos now = now_ns();
+      if (now >= next_check) {
+        next_check = now + options.health_interval_ns;
+        lock.unlock();
+        check_health();
+        lock.lock();
+      }
+      lock.unlock();
+      {
+        std::lock_guard streams_lock(streams_mutex);
+        for (auto& per_backend : streams)
+          for (auto& s : per_backend) s->expire(now_ns());
+      }
+      lock.lock();
+      stop_cv.wait_for(lock, std::chrono::milliseconds(50));
+    }
+  }
+
+  struct HealthCall {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+  };
+
+  void check_health() {
+    for (std::size_t i = 0; i < backends.size(); ++i) {
+      auto call = std::make_shared<HealthCall>();
+      call->context.set_deadline(deadline_after(options.health_timeout_ns));
+      health_in_flight.fetch_add(1);
+      backends[i].health->async()->Check(&call->context, &call->request, &call->response,
+                                         [this, call, i](grpc::Status status) {
+                                           bool serving = status.ok() && call->response.status() ==
+                                                                             grpc::health::v1::HealthCheckResponse::SERVING;
+                                           core.health_result(static_cast<int>(i), serving);
+                                           health_in_flight.fetch_sub(1);
+                                         });
+    }
+  }
+
+  BalancerOptions options;
+  BalancerCore core;
+  std::vector<Backend> backends;
+  std::unique_ptr<grpc::Server> server;
+  std::string host, listen_address;
+  std::atomic<std::uint64_t> received{0}, forwarded{0}, rejected{0}, unavailable{0};
+  std::atomic<std::uint64_t> next_stream_id{1};
+  std::atomic<int> unary_in_flight{0}, health_in_flight{0};
+  std::mutex streams_mutex;
+  std::vector<std::vector<std::unique_ptr<BackendStream>>> streams;
+  std::vector<std::unique_ptr<BackendStream>> retired;
+  std::size_t round_robin = 0;
+  std::mutex stop_mutex;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::thread housekeeping;
+};
+
+namespace {
+
+// ---- ClientSide ------------------------------------------------------------------------
+
+void ClientSide::OnReadDone(bool ok) {
+  if (!ok) {
+    // The client half-closed (or went away): finish once every reply has been written.
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    reads_over_ = true;
+    finish_if_over_locked();
+    return;
+  }
+  balancer_.forward_stream(shared_from_this(), request_);
+  StartRead(&request_);
+}
+
+void ClientSide::request_started() {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  ++outstanding_;
+}
+
+void ClientSide::reply(QueryReply reply) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  --outstanding_;
+  if (done_) return;
+  queue_.push_back(std::move(reply));
+  if (!write_in_flight_) write_locked();
+}
+
+void ClientSide::finish_if_over_locked() {
+  if (reads_over_ && !done_ && !finished_ && outstanding_ == 0 && queue_.empty() && !write_in_flight_) {
+    finished_ = true;
+    Finish(grpc::Status::OK);
+  }
+}
+
+void ClientSide::write_locked() {
+  writing_ = std::move(queue_.front());
+  queue_.pop_front();
+  write_in_flight_ = true;
+  StartWrite(&writing_);
+}
+
+void ClientSide::OnWriteDone(bool ok) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  write_in_flight_ = false;
+  if (!ok || done_) return;
+  if (!queue_.empty()) write_locked();
+  else finish_if_over_locked();
+}
+
+void ClientSide::OnDone() {
+  {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    done_ = true;
+    queue_.clear();
+  }
+  // Pending forwarded requests may still hold references; the last one frees us.
+  self_.reset();
+}
+
+// ---- BackendStream -----------------------------------------------------------------------
+
+bool BackendStream::send(std::uint64_t balancer_id, const QueryRequest& request, PendingStreamRequest pending) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  if (!alive_) return false;
+  pending_.emplace(balancer_id, std::move(pending));
+  queue_.push_back(request);
+  queue_.back().set_request_id(balancer_id);
+  if (!write_in_flight_) write_locked();
+  return true;
+}
+
+void BackendStream::write_locked() {
+  writing_ = std::move(queue_.front());
+  queue_.pop_front();
+  write_in_flight_ = true;
+  StartWrite(&writing_);
+}
+
+void BackendStream::OnWriteDone(bool ok) {
+  std::lock_guard<std::recursive_mutex> lock(mutex_);
+  write_in_flight_ = false;
+  if (ok && alive_ && !queue_.empty()) write_locked();
+}
+
+void BackendStream::OnReadDone(bool ok) {
+  if (!ok) return;  // OnDone follows
+  PendingStreamRequest pending;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    auto it = pending_.find(reply_.request_id());
+    if (it == pending_.end()) {
+      StartRead(&reply_);  // expired already; the client got its error
+      return;
+    }
+    pending = std::move(it->second);
+    pending_.erase(it);
+  }
+  balancer_.core.release(backend_, classify(static_cast<grpc::StatusCode>(reply_.status().code())));
+  QueryReply out = reply_;
+  out.set_request_id(pending.client_request_id);
+  out.set_balancer_ns(now_ns() - pending.received_ns);
+  StartRead(&reply_);
+  pending.client->reply(std::move(out));
+}
+
+void BackendStream::expire(Nanos now) {
+  std::vector<PendingStreamRequest> expired;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline_ns <= now) {
+        expired.push_back(std::move(it->second));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& p : expired) {
+    balancer_.core.release(backend_, BackendResult::failure);
+    p.client->reply(BalancerServer::Impl::error_reply(p.client_request_id, grpc::StatusCode::DEADLINE_EXCEEDED,
+                                                      "balancer: worker did not answer in time"));
+  }
+}
+
+void BackendStream::OnDone(const grpc::Status&) {
+  std::unordered_map<std::uint64_t, PendingStreamRequest> orphans;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    alive_ = false;
+    queue_.clear();
+    orphans.swap(pending_);
+  }
+  // The worker's stream broke: everything on it fails now, and the worker is suspect.
+  for (auto& [id, p] : orphans) {
+    balancer_.core.release(backend_, BackendResult::transport_failure);
+    p.client->reply(BalancerServer::Impl::error_reply(p.client_request_id, grpc::StatusCode::UNAVAILABLE,
+                                                      "balancer: worker stream broke"));
+  }
+  finished_.store(true, std::memory_order_release);
+}
+
+}  // namespace
+
+BalancerServer::BalancerServer(const BalancerOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+BalancerServer::~BalancerServer() = default;
+std::string BalancerServer::address() const { return impl_->listen_address; }
+
+BalancerStats BalancerServer::stats() const {
+  BalancerStats s;
+  s.received = impl_->received.load();
+  s.forwarded = impl_->forwarded.load();
+  s.rejected = impl_->rejected.load();
+  s.unavailable = impl_->unavailable.load();
+  s.backends = impl_->core.snapshot();
+  return s;
+}
+
+}  // namespace pathbench
