@@ -14,19 +14,9 @@
 #include <limits>
 #include <source_location>
 
+#include "measure/check.h"
+
 namespace pathbench {
-namespace {
-
-// A broken invariant is a programming error, not a run-time condition: say where and stop.
-void check(bool ok, const char* what,
-           std::source_location where = std::source_location::current()) {
-  if (ok) return;
-  std::fprintf(stderr, "%s:%u: check failed: %s\n", where.file_name(),
-               static_cast<unsigned>(where.line()), what);
-  std::abort();
-}
-
-}  // namespace
 
 Histogram::Histogram(std::int64_t highest_trackable, int significant_digits)
     : highest_trackable_(highest_trackable), significant_digits_(significant_digits) {

@@ -64,6 +64,20 @@ std::vector<std::string> path_targets(const PathSpec& spec, Topology& topology) 
   return topology.worker_addresses();
 }
 
+ClientChannels::ClientChannels(const std::vector<std::string>& targets, int connections, int thread_index) {
+  for (int i = 0; i < connections; ++i) {
+    const std::string& target = targets[static_cast<std::size_t>(thread_index * connections + i) % targets.size()];
+    channels.emplace_back(target, make_channel(target, thread_index * 1000 + i));
+    stubs.push_back(v1::Worker::NewStub(channels.back().second));
+  }
+}
+
+std::string ClientChannels::connect(Nanos timeout_ns) {
+  for (auto& [address, channel] : channels)
+    if (auto error = wait_connected(*channel, address, timeout_ns); !error.empty()) return error;
+  return "";
+}
+
 std::string wait_connected(grpc::Channel& channel, const std::string& address, Nanos timeout_ns) {
   auto deadline = std::chrono::system_clock::now() + std::chrono::nanoseconds(timeout_ns);
   if (channel.WaitForConnected(deadline)) return "";

@@ -60,14 +60,8 @@ class GrpcStreamClient final : public PathClient {
  public:
   GrpcStreamClient(asio::io_context& io, CompletionSink& sink, const Scenario& scenario, const PathSpec& spec,
                    const std::vector<std::string>& targets, int thread_index)
-      : io_(io), sink_(sink), deadline_ns_(scenario.load.deadline_ns) {
-    for (int i = 0; i < spec.connections; ++i) {
-      std::size_t target = static_cast<std::size_t>(thread_index * spec.connections + i) % targets.size();
-      channels_.push_back({targets[target], make_channel(targets[target], thread_index * 1000 + i)});
-      stubs_.push_back(v1::Worker::NewStub(channels_.back().second));
-    }
-    streams_per_channel_ = spec.streams;
-  }
+      : io_(io), sink_(sink), deadline_ns_(scenario.load.deadline_ns), streams_per_channel_(spec.streams),
+        channels_(targets, spec.connections, thread_index) {}
 
   ~GrpcStreamClient() override {
     for (auto& s : streams_) s.reactor->cancel();
@@ -77,15 +71,13 @@ class GrpcStreamClient final : public PathClient {
   }
 
   void start(std::function<void(std::string)> done) override {
-    for (auto& [address, channel] : channels_) {
-      if (auto error = wait_connected(*channel, address, deadline_ns_); !error.empty()) return done(error);
-    }
-    for (std::size_t c = 0; c < stubs_.size(); ++c) {
+    if (auto error = channels_.connect(deadline_ns_); !error.empty()) return done(error);
+    for (std::size_t c = 0; c < channels_.stubs.size(); ++c) {
       for (int k = 0; k < streams_per_channel_; ++k) {
         int index = static_cast<int>(streams_.size());
         streams_.emplace_back();
         streams_.back().reactor = std::make_unique<QueryStreamReactor>(*this, io_, index);
-        streams_.back().reactor->begin(*stubs_[c]);
+        streams_.back().reactor->begin(*channels_.stubs[c]);
       }
     }
     done("");
@@ -174,8 +166,7 @@ class GrpcStreamClient final : public PathClient {
   CompletionSink& sink_;
   Nanos deadline_ns_;
   int streams_per_channel_ = 1;
-  std::vector<std::pair<std::string, std::shared_ptr<grpc::Channel>>> channels_;
-  std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
+  ClientChannels channels_;
   std::vector<Stream> streams_;
   std::vector<int> slot_stream_;         // slot -> stream carrying it, -1 when none
   std::vector<std::uint64_t> slot_id_;   // slot -> the request id issued on it
@@ -201,25 +192,11 @@ void QueryStreamReactor::OnDone(const grpc::Status& status) {
   finished_.store(true, std::memory_order_release);
 }
 
-class GrpcStreamInstance final : public PathInstance {
- public:
-  GrpcStreamInstance(const Scenario& scenario, const PathSpec& spec, std::vector<std::string> targets)
-      : scenario_(scenario), spec_(spec), targets_(std::move(targets)) {}
-  std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, int thread_index) override {
-    return std::make_unique<GrpcStreamClient>(io, sink, scenario_, spec_, targets_, thread_index);
-  }
-  std::string endpoint() const override { return fmt::format("grpc-stream://{}", fmt::join(targets_, ",")); }
-
- private:
-  const Scenario& scenario_;
-  const PathSpec& spec_;
-  std::vector<std::string> targets_;
-};
-
 }  // namespace
 
 std::unique_ptr<PathInstance> create_grpc_stream(const Scenario& scenario, const PathSpec& spec, Topology& topology) {
-  return std::make_unique<GrpcStreamInstance>(scenario, spec, path_targets(spec, topology));
+  return std::make_unique<GrpcPathInstance<GrpcStreamClient>>(scenario, spec, path_targets(spec, topology),
+                                                              "grpc-stream");
 }
 
 }  // namespace pathbench

@@ -32,14 +32,8 @@ class GrpcUnaryClient final : public PathClient {
  public:
   GrpcUnaryClient(asio::io_context& io, CompletionSink& sink, const Scenario& scenario, const PathSpec& spec,
                   const std::vector<std::string>& targets, int thread_index)
-      : io_(io), sink_(sink), deadline_ns_(scenario.load.deadline_ns) {
-    for (int i = 0; i < spec.connections; ++i) {
-      // Thread t's channel i goes to target (t * connections + i) mod n: spread evenly.
-      std::size_t target = static_cast<std::size_t>(thread_index * spec.connections + i) % targets.size();
-      channels_.push_back({targets[target], make_channel(targets[target], thread_index * 1000 + i)});
-      stubs_.push_back(v1::Worker::NewStub(channels_.back().second));
-    }
-  }
+      : io_(io), sink_(sink), deadline_ns_(scenario.load.deadline_ns),
+        channels_(targets, spec.connections, thread_index) {}
 
   ~GrpcUnaryClient() override {
     // gRPC may still call back into us: wait for every outstanding call to end (each has a
@@ -47,12 +41,7 @@ class GrpcUnaryClient final : public PathClient {
     while (outstanding_.load(std::memory_order_acquire) > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 
-  void start(std::function<void(std::string)> done) override {
-    for (auto& [address, channel] : channels_) {
-      if (auto error = wait_connected(*channel, address, deadline_ns_); !error.empty()) return done(error);
-    }
-    done("");
-  }
+  void start(std::function<void(std::string)> done) override { done(channels_.connect(deadline_ns_)); }
 
   void issue(std::uint32_t slot, std::uint64_t request_id, const Query& query) override {
     UnaryCall* call = acquire();
@@ -64,7 +53,7 @@ class GrpcUnaryClient final : public PathClient {
     call->request.set_request_id(request_id);
     call->reply.Clear();
     outstanding_.fetch_add(1, std::memory_order_relaxed);
-    auto& stub = stubs_[next_++ % stubs_.size()];
+    auto& stub = channels_.stubs[next_++ % channels_.stubs.size()];
     stub->async()->Query(&*call->context, &call->request, &call->reply, [this, call](grpc::Status status) {
       call->status = std::move(status);
       // Back to the client thread: the load generator is single-threaded per client thread.
@@ -106,33 +95,17 @@ class GrpcUnaryClient final : public PathClient {
   asio::io_context& io_;
   CompletionSink& sink_;
   Nanos deadline_ns_;
-  std::vector<std::pair<std::string, std::shared_ptr<grpc::Channel>>> channels_;
-  std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
+  ClientChannels channels_;
   std::vector<std::unique_ptr<UnaryCall>> calls_;
   std::vector<UnaryCall*> free_;
   std::size_t next_ = 0;
   std::atomic<int> outstanding_{0};  // calls gRPC has not called back for yet
 };
 
-class GrpcUnaryInstance final : public PathInstance {
- public:
-  GrpcUnaryInstance(const Scenario& scenario, const PathSpec& spec, std::vector<std::string> targets)
-      : scenario_(scenario), spec_(spec), targets_(std::move(targets)) {}
-  std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, int thread_index) override {
-    return std::make_unique<GrpcUnaryClient>(io, sink, scenario_, spec_, targets_, thread_index);
-  }
-  std::string endpoint() const override { return fmt::format("grpc://{}", fmt::join(targets_, ",")); }
-
- private:
-  const Scenario& scenario_;
-  const PathSpec& spec_;
-  std::vector<std::string> targets_;
-};
-
 }  // namespace
 
 std::unique_ptr<PathInstance> create_grpc_unary(const Scenario& scenario, const PathSpec& spec, Topology& topology) {
-  return std::make_unique<GrpcUnaryInstance>(scenario, spec, path_targets(spec, topology));
+  return std::make_unique<GrpcPathInstance<GrpcUnaryClient>>(scenario, spec, path_targets(spec, topology), "grpc");
 }
 
 }  // namespace pathbench

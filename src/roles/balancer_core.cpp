@@ -9,17 +9,10 @@
 #include <source_location>
 #include <utility>
 
+#include "measure/check.h"
+
 namespace pathbench {
 namespace {
-
-// A broken invariant is a programming error, not a run-time condition: say where and stop.
-void check(bool ok, const char* what,
-           std::source_location where = std::source_location::current()) {
-  if (ok) return;
-  std::fprintf(stderr, "%s:%u: check failed: %s\n", where.file_name(),
-               static_cast<unsigned>(where.line()), what);
-  std::abort();
-}
 
 constexpr std::array<RoutingPolicy, 3> kAllRoutingPolicies{
     RoutingPolicy::least_outstanding, RoutingPolicy::p2c, RoutingPolicy::round_robin};
