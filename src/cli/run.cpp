@@ -90,7 +90,22 @@ int run_main(std::span<const std::string> args) {
 
   const bool quiet = vm["quiet"].as<bool>();
   RunObserver observer;
-  if (!quiet) observer.note = [](const std::string& line) { fmt::print("{}\n", line); std::fflush(stdout); };
+  const bool terminal = isatty(STDOUT_FILENO) == 1;
+  if (!quiet) {
+    observer.note = [terminal](const std::string& line) {
+      fmt::print("{}{}\n", terminal ? "\r\033[K" : "", line);
+      std::fflush(stdout);
+    };
+    // On a terminal one status line redrawn each second; otherwise a plain line every 5 s.
+    observer.second = [terminal](const std::string& path, const IntervalRow& r, double total_s) {
+      if (!terminal && r.second % 5 != 4) return;
+      std::string line = fmt::format("{} [{}] {:>4}/{:.0f}s  {:>8} req/s  p99 {:>9.1f} us  errors {}  timeouts {}  in flight {}",
+                                     path, r.phase, r.second + 1, total_s, r.ok, r.p99_us, r.errors, r.timeouts, r.in_flight);
+      if (terminal) fmt::print("\r\033[K{}", line);
+      else fmt::print("{}\n", line);
+      std::fflush(stdout);
+    };
+  }
 
   std::filesystem::path dir = out_dir.empty()
                                   ? std::filesystem::path("results") / scenario.name / utc_timestamp(true)
@@ -117,6 +132,7 @@ int run_main(std::span<const std::string> args) {
     fmt::print(stderr, "pathbench run: {}\n", e.what());
     return kExitRunFailed;
   }
+  if (!quiet && terminal) fmt::print("\r\033[K");
   fmt::print("\n{}\n", format_summary_table(result));
   fmt::print("results: {}{}\n", dir.string(), result.interrupted ? " (PARTIAL: interrupted)" : "");
 

@@ -39,8 +39,9 @@ namespace {
 // Shared by the threads of one run; written before they start or through the start line only.
 struct RunShared {
   RunShared(const Scenario& s, const PathSpec& p, const PathInfo& i, PathInstance& in, const std::atomic<bool>& st,
-            int threads)
-      : scenario(s), spec(p), info(i), instance(in), stop(st), plan(plan_phases(s.load)), connected(threads) {}
+            int threads, IntervalCollector::Observer on_second)
+      : scenario(s), spec(p), info(i), instance(in), stop(st), plan(plan_phases(s.load)),
+        intervals(plan, threads, std::move(on_second)), connected(threads) {}
 
   const Scenario& scenario;
   const PathSpec& spec;
@@ -48,6 +49,7 @@ struct RunShared {
   PathInstance& instance;
   const std::atomic<bool>& stop;
   std::vector<PhasePlan> plan;
+  IntervalCollector intervals;
   DatasetShape shape;
   std::latch connected;             // every thread arrives once, connected or not
   std::latch go{1};                 // released by the coordinator with start_ns set
@@ -100,9 +102,11 @@ class ClientThread final : public CompletionSink {
     shared_.go.wait();
     start_ns_ = shared_.start_ns.load();
     if (start_ns_ < 0 || !client_) {
+      shared_.intervals.retire(index_);
       shutdown_client();
       return;
     }
+    bucket_end_ns_ = start_ns_ + kNanosPerSecond;
     end_ns_ = start_ns_ + shared_.plan.back().end_ns;
     issuing_ = true;
     if (shared_.scenario.load.mode == LoadMode::open) {
@@ -129,8 +133,11 @@ class ClientThread final : public CompletionSink {
     Slot& s = slots_[slot];
     PhaseStats& stats = phases_[s.phase];
     ++stats.outcomes[static_cast<std::size_t>(outcome)];
+    if (now >= bucket_end_ns_) flush_intervals(now);
+    ++bucket_.outcomes[static_cast<std::size_t>(outcome)];
     if (outcome == Outcome::ok) {
       stats.latency.record(now - s.intended_ns);
+      bucket_.latency.record(now - s.intended_ns);
       stats.uncorrected.record(now - s.sent_ns);
       if (hops) stats.record_hops(*hops, now - s.sent_ns);
     }
@@ -240,7 +247,18 @@ class ClientThread final : public CompletionSink {
     PhaseStats& stats = phases_[phase];
     ++stats.issued;
     ++stats.outcomes[static_cast<std::size_t>(Outcome::timeout)];
+    ++bucket_.outcomes[static_cast<std::size_t>(Outcome::timeout)];
     stats.lag.record(now - intended_ns);
+  }
+
+  // Hands every second that is over to the collector (empty ones too, so seconds stay in step).
+  void flush_intervals(Nanos now) {
+    while (now >= bucket_end_ns_) {
+      shared_.intervals.submit(index_, bucket_second_, bucket_, in_flight());
+      bucket_.reset();
+      ++bucket_second_;
+      bucket_end_ns_ += kNanosPerSecond;
+    }
   }
 
   void release(std::uint32_t slot) noexcept {
@@ -292,6 +310,7 @@ class ClientThread final : public CompletionSink {
 
   void scan() {
     Nanos now = now_ns();
+    if (now >= bucket_end_ns_) flush_intervals(now);
     if (issuing_ && shared_.stop.load(std::memory_order_relaxed)) {
       interrupted_ = true;
       stop_issuing();
@@ -301,6 +320,7 @@ class ClientThread final : public CompletionSink {
       Slot& s = slots_[i];
       if (s.busy && s.deadline_ns <= now) {
         ++phases_[s.phase].outcomes[static_cast<std::size_t>(Outcome::timeout)];
+        ++bucket_.outcomes[static_cast<std::size_t>(Outcome::timeout)];
         release(i);
       }
     }
@@ -312,6 +332,9 @@ class ClientThread final : public CompletionSink {
     if (finished_) return;
     finished_ = true;
     finished_ns_ = now_ns();
+    flush_intervals(finished_ns_);
+    shared_.intervals.submit(index_, bucket_second_, bucket_, in_flight());  // the last, partial second
+    shared_.intervals.retire(index_);
     pace_timer_.cancel();
     scan_timer_.cancel();
     if (client_) client_->stop();
@@ -335,6 +358,9 @@ class ClientThread final : public CompletionSink {
   std::optional<QueryMix> mix_;
   std::unique_ptr<PathClient> client_;
   std::vector<PhaseStats> phases_;
+  IntervalBucket bucket_;
+  std::int64_t bucket_second_ = 0;
+  Nanos bucket_end_ns_ = kNever;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;
   std::uint32_t capacity_ = 1;
@@ -355,9 +381,9 @@ class ClientThread final : public CompletionSink {
 }  // namespace
 
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
-                       const std::atomic<bool>& stop) {
+                       const std::atomic<bool>& stop, IntervalCollector::Observer on_second) {
   const int threads = scenario.load.threads;
-  RunShared shared(scenario, spec, info, instance, stop, threads);
+  RunShared shared(scenario, spec, info, instance, stop, threads, std::move(on_second));
   if (info.carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
     shared.shape = read_dataset_shape(scenario.database.path);
 
@@ -394,6 +420,7 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const Pat
     finished = std::max(finished, c->finished_ns());
   }
   result.elapsed_ns = start > 0 ? finished - start : 0;
+  result.intervals = shared.intervals.rows();
   return result;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "measure/interval.h"
 #include "measure/recorder.h"
 #include "measure/schedule.h"
 #include "paths/path.h"
@@ -32,6 +33,7 @@ struct PathRunResult {
   // The balancer's per-worker counters over this path's run (routed, failures and ejections
   // are differences over the run; in_flight and ejected as at the end). Empty without balancer.
   std::vector<BackendSnapshot> backends;
+  std::vector<IntervalRow> intervals;  // per second since the start line (timeseries.csv)
 
   // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
   bool accounting_holds() const noexcept;
@@ -39,10 +41,11 @@ struct PathRunResult {
 
 // Blocks until the run of this path is over. `stop` is polled (a signal handler sets it):
 // when it turns true, issuing stops, in-flight requests drain within their deadline, and the
-// result is marked interrupted.
+// result is marked interrupted. `on_second` (optional) sees each completed second as it ends,
+// on whichever client thread completed it (for live progress; keep it quick).
 struct PathInfo;
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
-                       const std::atomic<bool>& stop);
+                       const std::atomic<bool>& stop, IntervalCollector::Observer on_second = {});
 
 // ISO-8601 UTC timestamp of the wall clock, e.g. "2026-11-22T05:01:02Z" (for result files only).
 std::string utc_timestamp(bool compact = false);

@@ -14,6 +14,7 @@ std::span<const std::unique_ptr<ResultWriter>> result_writers() {
     w.push_back(make_summary_csv_writer());
     w.push_back(make_hgrm_writer());
     w.push_back(make_context_json_writer());
+    w.push_back(make_timeseries_csv_writer());
     w.push_back(make_hops_csv_writer());
     w.push_back(make_balancer_csv_writer());
     return w;

@@ -9,6 +9,7 @@ namespace pathbench {
 std::unique_ptr<ResultWriter> make_summary_csv_writer();   // summary.csv
 std::unique_ptr<ResultWriter> make_hgrm_writer();          // <path>.hgrm, <path>.uncorrected.hgrm
 std::unique_ptr<ResultWriter> make_context_json_writer();  // context.json
+std::unique_ptr<ResultWriter> make_timeseries_csv_writer();  // timeseries.csv
 std::unique_ptr<ResultWriter> make_hops_csv_writer();      // hops.csv (paths whose servers report timings)
 std::unique_ptr<ResultWriter> make_balancer_csv_writer();  // balancer.csv (paths through the balancer)
 

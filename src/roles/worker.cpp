@@ -27,6 +27,10 @@ namespace pathbench {
 namespace {
 
 constexpr const char* kServiceName = "pathbench.v1.Worker";
+// A stream stops reading while this many of its requests are unanswered or answers unwritten,
+// and resumes at half of it: a client that sends faster than it reads is slowed by HTTP/2 flow
+// control instead of growing the worker's memory without bound.
+constexpr std::size_t kMaxStreamBacklog = 1024;
 
 // How one request ended: the unary call's status, or the stream reply's RequestStatus.
 // `message` is empty on success, so an ok answer allocates nothing.
@@ -105,7 +109,7 @@ void fill_reply(v1::QueryReply& reply, std::uint64_t request_id, const Answer& a
 // accept() is called on gRPC threads; answers reach an AnswerSink.
 class QueryEngine {
  public:
-  QueryEngine(const WorkerOptions& options) : options_(options), added_delay_ns_(options.added_delay_ns) {
+  explicit QueryEngine(const WorkerOptions& options) : options_(options), added_delay_ns_(options.added_delay_ns) {
     const int threads = std::max(1, options.threads);
     // Opened here, on the constructing thread, so a missing or bad file fails the constructor
     // instead of one SQL thread; each executor is then used only by its own thread.
@@ -157,15 +161,16 @@ class QueryEngine {
       return finish(job, Answer{});
     }
     bool stopping = false;
+    bool queued = false;
     {
       std::lock_guard lock(mu_);
       stopping = stopping_;
       if (!stopping && queue_.size() < static_cast<std::size_t>(std::max(0, options_.max_queue))) {
         queue_.push_back(job);
-        queue_cv_.notify_one();
-        return;
+        queued = true;
       }
     }
+    if (queued) return queue_cv_.notify_one();  // after unlocking: the woken thread needs mu_
     if (stopping) return finish(job, shutting_down(Answer{}));
     Answer answer;
     answer.code = grpc::StatusCode::RESOURCE_EXHAUSTED;
@@ -229,14 +234,15 @@ class QueryEngine {
     Answer answer;
     const Nanos dequeued_ns = now_ns();
     answer.queue_ns = dequeued_ns - job.received_ns;
-    if (job.sink->cancelled()) {
-      answer.code = grpc::StatusCode::CANCELLED;
-      answer.message = "cancelled by the client while queued";
-      return answer;
-    }
+    // The deadline first: gRPC cancels a call whose deadline passes, and that is a timeout.
     if (dequeued_ns > job.deadline_ns) {
       answer.code = grpc::StatusCode::DEADLINE_EXCEEDED;
       answer.message = fmt::format("deadline passed after {} us in the worker's queue", answer.queue_ns / kNanosPerMicro);
+      return answer;
+    }
+    if (job.sink->cancelled()) {
+      answer.code = grpc::StatusCode::CANCELLED;
+      answer.message = "cancelled by the client while queued";
       return answer;
     }
     Nanos hard_stop_ns = hard_stop_ns_.load();
@@ -247,7 +253,8 @@ class QueryEngine {
       // Sleeps on a condition variable, not sleep_for, so a drain's hard stop cuts it short;
       // there is no point sleeping past the caller's deadline either.
       std::unique_lock lock(mu_);
-      const Nanos wake_ns = std::min(dequeued_ns + delay_ns, job.deadline_ns);
+      const Nanos delay_end_ns = delay_ns >= kNoDeadline - dequeued_ns ? kNoDeadline : dequeued_ns + delay_ns;
+      const Nanos wake_ns = std::min(delay_end_ns, job.deadline_ns);
       for (;;) {
         const Nanos until_ns = std::min(wake_ns, hard_stop_ns_.load());
         if (now_ns() >= until_ns) break;
@@ -357,6 +364,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor, public AnswerSink {
 
 // One QueryStream: reads continuously, so many requests are in flight at once; each answer is
 // queued and written in completion order with one write in flight at a time.
+// Reading pauses while the stream's backlog is at kMaxStreamBacklog.
 //
 // Answers arrive on SQL threads while reads and writes complete on gRPC threads, so all state
 // is under mu_. StartWrite/Finish are called after releasing mu_: gRPC may run a reaction
@@ -382,6 +390,13 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
       ++outstanding_;
     }
     engine_.accept(request_, received_ns, steady_deadline_ns(context_->deadline(), received_ns), *this);
+    {
+      std::lock_guard lock(mu_);
+      if (backlog() >= kMaxStreamBacklog) {
+        read_paused_ = true;  // next_action() resumes reading once the backlog has halved
+        return;
+      }
+    }
     // Last: once the next read is started, OnReadDone(false) may run on another thread and
     // finish (and delete) this stream.
     StartRead(&request_);
@@ -400,7 +415,12 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
     act(next_action(lock));
   }
 
-  void OnCancel() override { cancelled_.store(true, std::memory_order_relaxed); }
+  void OnCancel() override {
+    cancelled_.store(true, std::memory_order_relaxed);
+    // A paused stream must read again to learn that it is over (OnReadDone(false)).
+    std::unique_lock lock(mu_);
+    act(next_action(lock));
+  }
   void OnDone() override { delete this; }
 
   void complete(std::uint64_t request_id, Answer answer) override {
@@ -421,14 +441,21 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
  private:
   struct Action {
     v1::QueryReply* write = nullptr;
+    bool read = false;
     bool finish = false;
     grpc::Status status;  // with finish
   };
+
+  std::size_t backlog() const { return static_cast<std::size_t>(outstanding_) + writes_.size(); }
 
   // Decides under mu_ what to start next; `lock` is released before returning, so the caller
   // starts it without holding mu_ (and must not touch this stream after starting it).
   Action next_action(std::unique_lock<std::mutex>& lock) {
     Action action;
+    if (read_paused_ && (backlog() <= kMaxStreamBacklog / 2 || broken_ || cancelled())) {
+      read_paused_ = false;
+      action.read = true;
+    }
     if (!finished_ && !write_in_flight_) {
       if (!writes_.empty()) {
         write_in_flight_ = true;
@@ -443,12 +470,12 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
     return action;
   }
 
+  // A finish is never combined with a read or a write (it needs both to be over). The read
+  // goes last: once started, the stream may end on another thread.
   void act(const Action& action) {
-    if (action.write != nullptr) {
-      StartWrite(action.write);
-    } else if (action.finish) {
-      Finish(action.status);
-    }
+    if (action.write != nullptr) StartWrite(action.write);
+    if (action.finish) Finish(action.status);
+    if (action.read) StartRead(&request_);
   }
 
   QueryEngine& engine_;
@@ -460,6 +487,7 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
   std::deque<v1::QueryReply> writes_;  // front() is in flight when write_in_flight_
   int outstanding_ = 0;                // accepted requests not yet answered
   bool write_in_flight_ = false;
+  bool read_paused_ = false;  // no read in flight because of the backlog
   bool reads_done_ = false;
   bool broken_ = false;
   bool finished_ = false;
@@ -509,8 +537,10 @@ struct WorkerServer::Impl {
     }
     const auto colon = options.listen.rfind(':');
     address = fmt::format("{}:{}", options.listen.substr(0, colon), selected_port);
-    server->GetHealthCheckService()->SetServingStatus("", true);
-    server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
+    if (auto* health = server->GetHealthCheckService()) {
+      health->SetServingStatus("", true);
+      health->SetServingStatus(kServiceName, true);
+    }
   }
 
   ~Impl() { drain(2 * kNanosPerSecond); }
@@ -519,7 +549,8 @@ struct WorkerServer::Impl {
     std::lock_guard lock(drain_mu);
     if (drained) return;
     drained = true;
-    server->GetHealthCheckService()->SetServingStatus(false);
+    // First, so balancers' health checks stop sending work while what is in flight finishes.
+    if (auto* health = server->GetHealthCheckService()) health->SetServingStatus(false);
     const Nanos grace = std::max<Nanos>(0, grace_ns);
     engine.set_hard_stop(now_ns() + grace);
     // Returns once every call has finished: in flight ones get `grace`, then are cancelled.

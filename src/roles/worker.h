@@ -2,15 +2,27 @@
 // pathbench.v1.Worker: unary Query and bidirectional QueryStream), with the standard
 // grpc.health.v1 service and server reflection registered.
 //
-// Threads: gRPC's own threads receive requests; echo queries are answered right there;
-// point/heavy queries go through a bounded FIFO to `threads` SQL threads ("pb-wk<id>-sql<n>"),
-// each owning its QueryExecutor (own read-only connection and prepared statements, no shared
-// mutex). The reply carries the worker's own timings (queue wait, SQL time, total).
+// Threads: gRPC's own (callback API) threads receive requests; echo queries are answered right
+// there; point/heavy queries (and echo while an added delay is set) go through a bounded FIFO to
+// `threads` SQL threads, named "pb-<id>-sql<n>" with a leading "worker-" shortened to "wk"
+// ("worker-3" -> "pb-wk3-sql0") and the id cut to fit 15 characters, each owning its
+// QueryExecutor (own read-only connection and prepared statements, no shared mutex). The reply
+// carries the worker's own timings (queue wait, SQL time, total).
 //
-// Lifetime: the constructor starts serving (throws std::runtime_error when it cannot listen
-// or open the database); drain() reports NOT_SERVING on the health service, finishes what is
-// in flight within `grace`, then shuts down; the destructor drains with the default grace and
-// joins every thread.
+// Statuses (the unary call's status; on QueryStream, QueryReply.status, and the stream goes on):
+// INVALID_ARGUMENT naming the field (unknown kind, or the executor's parameter checks);
+// DEADLINE_EXCEEDED when the call's deadline passes in the queue, the added delay or SQLite;
+// RESOURCE_EXHAUSTED beyond max_queue queued queries (and, from gRPC itself, for a request
+// larger than max_message_bytes); INTERNAL for an SQL error; FAILED_PRECONDITION for point/heavy
+// on a worker without db_path; UNAVAILABLE for queries cut off by drain()'s grace.
+//
+// Lifetime: the constructor opens the database (one connection per SQL thread) and starts
+// serving; it throws std::runtime_error naming the file or the address when it cannot open the
+// database or listen (a port already in use is an error: SO_REUSEPORT is off). drain() reports
+// NOT_SERVING on the health service ("" and "pathbench.v1.Worker"), lets what is in flight
+// finish within `grace` (after it, calls are cancelled, queued queries answered UNAVAILABLE and
+// running ones interrupted), then stops the SQL threads; the destructor drains with the default
+// grace and joins every thread.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +43,9 @@ struct WorkerOptions {
   std::int64_t max_message_bytes = 4 << 20;  // larger requests get RESOURCE_EXHAUSTED
 };
 
+// Every received request is counted once in received and, once answered, once in one of the
+// others: ok; invalid (INVALID_ARGUMENT); deadline_exceeded; rejected (queue full); failed
+// (SQL error, cancelled by the client, cut off by drain, no database).
 struct WorkerStats {
   std::uint64_t received = 0, ok = 0, invalid = 0, deadline_exceeded = 0, rejected = 0, failed = 0;
 };

@@ -64,7 +64,14 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
                                   format_duration(scenario.load.warmup_ns)));
       std::vector<BackendSnapshot> before;
       if (topology.balancer()) before = topology.balancer()->stats().backends;
-      path = run_path(result.scenario, spec, *info, *instance, stop);
+      IntervalCollector::Observer on_second;
+      if (observer.second) {
+        double total_s = static_cast<double>(scenario.load.warmup_ns + scenario.load.duration_ns) / 1e9;
+        on_second = [&observer, label = spec.label, total_s](const IntervalRow& row) {
+          observer.second(label, row, total_s);
+        };
+      }
+      path = run_path(result.scenario, spec, *info, *instance, stop, std::move(on_second));
       if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
     } catch (const std::exception& e) {
       path.label = spec.label;

@@ -12,6 +12,9 @@ namespace pathbench {
 
 struct RunObserver {
   std::function<void(const std::string&)> note;  // progress lines for the user (may be empty)
+  // Each second of each path as it completes (on a client thread; keep it quick). `total_s`
+  // is the path's planned length (warm-up + measured) in seconds.
+  std::function<void(const std::string& path, const IntervalRow& row, double total_s)> second;
 };
 
 // Whether any path of the scenario will run database queries.

@@ -1,0 +1,31 @@
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "results/writers.h"
+
+namespace pathbench {
+
+namespace {
+
+// One row per second per path since the path's start line, by completion time.
+class TimeseriesCsvWriter final : public ResultWriter {
+ public:
+  std::string_view name() const override { return "timeseries.csv"; }
+  void write(const RunResult& result, const std::filesystem::path& dir) const override {
+    auto out = open_output(dir / "timeseries.csv");
+    out << "path,phase,second,time_s,completed,ok,errors,timeouts,rejected,achieved_rate_per_s,p50_us,p99_us,"
+           "max_us,in_flight,marker\n";
+    for (auto& p : result.paths)
+      for (auto& r : p.intervals)
+        out << fmt::format("{},{},{},{:.1f},{},{},{},{},{},{:.1f},{:.3f},{:.3f},{:.3f},{},\n", p.label, r.phase, r.second,
+                           static_cast<double>(r.second), r.completed, r.ok, r.errors, r.timeouts, r.rejected,
+                           static_cast<double>(r.ok), r.p50_us, r.p99_us, r.max_us, r.in_flight);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ResultWriter> make_timeseries_csv_writer() { return std::make_unique<TimeseriesCsvWriter>(); }
+
+}  // namespace pathbench
