@@ -13,7 +13,7 @@ packages=(
   python3 python3-matplotlib python3-numpy
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl)
+  packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl prometheus)
 fi
 
 missing=()

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "db/seeder.h"
+#include "results/metrics.h"
 #include "results/table.h"
 #include "results/writer.h"
 #include "runner/runner.h"
@@ -59,6 +60,7 @@ int run_main(std::span<const std::string> args) {
       "rate,r", po::value<double>(), "override load.rate_per_s (open loop)")(
       "threads,t", po::value<int>(), "override load.threads")(
       "concurrency,c", po::value<int>(), "override load.concurrency")(
+      "metrics,m", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464")(
       "quiet,q", po::bool_switch(), "print only the summary table");
   po::options_description all;
   all.add(visible).add_options()("scenario", po::value<std::string>(), "");
@@ -116,6 +118,20 @@ int run_main(std::span<const std::string> args) {
   } catch (const SeedError& e) {
     fmt::print(stderr, "pathbench run: cannot prepare the database: {}\n", e.what());
     return kExitRunFailed;
+  }
+
+  MetricsRegistry metrics;
+  std::unique_ptr<MetricsHttpServer> metrics_server;
+  if (vm.count("metrics")) {
+    try {
+      metrics_server = std::make_unique<MetricsHttpServer>(vm["metrics"].as<std::string>(),
+                                                           [&metrics] { return metrics.exposition(); });
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "pathbench run: --metrics: {}\n", e.what());
+      return kExitBadInput;
+    }
+    observer.metrics = &metrics;
+    if (!quiet) fmt::print("metrics: http://{}/metrics\n", metrics_server->address());
   }
 
   MachineContext machine = collect_machine_context();

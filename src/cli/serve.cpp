@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "results/metrics.h"
 #include "roles/balancer.h"
 #include "roles/echo_server.h"
 #include "roles/worker.h"
@@ -47,6 +48,13 @@ Nanos duration_option(const po::variables_map& vm, const char* name, Nanos fallb
   return v;
 }
 
+std::unique_ptr<MetricsHttpServer> metrics_server(const po::variables_map& vm, std::function<std::string()> text) {
+  if (!vm.count("metrics")) return nullptr;
+  auto server = std::make_unique<MetricsHttpServer>(vm["metrics"].as<std::string>(), std::move(text));
+  fmt::print("metrics: http://{}/metrics\n", server->address());
+  return server;
+}
+
 }  // namespace
 
 int serve_main(std::span<const std::string> args) {
@@ -62,7 +70,8 @@ int serve_main(std::span<const std::string> args) {
       "policy", po::value<std::string>()->default_value("least_outstanding"), "balancer: least_outstanding, p2c or round_robin")(
       "max-pending", po::value<int>()->default_value(1024), "balancer: requests outstanding beyond which it rejects")(
       "health-interval", po::value<std::string>(), "balancer: between health checks (default 1s)")(
-      "health-timeout", po::value<std::string>(), "balancer: health check deadline (default 500ms)");
+      "health-timeout", po::value<std::string>(), "balancer: health check deadline (default 500ms)")(
+      "metrics", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464");
   po::options_description all;
   all.add(visible).add_options()("role", po::value<std::string>(), "");
   po::positional_options_description positional;
@@ -84,6 +93,7 @@ int serve_main(std::span<const std::string> args) {
       o.id = vm["id"].as<std::string>();
       if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
       WorkerServer worker(o);
+      auto metrics = metrics_server(vm, [&] { return workers_exposition({{o.id, worker.stats()}}); });
       fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
                  worker.address(), o.db_path.string());
       std::fflush(stdout);
@@ -106,6 +116,7 @@ int serve_main(std::span<const std::string> args) {
       o.health_interval_ns = duration_option(vm, "health-interval", o.health_interval_ns);
       o.health_timeout_ns = duration_option(vm, "health-timeout", o.health_timeout_ns);
       BalancerServer balancer(o);
+      auto metrics = metrics_server(vm, [&] { return balancer_exposition(balancer.stats()); });
       fmt::print("balancer ({}) serving pathbench.v1.Worker on {} over {}\n", to_string(o.routing.policy),
                  balancer.address(), fmt::join(o.workers, ", "));
       std::fflush(stdout);

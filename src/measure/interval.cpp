@@ -52,8 +52,8 @@ void IntervalCollector::emit_ready_locked() {
     row.max_us = static_cast<double>(h.max()) / 1000.0;
     row.in_flight = p.in_flight;
     rows_.push_back(row);
+    if (observer_) observer_(rows_.back(), p.merged);
     pending_.erase(it);
-    if (observer_) observer_(rows_.back());
   }
 }
 

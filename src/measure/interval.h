@@ -37,7 +37,8 @@ struct IntervalRow {
 
 class IntervalCollector {
  public:
-  using Observer = std::function<void(const IntervalRow&)>;
+  // Sees each completed second: its row, and the merged bucket it was made from.
+  using Observer = std::function<void(const IntervalRow&, const IntervalBucket&)>;
   IntervalCollector(const std::vector<PhasePlan>& plan, int threads, Observer observer);
 
   // Client thread `thread` hands in its bucket for `second` (in increasing order per thread).

@@ -40,6 +40,15 @@ std::vector<BackendSnapshot> backend_deltas(const std::vector<BackendSnapshot>& 
 
 }  // namespace
 
+std::string roles_exposition(Topology& topology) {
+  std::string text;
+  if (auto* balancer = topology.balancer()) text += balancer_exposition(balancer->stats());
+  std::vector<std::pair<std::string, WorkerStats>> workers;
+  for (auto& w : topology.workers()) workers.emplace_back(w->id(), w->stats());
+  if (!workers.empty()) text += workers_exposition(workers);
+  return text;
+}
+
 RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, const RunObserver& observer) {
   RunResult result;
   result.scenario = scenario;
@@ -65,12 +74,14 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       std::vector<BackendSnapshot> before;
       if (topology.balancer()) before = topology.balancer()->stats().backends;
       IntervalCollector::Observer on_second;
-      if (observer.second) {
+      if (observer.second || observer.metrics) {
         double total_s = static_cast<double>(scenario.load.warmup_ns + scenario.load.duration_ns) / 1e9;
-        on_second = [&observer, label = spec.label, total_s](const IntervalRow& row) {
-          observer.second(label, row, total_s);
+        on_second = [&observer, label = spec.label, total_s](const IntervalRow& row, const IntervalBucket& bucket) {
+          if (observer.second) observer.second(label, row, total_s);
+          if (observer.metrics) observer.metrics->add_second(label, bucket);
         };
       }
+      if (observer.metrics) observer.metrics->set_roles_source([&topology] { return roles_exposition(topology); });
       path = run_path(result.scenario, spec, *info, *instance, stop, std::move(on_second));
       if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
     } catch (const std::exception& e) {
@@ -85,6 +96,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
     result.interrupted = result.interrupted || path.interrupted;
     result.paths.push_back(std::move(path));
   }
+  if (observer.metrics) observer.metrics->set_roles_source({});  // the topology goes away now
   result.finished_utc = utc_timestamp();
   return result;
 }

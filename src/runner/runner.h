@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "results/metrics.h"
 #include "results/run_result.h"
 
 namespace pathbench {
@@ -15,6 +16,8 @@ struct RunObserver {
   // Each second of each path as it completes (on a client thread; keep it quick). `total_s`
   // is the path's planned length (warm-up + measured) in seconds.
   std::function<void(const std::string& path, const IntervalRow& row, double total_s)> second;
+  // When set, every completed second and the roles' counters are published here (/metrics).
+  MetricsRegistry* metrics = nullptr;
 };
 
 // Whether any path of the scenario will run database queries.
