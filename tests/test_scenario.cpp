@@ -255,3 +255,47 @@ TEST_CASE("scenario: every registered path kind is accepted with each of its rou
     }
   }
 }
+
+TEST_CASE("scenario: load phases (steps and ramps) are read and checked") {
+  Scenario s = load_scenario_text(R"(
+[load]
+rate_per_s = 100
+[[load.phase]]
+name = "steady"
+duration = "5s"
+[[load.phase]]
+duration = "10s"
+rate_per_s = 100
+ramp_to_per_s = 1000
+[[path]]
+kind = "tcp_echo"
+)",
+                                  "s.toml");
+  REQUIRE(s.load.phases.size() == 2);
+  CHECK(s.load.phases[0].name == "steady");
+  CHECK(s.load.phases[0].duration_ns == 5 * kNanosPerSecond);
+  CHECK(s.load.phases[1].name == "phase2");
+  CHECK(s.load.phases[1].ramp_to_per_s == 1000);
+  Scenario back = load_scenario_text(scenario_to_toml(s), "back.toml");
+  CHECK(back.load.phases.size() == 2);
+  CHECK(back.load.phases[1].ramp_to_per_s == 1000);
+
+  auto errors = [](const char* text) {
+    try {
+      load_scenario_text(text, "s.toml");
+    } catch (const ScenarioError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(errors("[load]\nduration = \"5s\"\n[[load.phase]]\nduration = \"1s\"\n[[path]]\nkind=\"tcp_echo\"\n")
+            .find("s.toml:2:12: load.duration: cannot be used with [[load.phase]]") != std::string::npos);
+  CHECK(errors("[[load.phase]]\nrate_per_s = 5\n[[path]]\nkind=\"tcp_echo\"\n").find("load.phase[0]: missing key 'duration'") !=
+        std::string::npos);
+  CHECK(errors("[[load.phase]]\nname = \"warmup\"\nduration = \"1s\"\n[[path]]\nkind=\"tcp_echo\"\n")
+            .find("load.phase[0].name: expected a name other than") != std::string::npos);
+  CHECK(errors("[[load.phase]]\nduration = \"1s\"\nramp_to_per_s = -1\n[[path]]\nkind=\"tcp_echo\"\n")
+            .find("load.phase[0].ramp_to_per_s: expected a number > 0") != std::string::npos);
+  CHECK(errors("[[load.phase]]\nduration = \"1s\"\nrate = 3\n[[path]]\nkind=\"tcp_echo\"\n")
+            .find("unknown key 'load.phase[0].rate'") != std::string::npos);
+}

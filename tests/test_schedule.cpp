@@ -101,3 +101,47 @@ TEST_CASE("schedule: threads of a poisson run are independent streams") {
   ArrivalSchedule t1(phases, Arrival::poisson, 2, 1, 42);
   CHECK(all_arrivals(t0) != all_arrivals(t1));
 }
+
+TEST_CASE("schedule: a linear ramp places arrivals by the integral of its rate") {
+  // 1,000/s rising to 3,000/s over 1 s: 2,000 arrivals; N(t) = 1000 t + 1000 t^2.
+  std::vector<PhasePlan> phases{{"ramp", 0, kNanosPerSecond, 1000.0, true, 3000.0}};
+  std::vector<Nanos> merged;
+  for (int t = 0; t < 2; ++t) {
+    ArrivalSchedule s(phases, Arrival::constant, 2, t, 1);
+    auto times = all_arrivals(s);
+    merged.insert(merged.end(), times.begin(), times.end());
+  }
+  std::sort(merged.begin(), merged.end());
+  CHECK(merged.size() == 2000);
+  auto in = [&](Nanos from, Nanos to) {
+    return std::count_if(merged.begin(), merged.end(), [&](Nanos t) { return t >= from && t < to; });
+  };
+  CHECK(in(0, 100 * kNanosPerMilli) == 110);                                // N(0.1)
+  CHECK(in(900 * kNanosPerMilli, kNanosPerSecond) == 290);                   // N(1) - N(0.9)
+  CHECK(in(0, 500 * kNanosPerMilli) == 750);                                 // N(0.5)
+  // A ramp down is the mirror image.
+  std::vector<PhasePlan> down{{"down", 0, kNanosPerSecond, 3000.0, true, 1000.0}};
+  ArrivalSchedule d(down, Arrival::constant, 1, 0, 1);
+  auto times = all_arrivals(d);
+  CHECK(times.size() == 2000);
+  CHECK(std::count_if(times.begin(), times.end(), [](Nanos t) { return t < 100 * kNanosPerMilli; }) == 290);
+}
+
+TEST_CASE("schedule: steps and ramps from the scenario's load phases, after the warm-up") {
+  LoadConfig load;
+  load.rate_per_s = 100;
+  load.warmup_ns = kNanosPerSecond;
+  load.phases = {{"low", 2 * kNanosPerSecond, 0, 0}, {"ramp", kNanosPerSecond, 200, 400}, {"high", kNanosPerSecond, 800, 0}};
+  auto phases = plan_phases(load);
+  REQUIRE(phases.size() == 4);
+  CHECK(phases[0].name == "warmup");
+  CHECK(phases[1].name == "low");
+  CHECK(phases[1].rate_per_s == 100);  // the load's rate when the phase names none
+  CHECK(phases[2].start_ns == 3 * kNanosPerSecond);
+  CHECK(phases[2].final_rate_per_s() == 400);
+  CHECK(phases[2].mean_rate_per_s() == 300);
+  CHECK(phases[3].end_ns == 5 * kNanosPerSecond);
+  ArrivalSchedule s(phases, Arrival::constant, 1, 0, 1);
+  auto times = all_arrivals(s);
+  CHECK(times.size() == 100 + 200 + 300 + 800);
+}

@@ -6,8 +6,21 @@ namespace pathbench {
 
 std::vector<PhasePlan> plan_phases(const LoadConfig& load) {
   std::vector<PhasePlan> phases;
-  if (load.warmup_ns > 0) phases.push_back({"warmup", 0, load.warmup_ns, load.rate_per_s, false});
-  phases.push_back({"main", load.warmup_ns, load.warmup_ns + load.duration_ns, load.rate_per_s, true});
+  Nanos t = 0;
+  if (load.warmup_ns > 0) {
+    double rate = load.phases.empty() || load.phases[0].rate_per_s <= 0 ? load.rate_per_s : load.phases[0].rate_per_s;
+    phases.push_back({"warmup", 0, load.warmup_ns, rate, false, 0});
+    t = load.warmup_ns;
+  }
+  if (load.phases.empty()) {
+    phases.push_back({"main", t, t + load.duration_ns, load.rate_per_s, true, 0});
+    return phases;
+  }
+  for (auto& p : load.phases) {
+    double rate = p.rate_per_s > 0 ? p.rate_per_s : load.rate_per_s;
+    phases.push_back({p.name, t, t + p.duration_ns, rate, true, p.ramp_to_per_s});
+    t += p.duration_ns;
+  }
   return phases;
 }
 
@@ -27,28 +40,37 @@ ArrivalSchedule::ArrivalSchedule(const std::vector<PhasePlan>& phases, Arrival a
 void ArrivalSchedule::enter_phase(std::size_t phase) noexcept {
   phase_ = phase;
   k_ = 0;
-  if (phase_ >= phases_.size()) return;
-  const PhasePlan& p = phases_[phase_];
-  interval_ns_ = 1e9 * threads_ / p.rate_per_s;
   if (arrival_ == Arrival::constant) {
-    // Thread i's arrivals sit at i/n of the way through each shared interval.
-    phase_time_ns_ = static_cast<double>(p.start_ns) + interval_ns_ * thread_index_ / threads_;
-    next_ns_ = phase_time_ns_;
+    position_ = thread_index_;
   } else {
-    next_ns_ = static_cast<double>(p.start_ns) - std::log1p(-unit_uniform(rng_)) * interval_ns_;
+    position_ = -std::log1p(-unit_uniform(rng_)) * threads_;
   }
+}
+
+double ArrivalSchedule::time_of(double arrivals) const noexcept {
+  const PhasePlan& p = phases_[phase_];
+  double r0 = p.rate_per_s, r1 = p.final_rate_per_s();
+  double length_s = static_cast<double>(p.duration_ns()) / 1e9;
+  if (arrivals > (r0 + r1) / 2 * length_s) return length_s * 2;  // beyond this phase
+  if (std::abs(r1 - r0) < 1e-9 * r0) return arrivals / r0;
+  double a = (r1 - r0) / (2 * length_s);
+  // The root of a t^2 + r0 t - arrivals = 0 that is >= 0, in the form that stays accurate
+  // when a is small.
+  return 2 * arrivals / (r0 + std::sqrt(std::max(0.0, r0 * r0 + 4 * a * arrivals)));
 }
 
 Nanos ArrivalSchedule::next() noexcept {
   while (phase_ < phases_.size()) {
-    if (next_ns_ < static_cast<double>(phases_[phase_].end_ns)) {
-      Nanos result = std::llround(next_ns_);
+    const PhasePlan& p = phases_[phase_];
+    double t_s = time_of(position_);
+    Nanos t = p.start_ns + std::llround(t_s * 1e9);
+    if (t < p.end_ns) {
       ++k_;
       if (arrival_ == Arrival::constant)
-        next_ns_ = phase_time_ns_ + interval_ns_ * static_cast<double>(k_);  // no accumulated drift
+        position_ = static_cast<double>(k_) * threads_ + thread_index_;  // no accumulated drift
       else
-        next_ns_ -= std::log1p(-unit_uniform(rng_)) * interval_ns_;
-      return result;
+        position_ -= std::log1p(-unit_uniform(rng_)) * threads_;
+      return t;
     }
     enter_phase(phase_ + 1);
   }

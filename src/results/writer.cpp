@@ -58,7 +58,7 @@ std::vector<SummaryRow> summary_rows(const RunResult& result) {
       r.via = path.via;
       r.phase = plan.name;
       r.duration_s = static_cast<double>(plan.duration_ns()) / 1e9;
-      r.target_rate_per_s = result.scenario.load.mode == LoadMode::open ? plan.rate_per_s : 0;
+      r.target_rate_per_s = result.scenario.load.mode == LoadMode::open ? plan.mean_rate_per_s() : 0;
       r.offered_rate_per_s = static_cast<double>(s.issued) / r.duration_s;
       r.achieved_rate_per_s = static_cast<double>(s.count(Outcome::ok)) / r.duration_s;
       r.issued = s.issued;

@@ -421,7 +421,13 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
     std::unique_lock lock(mu_);
     act(next_action(lock));
   }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    // The thread that finished the stream may still be releasing mu_; taking it once orders
+    // everything done under it before the delete (and says so to ThreadSanitizer, which cannot
+    // see gRPC's own synchronisation between Finish and OnDone).
+    { std::lock_guard lock(mu_); }
+    delete this;
+  }
 
   void complete(std::uint64_t request_id, Answer answer) override {
     std::unique_lock lock(mu_);

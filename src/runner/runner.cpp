@@ -69,13 +69,14 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
                                   scenario.load.mode == LoadMode::open
                                       ? fmt::format("{:.0f} req/s {}", scenario.load.rate_per_s, to_string(scenario.load.arrival))
                                       : fmt::format("closed loop, {} in flight", scenario.load.concurrency),
-                                  instance->endpoint(), format_duration(scenario.load.duration_ns),
+                                  instance->endpoint(),
+                                  format_duration(plan_phases(scenario.load).back().end_ns - scenario.load.warmup_ns),
                                   format_duration(scenario.load.warmup_ns)));
       std::vector<BackendSnapshot> before;
       if (topology.balancer()) before = topology.balancer()->stats().backends;
       IntervalCollector::Observer on_second;
       if (observer.second || observer.metrics) {
-        double total_s = static_cast<double>(scenario.load.warmup_ns + scenario.load.duration_ns) / 1e9;
+        double total_s = static_cast<double>(plan_phases(scenario.load).back().end_ns) / 1e9;
         on_second = [&observer, label = spec.label, total_s](const IntervalRow& row, const IntervalBucket& bucket) {
           if (observer.second) observer.second(label, row, total_s);
           if (observer.metrics) observer.metrics->add_second(label, bucket);

@@ -234,6 +234,35 @@ void read_load(TableReader& r, LoadConfig& load) {
   r.duration("duration", load.duration_ns, false);
   r.duration("warmup", load.warmup_ns, true);
   r.duration("deadline", load.deadline_ns, false);
+  if (auto n = r.node("phase")) {
+    auto array = n->as_array();
+    if (!array || !array->is_array_of_tables()) {
+      r.error(*n, "phase", "an array of tables ([[load.phase]] entries)");
+    } else {
+      if (auto d = r.raw().get("duration"))
+        r.reporter().error(d->source(), "load.duration: cannot be used with [[load.phase]] (each phase has its own duration)");
+      std::set<std::string> names;
+      std::size_t index = 0;
+      for (auto& element : *array) {
+        const toml::table& t = *element.as_table();
+        TableReader pr(t, fmt::format("load.phase[{}]", index), r.reporter());
+        LoadPhase phase;
+        phase.name = fmt::format("phase{}", index + 1);
+        pr.string("name", phase.name);
+        if (auto nn = t.get("name");
+            nn && (phase.name.empty() || phase.name == "warmup" || phase.name == "drain" || !names.insert(phase.name).second))
+          pr.error(*nn, "name", "a name other than \"warmup\" or \"drain\", unique among the phases");
+        if (!t.get("duration"))
+          r.reporter().error(t.source(), fmt::format("load.phase[{}]: missing key 'duration'", index));
+        pr.duration("duration", phase.duration_ns, false);
+        pr.number("rate_per_s", phase.rate_per_s, 0, kMaxRate, true);
+        pr.number("ramp_to_per_s", phase.ramp_to_per_s, 0, kMaxRate, true);
+        pr.reject_unknown_keys();
+        load.phases.push_back(std::move(phase));
+        ++index;
+      }
+    }
+  }
   r.reject_unknown_keys();
 }
 
@@ -497,6 +526,13 @@ void apply_overrides(Scenario& scenario, const ScenarioOverrides& o) {
 namespace {
 
 toml::table to_table(const Scenario& s) {
+  toml::array load_phases;
+  for (auto& p : s.load.phases) {
+    toml::table t{{"name", p.name}, {"duration", format_duration(p.duration_ns)}};
+    if (p.rate_per_s > 0) t.insert("rate_per_s", p.rate_per_s);
+    if (p.ramp_to_per_s > 0) t.insert("ramp_to_per_s", p.ramp_to_per_s);
+    load_phases.push_back(std::move(t));
+  }
   toml::table load{{"mode", std::string(to_string(s.load.mode))},
                    {"arrival", std::string(to_string(s.load.arrival))},
                    {"rate_per_s", s.load.rate_per_s},
@@ -505,6 +541,10 @@ toml::table to_table(const Scenario& s) {
                    {"duration", format_duration(s.load.duration_ns)},
                    {"warmup", format_duration(s.load.warmup_ns)},
                    {"deadline", format_duration(s.load.deadline_ns)}};
+  if (!load_phases.empty()) {
+    load.erase("duration");
+    load.insert("phase", std::move(load_phases));
+  }
   toml::table database{{"path", s.database.path.string()}, {"sales", s.database.sales}};
   toml::table mix{{"echo", s.query.echo_weight}, {"point", s.query.point_weight}, {"heavy", s.query.heavy_weight}};
   toml::table query{{"mix", mix},

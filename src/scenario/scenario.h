@@ -16,6 +16,14 @@ namespace pathbench {
 enum class LoadMode : std::uint8_t { open, closed };
 enum class Arrival : std::uint8_t { constant, poisson };
 
+// One step of a shaped load: a constant rate, or a linear ramp from rate_per_s to ramp_to_per_s.
+struct LoadPhase {
+  std::string name;
+  Nanos duration_ns = 0;
+  double rate_per_s = 0;     // 0 in a file = the load's rate_per_s
+  double ramp_to_per_s = 0;  // 0 = no ramp
+};
+
 struct LoadConfig {
   LoadMode mode = LoadMode::open;
   Arrival arrival = Arrival::constant;
@@ -25,6 +33,9 @@ struct LoadConfig {
   Nanos duration_ns = 10 * kNanosPerSecond;  // measured phase
   Nanos warmup_ns = 2 * kNanosPerSecond;     // before it, not reported in the main results
   Nanos deadline_ns = 2 * kNanosPerSecond;   // per request
+  // Shaped load after the warm-up: steps and ramps, each measured and reported on its own.
+  // Empty: one measured phase "main" of duration_ns at rate_per_s.
+  std::vector<LoadPhase> phases;
 };
 
 struct DatabaseConfig {
