@@ -287,10 +287,14 @@ Comparison compare_runs(const std::vector<SummaryRun>& runs, const std::vector<s
       std::string note;
       if (rows[i]) {
         auto failure = runs[i].cell(*rows[i], "failure");
-        if (failure && !failure->empty()) note = fmt::format("failed: {}", *failure);
-        else if (runs[i].cell(*rows[i], "partial") == std::optional<std::string_view>("true")) note = "partial";
-        else if (runs[i].cell(*rows[i], "accounting_ok") == std::optional<std::string_view>("false"))
+        if (failure && !failure->empty()) {
+          note = fmt::format("failed: {}", *failure);
+          std::replace(note.begin(), note.end(), '\n', ' ');  // one line in the table
+        } else if (runs[i].cell(*rows[i], "partial") == std::optional<std::string_view>("true")) {
+          note = "partial";
+        } else if (runs[i].cell(*rows[i], "accounting_ok") == std::optional<std::string_view>("false")) {
           note = "accounting broken";
+        }
       }
       row.notes.push_back(std::move(note));
     }
