@@ -404,7 +404,7 @@ TEST_CASE("balancer core: health misses that outlast the ejection eject again wi
   CHECK(f.core.snapshot()[0].ejected_until_ns == 3 * kNanosPerSecond);
 }
 
-TEST_CASE("balancer core: passes from before an ejection do not re-admit; a pass streak resets n") {
+TEST_CASE("balancer core: passes from before an ejection do not re-admit, and a pass streak resets n") {
   FakeClocked f(1, config_for(RoutingPolicy::least_outstanding));
   f.core.health_result(0, true);
   f.core.health_result(0, true);

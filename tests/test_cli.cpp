@@ -26,7 +26,7 @@ TEST_CASE("cli: --help, --version, and each subcommand's --help") {
   CHECK(run_pathbench("run --no-such-option x.toml").exit_code == 2);
 }
 
-TEST_CASE("cli: validate reports file:line:col and exits 2; good files exit 0") {
+TEST_CASE("cli: validate reports file:line:col and exits 2, good files exit 0") {
   TempDir dir;
   write_file(dir / "bad.toml", "[load]\nrate_per_s = -3\n[[path]]\nkind = \"tcp_echo\"\n");
   write_file(dir / "good.toml", "[[path]]\nkind = \"tcp_echo\"\n");

@@ -247,7 +247,7 @@ TEST_CASE("portable random draws: known answers and bounds") {
   for (int count : seen) CHECK(count == doctest::Approx(10'000 / 7.0).epsilon(0.1));
 }
 
-TEST_CASE("seeding is deterministic: same seed, same rows; another seed, other rows") {
+TEST_CASE("seeding is deterministic: same seed, same rows, another seed, other rows") {
   TempDir dir;
   const auto a = dir / "a.db", b = dir / "b.db", c = dir / "c.db";
   const SeedReport report = seed_database({a, 3'000, 99, false});
@@ -426,7 +426,7 @@ TEST_CASE("QueryMix: deterministic, weighted, and within the data") {
   CHECK_FALSE(same(mix.draw(other_seed), mix.draw(rng_a)));
 }
 
-TEST_CASE("QueryMix: a zero weight is never drawn; echo alone needs no database") {
+TEST_CASE("QueryMix: a zero weight is never drawn, and echo alone needs no database") {
   const DatasetShape shape = read_dataset_shape(small_db());
   QueryMixConfig echo_only;
   echo_only.heavy_weight = 0;

@@ -282,7 +282,7 @@ TEST_CASE("Histogram clamps out-of-range values and counts saturation") {
   CHECK(buckets[1].second == 5);
 }
 
-TEST_CASE("Histogram record_n equals n records; zero and negative counts are ignored") {
+TEST_CASE("Histogram record_n equals n records, and zero and negative counts are ignored") {
   Histogram bulk;
   Histogram single;
   for (std::int64_t v : {3, 2'500, 70'000, 123'456'789}) {

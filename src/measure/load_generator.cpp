@@ -381,7 +381,8 @@ class ClientThread final : public CompletionSink {
 }  // namespace
 
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
-                       const std::atomic<bool>& stop, IntervalCollector::Observer on_second) {
+                       const std::atomic<bool>& stop, IntervalCollector::Observer on_second,
+                       const std::function<void(Nanos)>& on_start) {
   const int threads = scenario.load.threads;
   RunShared shared(scenario, spec, info, instance, stop, threads, std::move(on_second));
   if (info.carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
@@ -406,6 +407,7 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const Pat
   Nanos start = shared.failure.empty() ? now_ns() + 5 * kNanosPerMilli : -1;
   shared.start_ns.store(start);
   shared.go.count_down();
+  if (start > 0 && on_start) on_start(start);
   for (auto& t : workers) t.join();
 
   result.finished_utc = utc_timestamp();

@@ -7,6 +7,7 @@
 // itself blocks the calling thread until all of that is over.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,6 +35,12 @@ struct PathRunResult {
   // are differences over the run; in_flight and ejected as at the end). Empty without balancer.
   std::vector<BackendSnapshot> backends;
   std::vector<IntervalRow> intervals;  // per second since the start line (timeseries.csv)
+  struct FaultEvent {
+    Nanos at_ns = 0;             // when it was done, from the start line
+    std::string what;            // e.g. "kill_worker(1)"
+    Nanos ejected_after_ns = -1; // kill: until the balancer had ejected the worker (-1: not seen / no balancer)
+  };
+  std::vector<FaultEvent> faults;
 
   // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
   bool accounting_holds() const noexcept;
@@ -44,8 +51,11 @@ struct PathRunResult {
 // result is marked interrupted. `on_second` (optional) sees each completed second as it ends,
 // on whichever client thread completed it (for live progress; keep it quick).
 struct PathInfo;
+// `on_start` (optional) is told the common start line (steady clock ns) as soon as it is set,
+// on the calling thread; faults are timed from it.
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
-                       const std::atomic<bool>& stop, IntervalCollector::Observer on_second = {});
+                       const std::atomic<bool>& stop, IntervalCollector::Observer on_second = {},
+                       const std::function<void(Nanos)>& on_start = {});
 
 // ISO-8601 UTC timestamp of the wall clock, e.g. "2026-11-22T05:01:02Z" (for result files only).
 std::string utc_timestamp(bool compact = false);

@@ -8,16 +8,6 @@ namespace pathbench {
 
 namespace {
 
-std::string csv_field(std::string_view text) {
-  if (text.find_first_of(",\"\n") == std::string_view::npos) return std::string(text);
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + '"';
-}
-
 class SummaryCsvWriter final : public ResultWriter {
  public:
   std::string_view name() const override { return "summary.csv"; }

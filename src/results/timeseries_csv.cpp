@@ -16,11 +16,17 @@ class TimeseriesCsvWriter final : public ResultWriter {
     auto out = open_output(dir / "timeseries.csv");
     out << "path,phase,second,time_s,completed,ok,errors,timeouts,rejected,achieved_rate_per_s,p50_us,p99_us,"
            "max_us,in_flight,marker\n";
-    for (auto& p : result.paths)
-      for (auto& r : p.intervals)
-        out << fmt::format("{},{},{},{:.1f},{},{},{},{},{},{:.1f},{:.3f},{:.3f},{:.3f},{},\n", p.label, r.phase, r.second,
+    for (auto& p : result.paths) {
+      for (auto& r : p.intervals) {
+        // Faults done during this second, ';'-separated.
+        std::string marker;
+        for (auto& f : p.faults)
+          if (f.at_ns / kNanosPerSecond == r.second) marker += (marker.empty() ? "" : ";") + f.what;
+        out << fmt::format("{},{},{},{:.1f},{},{},{},{},{},{:.1f},{:.3f},{:.3f},{:.3f},{},{}\n", p.label, r.phase, r.second,
                            static_cast<double>(r.second), r.completed, r.ok, r.errors, r.timeouts, r.rejected,
-                           static_cast<double>(r.ok), r.p50_us, r.p99_us, r.max_us, r.in_flight);
+                           static_cast<double>(r.ok), r.p50_us, r.p99_us, r.max_us, r.in_flight, csv_field(marker));
+      }
+    }
   }
 };
 

@@ -17,6 +17,7 @@ std::span<const std::unique_ptr<ResultWriter>> result_writers() {
     w.push_back(make_timeseries_csv_writer());
     w.push_back(make_hops_csv_writer());
     w.push_back(make_balancer_csv_writer());
+    w.push_back(make_faults_csv_writer());
     return w;
   }();
   return writers;
@@ -27,6 +28,16 @@ void write_results(const RunResult& result, const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) throw std::runtime_error(fmt::format("cannot create results folder {}: {}", dir.string(), ec.message()));
   for (auto& writer : result_writers()) writer->write(result, dir);
+}
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\n") == std::string_view::npos) return std::string(text);
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + '"';
 }
 
 std::ofstream open_output(const std::filesystem::path& file) {

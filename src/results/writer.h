@@ -38,6 +38,9 @@ struct SummaryRow {
 };
 std::vector<SummaryRow> summary_rows(const RunResult& result);
 
+// A CSV field, quoted when it holds a comma, a quote or a newline.
+std::string csv_field(std::string_view text);
+
 // Opens a file for writing or throws std::runtime_error naming it.
 std::ofstream open_output(const std::filesystem::path& file);
 

@@ -170,6 +170,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
     host = o.listen.substr(0, o.listen.rfind(':'));
     listen_address = fmt::format("{}:{}", host, port);
     server->GetHealthCheckService()->SetServingStatus(true);
+    server->GetHealthCheckService()->SetServingStatus(v1::Worker::service_full_name(), true);
     housekeeping = std::thread([this] { housekeeping_loop(); });
   }
 
@@ -180,7 +181,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
     }
     stop_cv.notify_all();
     housekeeping.join();
-    server->GetHealthCheckService()->SetServingStatus(false);
+    server->GetHealthCheckService()->SetServingStatus(false);  // every service, "" included
     server->Shutdown(deadline_after(options.default_deadline_ns));
     {
       std::lock_guard lock(streams_mutex);

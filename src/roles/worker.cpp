@@ -12,9 +12,10 @@
 #include <climits>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 

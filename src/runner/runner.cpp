@@ -4,6 +4,7 @@
 
 #include "db/seeder.h"
 #include "paths/registry.h"
+#include "runner/faults.h"
 #include "runner/topology.h"
 
 namespace pathbench {
@@ -43,8 +44,7 @@ std::vector<BackendSnapshot> backend_deltas(const std::vector<BackendSnapshot>& 
 std::string roles_exposition(Topology& topology) {
   std::string text;
   if (auto* balancer = topology.balancer()) text += balancer_exposition(balancer->stats());
-  std::vector<std::pair<std::string, WorkerStats>> workers;
-  for (auto& w : topology.workers()) workers.emplace_back(w->id(), w->stats());
+  auto workers = topology.worker_stats();
   if (!workers.empty()) text += workers_exposition(workers);
   return text;
 }
@@ -83,7 +83,12 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
         };
       }
       if (observer.metrics) observer.metrics->set_roles_source([&topology] { return roles_exposition(topology); });
-      path = run_path(result.scenario, spec, *info, *instance, stop, std::move(on_second));
+      FaultRunner faults(scenario.faults, topology);
+      path = run_path(result.scenario, spec, *info, *instance, stop, std::move(on_second),
+                      [&faults](Nanos start) { faults.begin(start); });
+      faults.finish();
+      path.faults = faults.events();
+      if (!scenario.faults.empty()) topology.restore();  // the next path starts from the same state
       if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
     } catch (const std::exception& e) {
       path.label = spec.label;

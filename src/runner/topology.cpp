@@ -8,6 +8,7 @@ Topology::Topology(const Scenario& scenario) : scenario_(scenario) {}
 
 Topology::~Topology() {
   balancer_.reset();  // stop routing before the workers go away
+  std::lock_guard lock(mutex_);
   workers_.clear();
 }
 
@@ -17,17 +18,61 @@ const std::vector<std::string>& Topology::worker_addresses() {
     worker_addresses_ = scenario_.workers.endpoints;
     return worker_addresses_;
   }
-  for (int i = 0; i < scenario_.workers.count; ++i) {
-    WorkerOptions o;
-    o.id = fmt::format("worker-{}", i);
-    o.listen = scenario_.workers.listen_host + ":0";
-    o.db_path = scenario_.database.path;
-    o.threads = scenario_.workers.threads;
-    o.max_queue = scenario_.workers.max_queue;
-    workers_.push_back(std::make_unique<WorkerServer>(o));
-  }
+  std::lock_guard lock(mutex_);
+  for (int i = 0; i < scenario_.workers.count; ++i) workers_.push_back(std::make_unique<WorkerServer>(worker_options(i)));
   for (auto& w : workers_) worker_addresses_.push_back(w->address());
   return worker_addresses_;
+}
+
+WorkerOptions Topology::worker_options(int index) const {
+  WorkerOptions o;
+  o.id = fmt::format("worker-{}", index);
+  o.listen = static_cast<std::size_t>(index) < worker_addresses_.size() ? worker_addresses_[static_cast<std::size_t>(index)]
+                                                                        : scenario_.workers.listen_host + ":0";
+  o.db_path = scenario_.database.path;
+  o.threads = scenario_.workers.threads;
+  o.max_queue = scenario_.workers.max_queue;
+  return o;
+}
+
+bool Topology::kill_worker(int index) {
+  std::lock_guard lock(mutex_);
+  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return false;
+  auto& w = workers_[static_cast<std::size_t>(index)];
+  if (w) w->drain(0);  // no grace: the process "died"
+  w.reset();
+  return true;
+}
+
+bool Topology::restart_worker(int index) {
+  std::lock_guard lock(mutex_);
+  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return false;
+  auto& w = workers_[static_cast<std::size_t>(index)];
+  if (!w) w = std::make_unique<WorkerServer>(worker_options(index));
+  return true;
+}
+
+bool Topology::slow_worker(int index, Nanos delay_ns) {
+  std::lock_guard lock(mutex_);
+  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return false;
+  auto& w = workers_[static_cast<std::size_t>(index)];
+  if (w) w->set_added_delay(delay_ns);
+  return true;
+}
+
+void Topology::restore() {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    restart_worker(static_cast<int>(i));
+    slow_worker(static_cast<int>(i), 0);
+  }
+}
+
+std::vector<std::pair<std::string, WorkerStats>> Topology::worker_stats() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, WorkerStats>> stats;
+  for (auto& w : workers_)
+    if (w) stats.emplace_back(w->id(), w->stats());
+  return stats;
 }
 
 const std::string& Topology::balancer_address() {

@@ -4,6 +4,7 @@
 // Called from the runner's thread only.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,13 +26,25 @@ class Topology {
   // "host:port" of the balancer (starts the workers too). Throws std::runtime_error.
   const std::string& balancer_address();
 
-  // The in-process servers (empty / null when external or not started).
-  const std::vector<std::unique_ptr<WorkerServer>>& workers() const noexcept { return workers_; }
+  // Faults on spawned worker `index` (thread-safe against the servers, called from the
+  // runner's fault thread). kill: the worker drains nothing — it goes away at once, its address
+  // kept; restart: a new worker on the same address; slow: add `delay_ns` per query.
+  // restore(): every worker back up and at normal speed (between paths).
+  // Each returns false when there is no such spawned worker (none started in this run).
+  bool kill_worker(int index);
+  bool restart_worker(int index);
+  bool slow_worker(int index, Nanos delay_ns);
+  void restore();
+
+  // The spawned workers' counters (id, stats), for metrics; thread-safe. Killed ones are left out.
+  std::vector<std::pair<std::string, WorkerStats>> worker_stats() const;
   BalancerServer* balancer() const noexcept { return balancer_.get(); }
 
  private:
   const Scenario& scenario_;
-  std::vector<std::unique_ptr<WorkerServer>> workers_;
+  WorkerOptions worker_options(int index) const;
+  mutable std::mutex mutex_;  // guards workers_ against faults and metrics scrapes
+  std::vector<std::unique_ptr<WorkerServer>> workers_;  // null while killed
   std::vector<std::string> worker_addresses_;
   std::unique_ptr<BalancerServer> balancer_;
   std::string balancer_address_;

@@ -352,6 +352,26 @@ void read_balancer(TableReader& r, BalancerConfig& b) {
   r.reject_unknown_keys();
 }
 
+constexpr std::array<std::pair<std::string_view, FaultAction>, 3> kFaultActions{
+    {{"kill_worker", FaultAction::kill_worker},
+     {"restart_worker", FaultAction::restart_worker},
+     {"slow_worker", FaultAction::slow_worker}}};
+
+void read_fault(const toml::table& table, std::size_t index, Reporter& reporter, FaultSpec& fault) {
+  TableReader r(table, fmt::format("fault[{}]", index), reporter);
+  fault.line = static_cast<int>(table.source().begin.line);
+  fault.column = static_cast<int>(table.source().begin.column);
+  for (const char* required : {"at", "action"})
+    if (!table.get(required)) reporter.error(table.source(), fmt::format("fault[{}]: missing key '{}'", index, required));
+  r.duration("at", fault.at_ns, true);
+  r.choice("action", fault.action, kFaultActions);
+  r.integer("target", fault.target, 0, 63);
+  r.duration("delay", fault.delay_ns, true);
+  if (fault.action == FaultAction::slow_worker && !table.get("delay"))
+    reporter.error(table.source(), fmt::format("fault[{}]: slow_worker needs 'delay' (e.g. \"20ms\"; \"0s\" undoes it)", index));
+  r.reject_unknown_keys();
+}
+
 void read_path(const toml::table& table, std::size_t index, Reporter& reporter, PathSpec& spec) {
   TableReader r(table, fmt::format("path[{}]", index), reporter);
   spec.line = static_cast<int>(table.source().begin.line);
@@ -421,6 +441,19 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter) {
     read_balancer(tr, s.balancer);
   }
   s.balancer.routing.seed = s.seed;
+  if (auto n = r.node("fault")) {
+    auto array = n->as_array();
+    if (!array || !array->is_array_of_tables()) {
+      r.error(*n, "fault", "an array of tables ([[fault]] entries)");
+    } else {
+      std::size_t index = 0;
+      for (auto& element : *array) {
+        FaultSpec fault;
+        read_fault(*element.as_table(), index++, reporter, fault);
+        s.faults.push_back(fault);
+      }
+    }
+  }
   if (auto n = r.node("path")) {
     auto array = n->as_array();
     if (!array || !array->is_array_of_tables()) {
@@ -444,6 +477,15 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter) {
     if (!p.label.empty() && !labels.insert(p.label).second)
       reporter.error(toml::source_region{{static_cast<toml::source_index>(p.line), static_cast<toml::source_index>(p.column)}, {}, {}},
                      fmt::format("path label '{}' is used twice; give one of them a distinct 'label'", p.label));
+  }
+  for (std::size_t i = 0; i < s.faults.size(); ++i) {
+    const FaultSpec& f = s.faults[i];
+    toml::source_region where{{static_cast<toml::source_index>(f.line), static_cast<toml::source_index>(f.column)}, {}, {}};
+    if (!s.workers.endpoints.empty())
+      reporter.error(where, fmt::format("fault[{}]: faults act on spawned workers; this scenario uses workers.endpoints", i));
+    else if (f.target >= s.workers.count)
+      reporter.error(where, fmt::format("fault[{}].target: expected a worker index in 0..{}, found {}", i,
+                                        s.workers.count - 1, f.target));
   }
   if (s.load.mode == LoadMode::closed && s.load.concurrency < s.load.threads) {
     if (auto t = root.get("load"); t && t->as_table() && t->as_table()->get("concurrency"))
@@ -569,7 +611,17 @@ toml::table to_table(const Scenario& s) {
                        {"health_timeout", format_duration(s.balancer.health_timeout_ns)},
                        {"listen_host", s.balancer.listen_host},
                        {"endpoint", s.balancer.endpoint}};
+  toml::array faults;
+  for (auto& f : s.faults)
+    faults.push_back(toml::table{{"at", format_duration(f.at_ns)},
+                                 {"action", std::string(to_string(f.action))},
+                                 {"target", f.target},
+                                 {"delay", format_duration(f.delay_ns)}});
   toml::array paths;
+  auto with_faults = [&faults](toml::table t) {
+    if (!faults.empty()) t.insert("fault", faults);
+    return t;
+  };
   for (auto& p : s.paths) {
     paths.push_back(toml::table{{"kind", p.kind},
                                 {"label", p.label},
@@ -578,7 +630,7 @@ toml::table to_table(const Scenario& s) {
                                 {"streams", p.streams},
                                 {"message_bytes", p.message_bytes}});
   }
-  return toml::table{{"name", s.name},
+  return with_faults(toml::table{{"name", s.name},
                      {"description", s.description},
                      {"seed", static_cast<std::int64_t>(s.seed)},
                      {"load", load},
@@ -586,7 +638,7 @@ toml::table to_table(const Scenario& s) {
                      {"query", query},
                      {"workers", workers},
                      {"balancer", balancer},
-                     {"path", paths}};
+                     {"path", paths}});
 }
 
 }  // namespace

@@ -12,6 +12,15 @@ std::string_view to_string(Arrival arrival) noexcept {
   return arrival == Arrival::constant ? "constant" : "poisson";
 }
 
+std::string_view to_string(FaultAction action) noexcept {
+  switch (action) {
+    case FaultAction::kill_worker: return "kill_worker";
+    case FaultAction::restart_worker: return "restart_worker";
+    case FaultAction::slow_worker: return "slow_worker";
+  }
+  return "?";
+}
+
 bool parse_duration(std::string_view text, Nanos& out) noexcept {
   // A decimal number followed directly by a unit; no sign, no spaces, no bare numbers
   // (a bare "30" would be ambiguous between seconds and milliseconds).

@@ -61,6 +61,18 @@ struct BalancerConfig {
   std::string listen_host = "127.0.0.1";
 };
 
+// Something done to the system under test during each path's run, at a time from its start line.
+enum class FaultAction : std::uint8_t { kill_worker, restart_worker, slow_worker };
+std::string_view to_string(FaultAction action) noexcept;
+
+struct FaultSpec {
+  Nanos at_ns = 0;        // from the path's start line (the warm-up counts)
+  FaultAction action = FaultAction::kill_worker;
+  int target = 0;         // worker index (0-based) among the spawned workers
+  Nanos delay_ns = 0;     // slow_worker: added per query (0 puts it back to normal)
+  int line = 0, column = 0;
+};
+
 struct PathSpec {
   std::string kind;         // a name from the path registry (paths/registry.h)
   std::string label;        // unique in the scenario; defaults to kind, or kind_via when via is set
@@ -81,6 +93,7 @@ struct Scenario {
   QueryMixConfig query;
   WorkersConfig workers;
   BalancerConfig balancer;
+  std::vector<FaultSpec> faults;  // applied in each path's run; undone before the next path
   std::vector<PathSpec> paths;
 };
 
