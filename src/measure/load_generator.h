@@ -41,6 +41,13 @@ struct PathRunResult {
     Nanos ejected_after_ns = -1; // kill: until the balancer had ejected the worker (-1: not seen / no balancer)
   };
   std::vector<FaultEvent> faults;
+  // A knee search ([knee]): each probe is one measured phase of this result, in run order.
+  struct Knee {
+    bool searched = false;
+    double rate_per_s = 0;  // the highest sustainable rate found (0: not even the lowest)
+    bool confirmed = false, above_high = false;
+    std::vector<std::string> verdicts;  // per probe, parallel to the measured phases
+  } knee;
 
   // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
   bool accounting_holds() const noexcept;

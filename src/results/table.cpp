@@ -49,6 +49,10 @@ std::string format_summary_table(const RunResult& result) {
       timeouts += p.phases[i].count(Outcome::timeout);
       rejected += p.phases[i].count(Outcome::rejected);
     }
+    if (p.knee.searched)
+      out += fmt::format("{}: knee {:.0f} req/s{}\n", p.label, p.knee.rate_per_s,
+                         p.knee.above_high ? " or more (the highest rate tried held)"
+                                           : (p.knee.confirmed ? " (confirmed)" : " (NOT confirmed)"));
     out += fmt::format("{}: issued {} = ok {} + errors {} + timeouts {} + rejected {}; in flight after drain {}; "
                        "late {} -> accounting {}{}\n",
                        p.label, issued, ok, errors, timeouts, rejected, p.in_flight_after_drain, p.late,

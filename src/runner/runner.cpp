@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "db/seeder.h"
+#include "measure/knee.h"
 #include "paths/registry.h"
 #include "runner/faults.h"
 #include "runner/topology.h"
@@ -39,8 +40,6 @@ std::vector<BackendSnapshot> backend_deltas(const std::vector<BackendSnapshot>& 
   return after;
 }
 
-}  // namespace
-
 std::string roles_exposition(Topology& topology) {
   std::string text;
   if (auto* balancer = topology.balancer()) text += balancer_exposition(balancer->stats());
@@ -48,6 +47,49 @@ std::string roles_exposition(Topology& topology) {
   if (!workers.empty()) text += workers_exposition(workers);
   return text;
 }
+
+// A knee search folded into one PathRunResult: each probe becomes a measured phase.
+PathRunResult run_knee(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
+                       const std::atomic<bool>& stop, const RunObserver& observer) {
+  int index = 0;
+  KneeResult knee = find_knee(scenario, spec, info, instance, scenario.knee, stop, [&](const KneeProbe& p) {
+    ++index;
+    if (observer.note)
+      observer.note(fmt::format("{}: probe {} at {:.0f} req/s: {}", spec.label, index, p.rate_per_s, p.verdict));
+  });
+  PathRunResult path;
+  path.label = spec.label;
+  path.kind = spec.kind;
+  path.via = spec.via;
+  path.endpoint = instance.endpoint();
+  path.knee.searched = true;
+  path.knee.rate_per_s = knee.knee_rate_per_s;
+  path.knee.confirmed = knee.confirmed;
+  path.knee.above_high = knee.above_high;
+  Nanos t = 0;
+  for (std::size_t i = 0; i < knee.probes.size(); ++i) {
+    auto& p = knee.probes[i];
+    if (i == 0) path.started_utc = p.run.started_utc;
+    path.finished_utc = p.run.finished_utc;
+    if (!p.run.failure.empty() && path.failure.empty()) path.failure = p.run.failure;
+    path.plan.push_back({fmt::format("probe{}_{:.0f}", i + 1, p.rate_per_s), t, t + scenario.knee.probe_duration_ns,
+                         p.rate_per_s, true, 0});
+    t += scenario.knee.probe_duration_ns;
+    path.phases.push_back(p.run.phases.empty() ? PhaseStats{} : std::move(p.run.phases.back()));
+    path.knee.verdicts.push_back(p.verdict);
+    path.late += p.run.late;
+    path.in_flight_after_drain += p.run.in_flight_after_drain;
+    path.interrupted = path.interrupted || p.run.interrupted;
+    path.elapsed_ns += p.run.elapsed_ns;
+  }
+  if (observer.note)
+    observer.note(fmt::format("{}: knee {:.0f} req/s{}{}", spec.label, knee.knee_rate_per_s,
+                              knee.above_high ? " (or more: the highest rate tried held)" : "",
+                              knee.confirmed ? ", confirmed" : ", NOT confirmed"));
+  return path;
+}
+
+}  // namespace
 
 RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, const RunObserver& observer) {
   RunResult result;
@@ -83,6 +125,13 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
         };
       }
       if (observer.metrics) observer.metrics->set_roles_source([&topology] { return roles_exposition(topology); });
+      if (scenario.knee.enabled) {
+        path = run_knee(result.scenario, spec, *info, *instance, stop, observer);
+        if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
+        result.interrupted = result.interrupted || path.interrupted;
+        result.paths.push_back(std::move(path));
+        continue;
+      }
       FaultRunner faults(scenario.faults, topology);
       path = run_path(result.scenario, spec, *info, *instance, stop, std::move(on_second),
                       [&faults](Nanos start) { faults.begin(start); });

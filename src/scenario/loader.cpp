@@ -372,6 +372,25 @@ void read_fault(const toml::table& table, std::size_t index, Reporter& reporter,
   r.reject_unknown_keys();
 }
 
+void read_knee(TableReader& r, KneeConfig& k) {
+  k.enabled = true;
+  r.duration("slo_p99", k.slo_p99_ns, false);
+  r.number("max_error_ratio", k.max_error_ratio, 0, 1, false);
+  r.number("low_rate_per_s", k.low_rate_per_s, 0, kMaxRate, true);
+  r.number("high_rate_per_s", k.high_rate_per_s, 0, kMaxRate, true);
+  r.number("resolution", k.resolution, 0.001, 1, true);
+  r.duration("probe_duration", k.probe_duration_ns, false);
+  r.duration("probe_warmup", k.probe_warmup_ns, true);
+  if (k.high_rate_per_s <= k.low_rate_per_s) {
+    if (auto n = r.raw().get("high_rate_per_s"))
+      r.error(*n, "high_rate_per_s", fmt::format("a rate above knee.low_rate_per_s ({})", k.low_rate_per_s));
+    else
+      r.reporter().error(r.raw().source(), fmt::format("knee: high_rate_per_s ({}) must be above low_rate_per_s ({})",
+                                                       k.high_rate_per_s, k.low_rate_per_s));
+  }
+  r.reject_unknown_keys();
+}
+
 void read_path(const toml::table& table, std::size_t index, Reporter& reporter, PathSpec& spec) {
   TableReader r(table, fmt::format("path[{}]", index), reporter);
   spec.line = static_cast<int>(table.source().begin.line);
@@ -441,6 +460,10 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter) {
     read_balancer(tr, s.balancer);
   }
   s.balancer.routing.seed = s.seed;
+  if (auto t = r.table("knee")) {
+    TableReader tr(*t, "knee", reporter);
+    read_knee(tr, s.knee);
+  }
   if (auto n = r.node("fault")) {
     auto array = n->as_array();
     if (!array || !array->is_array_of_tables()) {
@@ -618,8 +641,16 @@ toml::table to_table(const Scenario& s) {
                                  {"target", f.target},
                                  {"delay", format_duration(f.delay_ns)}});
   toml::array paths;
-  auto with_faults = [&faults](toml::table t) {
+  auto with_faults = [&faults, &s](toml::table t) {
     if (!faults.empty()) t.insert("fault", faults);
+    if (s.knee.enabled)
+      t.insert("knee", toml::table{{"slo_p99", format_duration(s.knee.slo_p99_ns)},
+                                   {"max_error_ratio", s.knee.max_error_ratio},
+                                   {"low_rate_per_s", s.knee.low_rate_per_s},
+                                   {"high_rate_per_s", s.knee.high_rate_per_s},
+                                   {"resolution", s.knee.resolution},
+                                   {"probe_duration", format_duration(s.knee.probe_duration_ns)},
+                                   {"probe_warmup", format_duration(s.knee.probe_warmup_ns)}});
     return t;
   };
   for (auto& p : s.paths) {

@@ -61,6 +61,18 @@ struct BalancerConfig {
   std::string listen_host = "127.0.0.1";
 };
 
+// [knee]: search each path's highest sustainable open-loop rate instead of one run (measure/knee.h).
+struct KneeConfig {
+  bool enabled = false;                // a [knee] table turns it on
+  Nanos slo_p99_ns = 10 * kNanosPerMilli;
+  double max_error_ratio = 0.001;      // (errors + timeouts + rejected) / issued
+  double low_rate_per_s = 100;
+  double high_rate_per_s = 20000;
+  double resolution = 0.05;            // stop when high/low - 1 is below this
+  Nanos probe_duration_ns = 3 * kNanosPerSecond;
+  Nanos probe_warmup_ns = 1 * kNanosPerSecond;
+};
+
 // Something done to the system under test during each path's run, at a time from its start line.
 enum class FaultAction : std::uint8_t { kill_worker, restart_worker, slow_worker };
 std::string_view to_string(FaultAction action) noexcept;
@@ -93,6 +105,7 @@ struct Scenario {
   QueryMixConfig query;
   WorkersConfig workers;
   BalancerConfig balancer;
+  KneeConfig knee;
   std::vector<FaultSpec> faults;  // applied in each path's run; undone before the next path
   std::vector<PathSpec> paths;
 };

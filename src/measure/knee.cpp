@@ -1,0 +1,74 @@
+#include "measure/knee.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace pathbench {
+
+std::string judge_probe(const PhaseStats& s, double rate_per_s, Nanos duration_ns, const KneeConfig& config) {
+  if (s.issued == 0) return "nothing was issued";
+  std::int64_t failed = s.errors() + s.count(Outcome::timeout) + s.count(Outcome::rejected);
+  double error_ratio = static_cast<double>(failed) / static_cast<double>(s.issued);
+  if (error_ratio > config.max_error_ratio)
+    return fmt::format("errors {:.3f} % > {:.3f} %", 100 * error_ratio, 100 * config.max_error_ratio);
+  double achieved = static_cast<double>(s.count(Outcome::ok)) / (static_cast<double>(duration_ns) / 1e9);
+  if (achieved < 0.99 * rate_per_s) return fmt::format("achieved {:.0f}/s < 99 % of {:.0f}/s", achieved, rate_per_s);
+  Nanos p99 = std::min(s.latency.value_at_percentile(99), s.latency.max());
+  if (p99 > config.slo_p99_ns)
+    return fmt::format("p99 {:.0f} us > SLO {:.0f} us", static_cast<double>(p99) / 1e3,
+                       static_cast<double>(config.slo_p99_ns) / 1e3);
+  return "ok";
+}
+
+KneeResult find_knee(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
+                     const KneeConfig& config, const std::atomic<bool>& stop,
+                     const std::function<void(const KneeProbe&)>& on_probe) {
+  KneeResult result;
+  auto probe = [&](double rate) {
+    Scenario s = scenario;
+    s.load.mode = LoadMode::open;
+    s.load.rate_per_s = rate;
+    s.load.phases.clear();
+    s.load.duration_ns = config.probe_duration_ns;
+    s.load.warmup_ns = config.probe_warmup_ns;
+    KneeProbe p;
+    p.rate_per_s = rate;
+    p.run = run_path(s, spec, info, instance, stop);
+    if (!p.run.failure.empty()) {
+      p.verdict = "failed: " + p.run.failure;
+    } else {
+      p.verdict = judge_probe(p.run.phases.back(), rate, config.probe_duration_ns, config);
+      p.sustainable = p.verdict == "ok";
+    }
+    result.probes.push_back(std::move(p));
+    if (on_probe) on_probe(result.probes.back());
+    return result.probes.back().sustainable;
+  };
+
+  double low = config.low_rate_per_s, high = config.high_rate_per_s;
+  if (probe(high)) {
+    result.knee_rate_per_s = high;
+    result.above_high = true;
+    result.confirmed = true;
+    return result;
+  }
+  if (stop || !probe(low)) return result;  // knee below the range (0)
+  // Geometric bisection: the rates span orders of magnitude, the answer is wanted to a ratio.
+  while (!stop && high / low - 1 > config.resolution) {
+    double mid = std::sqrt(low * high);
+    (probe(mid) ? low : high) = mid;
+  }
+  // Confirm: the answer must hold a second time; if not, step down by the resolution (twice at most).
+  for (int attempt = 0; attempt < 3 && !stop; ++attempt) {
+    if (probe(low)) {
+      result.confirmed = true;
+      break;
+    }
+    low /= 1 + config.resolution;
+  }
+  result.knee_rate_per_s = low;
+  return result;
+}
+
+}  // namespace pathbench
