@@ -413,6 +413,55 @@ def hops_chart(hops, out, all_rows):
     return True
 
 
+CPU_GROUPS = [
+    ("client", "load generator (client threads)", "#4C72B0"),
+    ("grpc", "gRPC runtime threads (shared by client, balancer, workers)", "#DD8452"),
+    ("worker", "worker SQL threads", "#55A868"),
+    ("balancer", "balancer health checks", "#C44E52"),
+    ("echo", "TCP echo server", "#8172B3"),
+    ("other", "other pathbench threads", "#937860"),
+]
+
+
+def cpu_chart(rows, out, all_rows):
+    """CPU µs per request by role group, stacked, with the process total marked."""
+    if not rows or "cpu_total_us_per_req" not in rows[0]:
+        return False
+    # One bar per path: the CPU columns cover the path's whole run, so its phases share them.
+    seen, bars = set(), []
+    for r in rows:
+        if r["path"] not in seen:
+            seen.add(r["path"])
+            bars.append(r)
+    if not any(num(r, "cpu_total_us_per_req") > 0 for r in bars):
+        return False
+    fig, ax = plt.subplots(figsize=(max(9, 1.8 * len(bars) + 6), 6))
+    bottoms = [0.0] * len(bars)
+    for group, description, color in CPU_GROUPS:
+        values = [max(num(r, f"cpu_{group}_us_per_req"), 0.0) for r in bars]
+        values = [0.0 if math.isnan(v) else v for v in values]
+        if not any(values):
+            continue
+        ax.bar(range(len(bars)), values, 0.55, bottom=bottoms, color=color, label=description)
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    for i, r in enumerate(bars):
+        t = num(r, "cpu_total_us_per_req")
+        ax.plot([i - 0.36, i + 0.36], [t, t], color="black", linewidth=2)
+        ax.annotate(f"process {t:.0f} µs", (i, max(t, bottoms[i])), textcoords="offset points", xytext=(0, 4),
+                    ha="center", fontsize=8)
+    ax.plot([], [], color="black", linewidth=2, label="whole process (getrusage), incl. threads that ended")
+    ax.set_xticks(range(len(bars)))
+    ax.set_xticklabels([r["path"] for r in bars], fontsize=9)
+    ax.set_ylabel("CPU time per completed request (µs)")
+    ax.set_title("What a request costs — CPU µs per request by role, stacked\n(every role runs in this one process, "
+                 "on the same cores; warm-up and drain included)", fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="threads")
+    fig.tight_layout()
+    save(fig, out)
+    return True
+
+
 # ---------------------------------------------------------------- several folders
 
 
@@ -592,6 +641,8 @@ CAPTIONS = {
                              "and drain, are not in the results); red lines mark injected faults.",
     "throughput_latency.png": "Each point is one measured phase (one offered rate): how fast the path went against "
                               "how slow its requests were. A line that bends upward shows where the path saturates.",
+    "cpu.png": "CPU time each completed request cost, by the threads that spent it. gRPC's own threads serve the "
+               "client, the balancer and the workers alike, so they are one group.",
     "hops.png": "Where a request's time went, on average: the client and the network, the balancer's own work, "
                 "the wait for a worker's SQL thread, the query itself and the rest of the worker. The stack adds up "
                 "to the client's mean measured from the actual send.",
@@ -727,6 +778,8 @@ def draw_folder(folder):
     hops = read_csv(folder, "hops.csv")
     if hops and hops_chart(hops, os.path.join(folder, "hops.png"), all_rows):
         charts.append("hops.png")
+    if rows and cpu_chart(rows, os.path.join(folder, "cpu.png"), all_rows):
+        charts.append("cpu.png")
     report(folder, all_rows, charts, hops, read_csv(folder, "balancer.csv"))
     print(f"charts: {', '.join(charts + ['report.html'])} in {folder}")
     return all_rows, rows

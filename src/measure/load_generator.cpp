@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -122,7 +123,18 @@ class ClientThread final : public CompletionSink {
     arm_scan_timer();
     io_.run();
     shutdown_client();
+    cpu_ns_ = thread_cpu_ns();
   }
+
+  // This thread's CPU time so far; the thread ends before the runner's CPU sample, so it
+  // reports its own.
+  static Nanos thread_cpu_ns() {
+    rusage usage{};
+    if (getrusage(RUSAGE_THREAD, &usage) != 0) return 0;
+    return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * kNanosPerSecond +
+           (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * kNanosPerMicro;
+  }
+  Nanos cpu_ns() const noexcept { return cpu_ns_; }
 
   void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome, const Hops* hops) noexcept override {
     Nanos now = now_ns();
@@ -370,6 +382,7 @@ class ClientThread final : public CompletionSink {
   Nanos next_intended_ns_ = kNever;
   Nanos scan_interval_ns_ = kNanosPerMilli;
   Nanos finished_ns_ = 0;
+  Nanos cpu_ns_ = 0;
   std::int64_t late_ = 0;
   bool issuing_ = false;
   bool in_issue_ = false;
@@ -420,6 +433,7 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const Pat
     result.in_flight_after_drain += c->in_flight();
     result.interrupted = result.interrupted || c->interrupted();
     finished = std::max(finished, c->finished_ns());
+    result.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] += c->cpu_ns();
   }
   result.elapsed_ns = start > 0 ? finished - start : 0;
   result.intervals = shared.intervals.rows();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "measure/cpu.h"
 #include "measure/interval.h"
 #include "measure/recorder.h"
 #include "measure/schedule.h"
@@ -41,6 +42,7 @@ struct PathRunResult {
     Nanos ejected_after_ns = -1; // kill: until the balancer had ejected the worker (-1: not seen / no balancer)
   };
   std::vector<FaultEvent> faults;
+  CpuSample cpu;  // CPU used by role over this path's run (warm-up and drain included)
   // A knee search ([knee]): each probe is one measured phase of this result, in run order.
   struct Knee {
     bool searched = false;

@@ -35,6 +35,14 @@ std::string format_summary_table(const RunResult& result) {
                        compact(r.p999_us), compact(r.max_us), ratio);
   }
   out += "\n";
+  // The generator's own lateness: latency stays honest (it counts from the intended time), but
+  // the load it offered was burstier than the schedule; say so loudly.
+  for (auto& r : rows)
+    if (r.lag_p99_us > 1000)
+      out += fmt::format("WARNING: {} ({}): the load generator fell behind its schedule (send lag p99 {:.1f} ms); "
+                         "latency still counts from the intended send time, but the offered load was burstier than "
+                         "planned — more client threads or fewer paths per core may help\n",
+                         r.path, r.phase, r.lag_p99_us / 1000);
   for (auto& p : result.paths) {
     if (!p.failure.empty()) {
       out += fmt::format("{}: FAILED: {}\n", p.label, p.failure);

@@ -92,6 +92,13 @@ std::vector<SummaryRow> summary_rows(const RunResult& result) {
       r.uncorrected_p50_us = at(s.uncorrected, 50);
       r.uncorrected_p99_us = at(s.uncorrected, 99);
       r.lag_p99_us = at(s.lag, 99);
+      std::int64_t completed = 0;
+      for (auto& ph : path.phases) completed += ph.completed();
+      if (completed > 0) {
+        for (std::size_t g = 0; g < kCpuGroupCount; ++g)
+          r.cpu_us_per_request[g] = static_cast<double>(path.cpu.by_group_ns[g]) / 1e3 / static_cast<double>(completed);
+        r.cpu_total_us_per_request = static_cast<double>(path.cpu.process_ns) / 1e3 / static_cast<double>(completed);
+      }
       r.accounting_ok = path.accounting_holds();
       r.partial = path.interrupted || result.interrupted;
       r.failure = path.failure;

@@ -81,6 +81,8 @@ PathRunResult run_knee(const Scenario& scenario, const PathSpec& spec, const Pat
     path.in_flight_after_drain += p.run.in_flight_after_drain;
     path.interrupted = path.interrupted || p.run.interrupted;
     path.elapsed_ns += p.run.elapsed_ns;
+    path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] +=
+        p.run.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
   }
   if (observer.note)
     observer.note(fmt::format("{}: knee {:.0f} req/s{}{}", spec.label, knee.knee_rate_per_s,
@@ -125,9 +127,13 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
         };
       }
       if (observer.metrics) observer.metrics->set_roles_source([&topology] { return roles_exposition(topology); });
+      CpuSample cpu_before = sample_cpu();
       if (scenario.knee.enabled) {
         path = run_knee(result.scenario, spec, *info, *instance, stop, observer);
         if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
+        Nanos client_ns = path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
+        path.cpu = cpu_delta(cpu_before, sample_cpu());
+        path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] += client_ns;
         result.interrupted = result.interrupted || path.interrupted;
         result.paths.push_back(std::move(path));
         continue;
@@ -136,6 +142,11 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       path = run_path(result.scenario, spec, *info, *instance, stop, std::move(on_second),
                       [&faults](Nanos start) { faults.begin(start); });
       faults.finish();
+      {
+        Nanos client_ns = path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
+        path.cpu = cpu_delta(cpu_before, sample_cpu());
+        path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] += client_ns;
+      }
       path.faults = faults.events();
       if (!scenario.faults.empty()) topology.restore();  // the next path starts from the same state
       if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);

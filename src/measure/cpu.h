@@ -1,0 +1,30 @@
+// CPU time by role, for the cost per request: sampled before and after each path's run from
+// /proc/self/task/*/stat, grouped by the thread names pathbench gives its threads
+// ("pb-client-N", "pb-<worker>-sqlN", "pb-bal-…", "pb-echo-N"); gRPC's own threads serve the
+// client, the balancer and the workers at once, so they form one group of their own. The
+// process total comes from getrusage(RUSAGE_SELF) and also counts threads that ended meanwhile.
+#pragma once
+#include <array>
+#include <string_view>
+
+#include "measure/clock.h"
+
+namespace pathbench {
+
+enum class CpuGroup : std::uint8_t { client, worker, balancer, echo, grpc, other };
+inline constexpr std::size_t kCpuGroupCount = 6;
+inline constexpr std::array<std::string_view, kCpuGroupCount> kCpuGroupNames{"client", "worker", "balancer",
+                                                                           "echo",   "grpc",   "other"};
+
+CpuGroup cpu_group_of(std::string_view thread_name) noexcept;
+
+struct CpuSample {
+  std::array<Nanos, kCpuGroupCount> by_group_ns{};
+  Nanos process_ns = 0;
+};
+
+CpuSample sample_cpu();
+// after - before, clamped at 0 per group (threads that ended take their time with them).
+CpuSample cpu_delta(const CpuSample& before, const CpuSample& after);
+
+}  // namespace pathbench
