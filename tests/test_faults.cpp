@@ -111,6 +111,36 @@ delay = "20ms"
   CHECK(p.faults[0].what == "slow_worker(0,20ms)");
 }
 
+TEST_CASE("faults: a hung worker (connections open, no answers) costs only what is routed to it") {
+  TempDir dir;
+  Scenario s = fault_scenario(dir, "grpc_unary", R"(
+[[fault]]
+at = "1s"
+action = "pause_worker"
+target = 2
+[[fault]]
+at = "2s"
+action = "resume_worker"
+target = 2
+)");
+  s.load.deadline_ns = 200 * kNanosPerMilli;
+  ensure_database(s, {});
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  auto& p = r.paths[0];
+  CHECK(p.accounting_holds());
+  const PhaseStats& m = p.phases.back();
+  // Least outstanding routes around a worker whose requests pile up, and failures (each at
+  // its deadline) eject it: only the few requests routed to it while hung time out.
+  CHECK(m.count(Outcome::timeout) + m.errors() >= 1);
+  CHECK(m.count(Outcome::timeout) + m.errors() <= 40);
+  REQUIRE(p.faults.size() == 2);
+  CHECK(p.faults[0].what == "pause_worker(2)");
+  double total = 0;
+  for (auto& b : p.backends) total += static_cast<double>(b.routed);
+  CHECK(static_cast<double>(p.backends[2].routed) / total < 0.3);
+}
+
 TEST_CASE("faults: scenario entries are checked") {
   auto errors = [](const std::string& text) {
     try {
@@ -123,7 +153,8 @@ TEST_CASE("faults: scenario entries are checked") {
   CHECK(errors("[[fault]]\nat = \"1s\"\naction = \"kill_worker\"\ntarget = 1\n") == "accepted");
   CHECK(errors("[[fault]]\naction = \"kill_worker\"\n").find("fault[0]: missing key 'at'") != std::string::npos);
   CHECK(errors("[[fault]]\nat = \"1s\"\naction = \"explode\"\n")
-            .find("fault[0].action: expected one of \"kill_worker\", \"restart_worker\", \"slow_worker\", found \"explode\"") !=
+            .find("fault[0].action: expected one of \"kill_worker\", \"restart_worker\", \"slow_worker\", "
+                  "\"pause_worker\", \"resume_worker\", found \"explode\"") !=
         std::string::npos);
   CHECK(errors("[[fault]]\nat = \"1s\"\naction = \"kill_worker\"\ntarget = 5\n")
             .find("fault[0].target: expected a worker index in 0..1, found 5") != std::string::npos);

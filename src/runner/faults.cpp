@@ -7,6 +7,10 @@
 
 namespace pathbench {
 
+namespace {
+constexpr Nanos kHungDelayNs = 3600 * kNanosPerSecond;  // longer than any deadline
+}  // namespace
+
 FaultRunner::FaultRunner(const std::vector<FaultSpec>& faults, Topology& topology)
     : faults_(faults), topology_(topology) {
   std::stable_sort(faults_.begin(), faults_.end(), [](const FaultSpec& a, const FaultSpec& b) { return a.at_ns < b.at_ns; });
@@ -70,7 +74,7 @@ void FaultRunner::run() {
     if (!applied && event.what.find("failed") == std::string::npos) event.what += " (no spawned worker: skipped)";
     // How long until the balancer stops routing to a killed worker: watched until it happens,
     // the next fault is due, or 5 s pass.
-    if (applied && f.action == FaultAction::kill_worker && topology_.balancer()) {
+    if (applied && (f.action == FaultAction::kill_worker || f.action == FaultAction::pause_worker) && topology_.balancer()) {
       Nanos limit = std::min(start + (i + 1 < faults_.size() ? faults_[i + 1].at_ns : INT64_MAX / 2),
                              now_ns() + 5 * kNanosPerSecond);
       Nanos done_at = start + f.at_ns;
@@ -93,6 +97,10 @@ bool FaultRunner::apply(const FaultSpec& f) {
     case FaultAction::kill_worker: return topology_.kill_worker(f.target);
     case FaultAction::restart_worker: return topology_.restart_worker(f.target);
     case FaultAction::slow_worker: return topology_.slow_worker(f.target, f.delay_ns);
+    // A hung worker: connections stay open, every query waits out its deadline; its health
+    // endpoint still answers (an application-level hang), so only failures can eject it.
+    case FaultAction::pause_worker: return topology_.slow_worker(f.target, kHungDelayNs);
+    case FaultAction::resume_worker: return topology_.slow_worker(f.target, 0);
   }
   return false;
 }

@@ -17,6 +17,8 @@ std::string_view to_string(FaultAction action) noexcept {
     case FaultAction::kill_worker: return "kill_worker";
     case FaultAction::restart_worker: return "restart_worker";
     case FaultAction::slow_worker: return "slow_worker";
+    case FaultAction::pause_worker: return "pause_worker";
+    case FaultAction::resume_worker: return "resume_worker";
   }
   return "?";
 }
