@@ -141,6 +141,26 @@ target = 2
   CHECK(static_cast<double>(p.backends[2].routed) / total < 0.3);
 }
 
+TEST_CASE("faults: dropped connections cost at most what was in flight, and the worker keeps serving") {
+  TempDir dir;
+  Scenario s = fault_scenario(dir, "grpc_stream", R"(
+[[fault]]
+at = "1s"
+action = "drop_connections"
+target = 0
+)");
+  ensure_database(s, {});
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  auto& p = r.paths[0];
+  CHECK(p.accounting_holds());
+  const PhaseStats& m = p.phases.back();
+  CHECK(m.errors() + m.count(Outcome::timeout) <= 10);
+  REQUIRE(p.faults.size() == 1);
+  CHECK(p.faults[0].what == "drop_connections(0)");
+  CHECK_FALSE(p.backends[0].ejected);  // back in rotation by the end
+}
+
 TEST_CASE("faults: scenario entries are checked") {
   auto errors = [](const std::string& text) {
     try {
@@ -154,7 +174,7 @@ TEST_CASE("faults: scenario entries are checked") {
   CHECK(errors("[[fault]]\naction = \"kill_worker\"\n").find("fault[0]: missing key 'at'") != std::string::npos);
   CHECK(errors("[[fault]]\nat = \"1s\"\naction = \"explode\"\n")
             .find("fault[0].action: expected one of \"kill_worker\", \"restart_worker\", \"slow_worker\", "
-                  "\"pause_worker\", \"resume_worker\", found \"explode\"") !=
+                  "\"pause_worker\", \"resume_worker\", \"drop_connections\", found \"explode\"") !=
         std::string::npos);
   CHECK(errors("[[fault]]\nat = \"1s\"\naction = \"kill_worker\"\ntarget = 5\n")
             .find("fault[0].target: expected a worker index in 0..1, found 5") != std::string::npos);

@@ -101,6 +101,9 @@ bool FaultRunner::apply(const FaultSpec& f) {
     // endpoint still answers (an application-level hang), so only failures can eject it.
     case FaultAction::pause_worker: return topology_.slow_worker(f.target, kHungDelayNs);
     case FaultAction::resume_worker: return topology_.slow_worker(f.target, 0);
+    // Every connection to the worker is cut and it is back at once on the same address (what a
+    // crash-and-restart or a reset middlebox does): in-flight work on it is lost, clients reconnect.
+    case FaultAction::drop_connections: return topology_.kill_worker(f.target) && topology_.restart_worker(f.target);
   }
   return false;
 }

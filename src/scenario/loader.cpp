@@ -352,12 +352,13 @@ void read_balancer(TableReader& r, BalancerConfig& b) {
   r.reject_unknown_keys();
 }
 
-constexpr std::array<std::pair<std::string_view, FaultAction>, 5> kFaultActions{
+constexpr std::array<std::pair<std::string_view, FaultAction>, 6> kFaultActions{
     {{"kill_worker", FaultAction::kill_worker},
      {"restart_worker", FaultAction::restart_worker},
      {"slow_worker", FaultAction::slow_worker},
      {"pause_worker", FaultAction::pause_worker},
-     {"resume_worker", FaultAction::resume_worker}}};
+     {"resume_worker", FaultAction::resume_worker},
+     {"drop_connections", FaultAction::drop_connections}}};
 
 void read_fault(const toml::table& table, std::size_t index, Reporter& reporter, FaultSpec& fault) {
   TableReader r(table, fmt::format("fault[{}]", index), reporter);

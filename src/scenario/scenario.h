@@ -74,7 +74,14 @@ struct KneeConfig {
 };
 
 // Something done to the system under test during each path's run, at a time from its start line.
-enum class FaultAction : std::uint8_t { kill_worker, restart_worker, slow_worker, pause_worker, resume_worker };
+enum class FaultAction : std::uint8_t {
+  kill_worker,
+  restart_worker,
+  slow_worker,
+  pause_worker,
+  resume_worker,
+  drop_connections
+};
 std::string_view to_string(FaultAction action) noexcept;
 
 struct FaultSpec {
