@@ -29,7 +29,8 @@ TEST_CASE("knee: finds the known capacity of a fake single server, confirmed") {
   CHECK(r.knee_rate_per_s >= 800);
   CHECK(r.knee_rate_per_s <= 1100);
   CHECK(r.probes.size() >= 5);
-  CHECK_FALSE(r.probes.front().sustainable);  // 10,000/s on a 1,000/s server
+  CHECK(r.probes.front().sustainable);  // 100/s on a 1,000/s server
+  CHECK(r.probes.front().rate_per_s == 100);
   for (auto& p : r.probes) {
     CAPTURE(p.rate_per_s);
     CAPTURE(p.verdict);
@@ -48,12 +49,15 @@ TEST_CASE("knee: verdicts name what failed") {
   s.outcomes[static_cast<std::size_t>(Outcome::ok)] = 1000;
   for (int i = 0; i < 1000; ++i) s.latency.record(500'000);
   CHECK(judge_probe(s, 1000, kNanosPerSecond, k) == "ok");
-  CHECK(judge_probe(s, 2000, kNanosPerSecond, k).find("achieved 1000/s < 99 % of 2000/s") == 0);
+  CHECK(judge_probe(s, 2000, kNanosPerSecond, k).find("offered 1000/s < 90 % of 2000/s") == 0);
   s.outcomes[static_cast<std::size_t>(Outcome::ok)] = 980;
   s.outcomes[static_cast<std::size_t>(Outcome::timeout)] = 20;
   CHECK(judge_probe(s, 980, kNanosPerSecond, k).find("errors 2.000 % > 1.000 %") == 0);
   s.outcomes[static_cast<std::size_t>(Outcome::ok)] = 1000;
   s.outcomes[static_cast<std::size_t>(Outcome::timeout)] = 0;
+  for (int i = 0; i < 1000; ++i) s.lag.record(5'000'000);
+  CHECK(judge_probe(s, 1000, kNanosPerSecond, k).find("the load generator fell behind") == 0);
+  s.lag.reset();
   for (int i = 0; i < 100; ++i) s.latency.record(5'000'000);
   CHECK(judge_probe(s, 1000, kNanosPerSecond, k).find("p99 ") == 0);
 }

@@ -1,8 +1,9 @@
 // The knee: the highest open-loop rate a path sustains — p99 within an SLO, errors within a
 // limit, and the generator keeping its schedule (achieved ≥ 99 % of offered, so no backlog
-// grows). Found per path by geometric bisection between a low and a high rate, each probe a
-// short run through the one load generator, then confirmed by running the answer again (a
-// noisy machine can make one probe look better than it is; a failed confirmation lowers it).
+// grows). Found per path by doubling from a low rate until a probe fails (or the high rate
+// holds), then geometric bisection inside that bracket, each probe a short run through the one
+// load generator; the answer is confirmed by running it again (a noisy machine can make one
+// probe look better than it is; a failed confirmation lowers it).
 #pragma once
 #include <atomic>
 #include <functional>
