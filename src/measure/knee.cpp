@@ -57,7 +57,8 @@ KneeResult find_knee(const Scenario& scenario, const PathSpec& spec, const PathI
   // Upward by doublings from the low rate, so the machine is not thrown into deep overload
   // before the answer is even bracketed; then geometric bisection inside the bracket.
   double low = config.low_rate_per_s, high = config.high_rate_per_s;
-  if (!probe(low)) return result;  // knee below the range (0)
+  // One hiccup of a shared machine must not end the search: the low rate gets a second try.
+  if (!probe(low) && (stop || !probe(low))) return result;  // knee below the range (0)
   double next = low * 2;
   for (;;) {
     if (stop) break;
