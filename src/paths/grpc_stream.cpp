@@ -88,7 +88,9 @@ class GrpcStreamClient final : public PathClient {
     for (std::size_t tries = 0; tries < streams_.size(); ++tries) {
       std::size_t index = next_++ % streams_.size();
       Stream& s = streams_[index];
-      if (!s.open) continue;
+      // finished(): gRPC already called OnDone, whose news may not have reached this thread yet;
+      // a write now would be a call on a finished reactor.
+      if (!s.open || s.reactor->finished()) continue;
       if (slot >= slot_stream_.size()) {
         slot_stream_.resize(slot + 1, -1);
         slot_id_.resize(slot + 1, 0);
@@ -149,7 +151,7 @@ class GrpcStreamClient final : public PathClient {
   };
 
   void write_next(Stream& s) {
-    if (s.queue_head == s.queue.size()) {
+    if (s.queue_head == s.queue.size() || s.reactor->finished()) {
       s.queue.clear();
       s.queue_head = 0;
       return;
