@@ -117,7 +117,10 @@ class ClientThread final : public CompletionSink {
       pace_timer_.expires_at(to_time_point(start_ns_));
       pace_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec) return;
-        while (issuing_ && !free_.empty()) issue_one(now_ns());
+        // At most the slots free now: a transport that fails inside issue() frees its slot at
+        // once, and the rest must go through the io_context (refill posts it) so timers and the
+        // stop flag keep running.
+        for (auto n = free_.size(); n-- > 0 && issuing_ && !free_.empty();) issue_one(now_ns());
       });
     }
     arm_scan_timer();
@@ -297,7 +300,11 @@ class ClientThread final : public CompletionSink {
     }
     if (shared_.scenario.load.mode == LoadMode::closed) {
       if (now >= end_ns_) return stop_issuing();
-      while (issuing_ && !free_.empty() && !in_issue_) issue_one(now);
+      for (auto n = free_.size(); n-- > 0 && issuing_ && !free_.empty() && !in_issue_;) {
+        Nanos t = now_ns();
+        if (t >= end_ns_) return stop_issuing();
+        issue_one(t);
+      }
     } else if (next_intended_ns_ <= now) {
       issue_due();
     }

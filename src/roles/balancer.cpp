@@ -420,7 +420,7 @@ void ClientSide::request_started() {
 void ClientSide::reply(QueryReply reply) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   --outstanding_;
-  if (done_) return;
+  if (done_ || finished_) return;
   queue_.push_back(std::move(reply));
   if (!write_in_flight_) write_locked();
 }
@@ -442,7 +442,17 @@ void ClientSide::write_locked() {
 void ClientSide::OnWriteDone(bool ok) {
   std::lock_guard<std::recursive_mutex> lock(mutex_);
   write_in_flight_ = false;
-  if (!ok || done_) return;
+  if (done_) return;
+  if (!ok) {
+    // The client went away (cancelled): replies still to come have nowhere to go. Finish now so
+    // gRPC can call OnDone; reply() drops what arrives later.
+    queue_.clear();
+    if (!finished_) {
+      finished_ = true;
+      Finish(grpc::Status::CANCELLED);
+    }
+    return;
+  }
   if (!queue_.empty()) write_locked();
   else finish_if_over_locked();
 }
