@@ -25,6 +25,7 @@
 #include "db/seeder.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "pathbench.grpc.pb.h"
+#include "paths/grpc_common.h"
 #include "roles/worker.h"
 #include "test_helpers.h"
 
@@ -83,16 +84,11 @@ Query point_query(std::int64_t sale_id) {
   return q;
 }
 
+// The same mapping the gRPC paths use (paths/grpc_common), not a copy of it.
 v1::QueryRequest to_request(const Query& q, std::uint64_t request_id) {
   v1::QueryRequest r;
+  to_proto(q, 0, r);
   r.set_request_id(request_id);
-  r.set_kind(static_cast<v1::QueryKind>(q.kind));
-  r.set_from_epoch_s(q.from_epoch_s);
-  r.set_to_epoch_s(q.to_epoch_s);
-  r.set_category_id(q.category_id);
-  r.set_minute_from(q.minute_from);
-  r.set_minute_to(q.minute_to);
-  r.set_sale_id(q.sale_id);
   return r;
 }
 

@@ -238,8 +238,8 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
       return;
     }
     f->backend = pick.backend;
-    ++f->attempts;
-    forwarded.fetch_add(1, std::memory_order_relaxed);
+    // A retry forwards the same request again: count requests, not attempts.
+    if (++f->attempts == 1) forwarded.fetch_add(1, std::memory_order_relaxed);
     f->context.emplace();
     f->context->set_deadline(f->deadline);
     backends[static_cast<std::size_t>(f->backend)].stub->async()->Query(
