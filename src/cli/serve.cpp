@@ -55,6 +55,13 @@ std::unique_ptr<MetricsHttpServer> metrics_server(const po::variables_map& vm, s
   return server;
 }
 
+// --ws-listen: the address, the role's default, or "" for "off".
+std::string ws_listen_option(const po::variables_map& vm, const char* fallback) {
+  if (!vm.count("ws-listen")) return fallback;
+  const std::string value = vm["ws-listen"].as<std::string>();
+  return value == "off" ? std::string() : value;
+}
+
 }  // namespace
 
 int serve_main(std::span<const std::string> args) {
@@ -66,7 +73,9 @@ int serve_main(std::span<const std::string> args) {
       "db", po::value<std::string>()->default_value("data/sales.db"), "worker: the sales database")(
       "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo: I/O threads")(
       "id", po::value<std::string>()->default_value("worker-0"), "worker: its name in replies")(
+      "ws-listen", po::value<std::string>(), "worker, balancer: host:port of the WebSocket front (worker 127.0.0.1:50062, balancer 127.0.0.1:50061; \"off\" for none)")(
       "workers", po::value<std::string>(), "balancer: comma-separated host:port of the workers")(
+      "worker-ws", po::value<std::string>(), "balancer: comma-separated host:port of the workers' WebSocket fronts, same order (enables its WebSocket front)")(
       "policy", po::value<std::string>()->default_value("least_outstanding"), "balancer: least_outstanding, p2c or round_robin")(
       "max-pending", po::value<int>()->default_value(1024), "balancer: requests outstanding beyond which it rejects")(
       "health-interval", po::value<std::string>(), "balancer: between health checks (default 1s)")(
@@ -92,10 +101,12 @@ int serve_main(std::span<const std::string> args) {
       o.threads = vm["threads"].as<int>();
       o.id = vm["id"].as<std::string>();
       if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
+      o.ws_listen = ws_listen_option(vm, "127.0.0.1:50062");
       WorkerServer worker(o);
       auto metrics = metrics_server(vm, [&] { return workers_exposition({{o.id, worker.stats()}}); });
       fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
                  worker.address(), o.db_path.string());
+      if (!worker.ws_address().empty()) fmt::print("{} serving WebSocket on ws://{}/query\n", o.id, worker.ws_address());
       std::fflush(stdout);
       int signal = wait_for_stop_signal();
       fmt::print("{}: signal {}, draining\n", o.id, signal);
@@ -115,10 +126,21 @@ int serve_main(std::span<const std::string> args) {
       if (o.routing.max_pending < 1) throw po::error("--max-pending: expected at least 1");
       o.health_interval_ns = duration_option(vm, "health-interval", o.health_interval_ns);
       o.health_timeout_ns = duration_option(vm, "health-timeout", o.health_timeout_ns);
+      if (vm.count("worker-ws")) {
+        boost::split(o.worker_ws, vm["worker-ws"].as<std::string>(), boost::is_any_of(","));
+        if (o.worker_ws.size() != o.workers.size())
+          throw po::error(fmt::format("--worker-ws: {} addresses for {} workers (one per --workers entry, same order)",
+                                      o.worker_ws.size(), o.workers.size()));
+        o.ws_listen = ws_listen_option(vm, "127.0.0.1:50061");
+      } else {
+        o.ws_listen.clear();
+      }
       BalancerServer balancer(o);
       auto metrics = metrics_server(vm, [&] { return balancer_exposition(balancer.stats()); });
       fmt::print("balancer ({}) serving pathbench.v1.Worker on {} over {}\n", to_string(o.routing.policy),
                  balancer.address(), fmt::join(o.workers, ", "));
+      if (!balancer.ws_address().empty())
+        fmt::print("balancer serving WebSocket on ws://{}/query over {}\n", balancer.ws_address(), fmt::join(o.worker_ws, ", "));
       std::fflush(stdout);
       wait_for_stop_signal();
       return kExitOk;

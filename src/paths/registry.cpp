@@ -5,6 +5,7 @@
 #include "paths/grpc_stream.h"
 #include "paths/grpc_unary.h"
 #include "paths/tcp_echo.h"
+#include "paths/websocket.h"
 
 namespace pathbench {
 
@@ -18,6 +19,8 @@ const std::vector<PathInfo>& table() {
        &create_grpc_unary},
       {"grpc_stream", "gRPC bidirectional QueryStream, many requests in flight per stream", {"balancer", "direct"},
        true, &create_grpc_stream},
+      {"websocket", "binary WebSocket messages (QueryRequest/QueryReply), many requests in flight per connection",
+       {"balancer", "direct"}, true, &create_websocket},
   };
   return paths;
 }

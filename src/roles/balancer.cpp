@@ -1,5 +1,7 @@
 #include "roles/balancer.h"
 
+#include "roles/balancer_ws.h"
+
 #include <fmt/format.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -25,17 +27,7 @@ using v1::QueryReply;
 using v1::QueryRequest;
 
 // What a worker's answer says about the worker's health (not about the request).
-BackendResult classify(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::NOT_FOUND:
-    case grpc::StatusCode::CANCELLED:  // the client gave up; not the worker's fault
-      return BackendResult::success;
-    case grpc::StatusCode::UNAVAILABLE: return BackendResult::transport_failure;
-    default: return BackendResult::failure;
-  }
-}
+BackendResult classify(grpc::StatusCode code) { return backend_result_of_status(static_cast<int>(code)); }
 
 std::chrono::system_clock::time_point deadline_after(Nanos ns) {
   return std::chrono::system_clock::now() + std::chrono::nanoseconds(ns);
@@ -172,9 +164,27 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
     server->GetHealthCheckService()->SetServingStatus(true);
     server->GetHealthCheckService()->SetServingStatus(v1::Worker::service_full_name(), true);
     housekeeping = std::thread([this] { housekeeping_loop(); });
+    if (!o.ws_listen.empty() && !o.worker_ws.empty()) {
+      BalancerWsOptions ws;
+      ws.listen = o.ws_listen;
+      ws.worker_ws = o.worker_ws;
+      ws.connections_per_worker = o.streams_per_worker;
+      ws.default_deadline_ns = o.default_deadline_ns;
+      try {
+        ws_front = std::make_unique<BalancerWsFront>(ws, core, counters);
+      } catch (...) {
+        stop_grpc();
+        throw;
+      }
+    }
   }
 
   ~Impl() {
+    ws_front.reset();  // it uses the core and the counters
+    stop_grpc();
+  }
+
+  void stop_grpc() {
     {
       std::lock_guard lock(stop_mutex);
       stopping = true;
@@ -182,12 +192,15 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
     stop_cv.notify_all();
     housekeeping.join();
     server->GetHealthCheckService()->SetServingStatus(false);  // every service, "" included
-    server->Shutdown(deadline_after(options.default_deadline_ns));
+    // Backend streams go first: a client stream waiting on a paused worker would otherwise hold
+    // Shutdown for its whole deadline. Requests on them fail UNAVAILABLE; no new ones open.
     {
       std::lock_guard lock(streams_mutex);
+      streams_closed = true;
       for (auto& per_backend : streams)
         for (auto& s : per_backend) s->cancel();
     }
+    server->Shutdown(deadline_after(options.default_deadline_ns));
     // Backend streams are gRPC reactors: wait for their last callback before freeing them.
     for (auto& per_backend : streams)
       for (auto& s : per_backend)
@@ -216,7 +229,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
 
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const QueryRequest* request,
                                   QueryReply* reply) override {
-    received.fetch_add(1, std::memory_order_relaxed);
+    counters.received.fetch_add(1, std::memory_order_relaxed);
     auto* reactor = context->DefaultReactor();
     auto* f = new Forward{this, reactor, request, reply, {}, {}, {}, now_ns()};
     f->deadline = context->deadline() == std::chrono::system_clock::time_point::max()
@@ -231,7 +244,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
     auto pick = core.pick();
     if (pick.kind != BalancerCore::Pick::Kind::routed) {
       bool overloaded = pick.kind == BalancerCore::Pick::Kind::overloaded;
-      (overloaded ? rejected : unavailable).fetch_add(1, std::memory_order_relaxed);
+      (overloaded ? counters.rejected : counters.unavailable).fetch_add(1, std::memory_order_relaxed);
       finish(f, overloaded ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                           fmt::format("balancer: {} requests pending, the limit", options.routing.max_pending))
                            : grpc::Status(grpc::StatusCode::UNAVAILABLE, "balancer: no healthy worker"));
@@ -239,7 +252,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
     }
     f->backend = pick.backend;
     // A retry forwards the same request again: count requests, not attempts.
-    if (++f->attempts == 1) forwarded.fetch_add(1, std::memory_order_relaxed);
+    if (++f->attempts == 1) counters.forwarded.fetch_add(1, std::memory_order_relaxed);
     f->context.emplace();
     f->context->set_deadline(f->deadline);
     backends[static_cast<std::size_t>(f->backend)].stub->async()->Query(
@@ -278,14 +291,14 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
 
   // Called from ClientSide::OnReadDone for each request on a client stream.
   void forward_stream(const std::shared_ptr<ClientSide>& client, const QueryRequest& request) {
-    received.fetch_add(1, std::memory_order_relaxed);
+    counters.received.fetch_add(1, std::memory_order_relaxed);
     client->request_started();
     Nanos now = now_ns();
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto pick = core.pick();
       if (pick.kind != BalancerCore::Pick::Kind::routed) {
         bool overloaded = pick.kind == BalancerCore::Pick::Kind::overloaded;
-        (overloaded ? rejected : unavailable).fetch_add(1, std::memory_order_relaxed);
+        (overloaded ? counters.rejected : counters.unavailable).fetch_add(1, std::memory_order_relaxed);
         client->reply(error_reply(request.request_id(), overloaded ? grpc::StatusCode::RESOURCE_EXHAUSTED
                                                                    : grpc::StatusCode::UNAVAILABLE,
                                   overloaded ? "balancer: pending limit reached" : "balancer: no healthy worker"));
@@ -295,12 +308,12 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
       std::uint64_t id = next_stream_id.fetch_add(1, std::memory_order_relaxed);
       PendingStreamRequest pending{client, request.request_id(), now, now + options.default_deadline_ns, pick.backend};
       if (stream && stream->send(id, request, std::move(pending))) {
-        forwarded.fetch_add(1, std::memory_order_relaxed);
+        counters.forwarded.fetch_add(1, std::memory_order_relaxed);
         return;
       }
       core.release(pick.backend, BackendResult::transport_failure);
     }
-    unavailable.fetch_add(1, std::memory_order_relaxed);
+    counters.unavailable.fetch_add(1, std::memory_order_relaxed);
     client->reply(error_reply(request.request_id(), grpc::StatusCode::UNAVAILABLE, "balancer: worker stream failed"));
   }
 
@@ -315,6 +328,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
   // A live stream to `backend`, round robin over up to streams_per_worker; replaces dead ones.
   BackendStream* stream_for(int backend) {
     std::lock_guard lock(streams_mutex);
+    if (streams_closed) return nullptr;
     auto& list = streams[static_cast<std::size_t>(backend)];
     for (auto it = list.begin(); it != list.end();) {
       if (!(*it)->alive()) {
@@ -383,17 +397,19 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
   std::vector<Backend> backends;
   std::unique_ptr<grpc::Server> server;
   std::string host, listen_address;
-  std::atomic<std::uint64_t> received{0}, forwarded{0}, rejected{0}, unavailable{0};
+  BalancerCounters counters;
   std::atomic<std::uint64_t> next_stream_id{1};
   std::atomic<int> unary_in_flight{0}, health_in_flight{0};
   std::mutex streams_mutex;
   std::vector<std::vector<std::unique_ptr<BackendStream>>> streams;
   std::vector<std::unique_ptr<BackendStream>> retired;
+  bool streams_closed = false;  // under streams_mutex: stopping, no new backend streams
   std::size_t round_robin = 0;
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
   bool stopping = false;
   std::thread housekeeping;
+  std::unique_ptr<BalancerWsFront> ws_front;  // null without ws_listen / worker_ws
 };
 
 namespace {
@@ -555,13 +571,14 @@ void BackendStream::OnDone(const grpc::Status&) {
 BalancerServer::BalancerServer(const BalancerOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 BalancerServer::~BalancerServer() = default;
 std::string BalancerServer::address() const { return impl_->listen_address; }
+std::string BalancerServer::ws_address() const { return impl_->ws_front ? impl_->ws_front->address() : std::string(); }
 
 BalancerStats BalancerServer::stats() const {
   BalancerStats s;
-  s.received = impl_->received.load();
-  s.forwarded = impl_->forwarded.load();
-  s.rejected = impl_->rejected.load();
-  s.unavailable = impl_->unavailable.load();
+  s.received = impl_->counters.received.load();
+  s.forwarded = impl_->counters.forwarded.load();
+  s.rejected = impl_->counters.rejected.load();
+  s.unavailable = impl_->counters.unavailable.load();
   s.backends = impl_->core.snapshot();
   return s;
 }

@@ -4,6 +4,9 @@
 // admission control (RESOURCE_EXHAUSTED beyond max_pending, counted) and deadlines on every
 // forwarded call. Registers grpc.health.v1 and reflection itself.
 //
+// A WebSocket front (roles/balancer_ws.h) shares the same BalancerCore and counters, so both
+// fronts see one routing, one set of health verdicts and one admission limit.
+//
 // Threads: gRPC's threads carry the calls (callback API, no thread per request); one named
 // thread "pb-bal-health" runs the health checks. The destructor shuts the server down and
 // joins that thread.
@@ -23,7 +26,11 @@ struct BalancerOptions {
   Nanos health_interval_ns = 1 * kNanosPerSecond;
   Nanos health_timeout_ns = 500 * kNanosPerMilli;
   Nanos default_deadline_ns = 2 * kNanosPerSecond;  // for calls that arrive without one
-  int streams_per_worker = 2;  // balancer -> worker bidirectional streams carrying QueryStream traffic
+  int streams_per_worker = 2;  // balancer -> worker streams (gRPC) and connections (WebSocket) per worker
+  // The WebSocket front (roles/balancer_ws.h): where it listens ("" = none) and each worker's
+  // WebSocket address, in the order of `workers`.
+  std::string ws_listen = "127.0.0.1:0";
+  std::vector<std::string> worker_ws;
 };
 
 struct BalancerStats {
@@ -40,6 +47,7 @@ class BalancerServer {
   BalancerServer& operator=(const BalancerServer&) = delete;
 
   std::string address() const;
+  std::string ws_address() const;  // "" without a WebSocket front
   BalancerStats stats() const;
 
   struct Impl;  // defined in balancer.cpp; public only so its helper classes can name it

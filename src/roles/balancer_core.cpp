@@ -12,6 +12,19 @@
 #include "measure/check.h"
 
 namespace pathbench {
+
+BackendResult backend_result_of_status(int code) noexcept {
+  switch (code) {
+    case 0:  // OK
+    case 1:  // CANCELLED: the client gave up; not the worker's fault
+    case 3:  // INVALID_ARGUMENT
+    case 5:  // NOT_FOUND
+      return BackendResult::success;
+    case 14: return BackendResult::transport_failure;  // UNAVAILABLE
+    default: return BackendResult::failure;
+  }
+}
+
 namespace {
 
 constexpr std::array<RoutingPolicy, 3> kAllRoutingPolicies{

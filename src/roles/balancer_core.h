@@ -63,6 +63,9 @@ enum class BackendResult : std::uint8_t {
   transport_failure,  // connection refused/reset, UNAVAILABLE: eject at once
 };
 
+// What a request's status (gRPC code numbers, as carried by every front) says about the backend.
+BackendResult backend_result_of_status(int status_code) noexcept;
+
 struct BackendSnapshot {
   std::string address;
   bool ejected = false;

@@ -21,6 +21,7 @@
 
 #include "db/executor.h"
 #include "db/query.h"
+#include "net/websocket.h"
 #include "pathbench.grpc.pb.h"
 #include "paths/grpc_common.h"
 
@@ -85,12 +86,12 @@ std::string invalid_message(const std::string& field, const std::string& message
   return fmt::format("{}: {}", field, message);
 }
 
-// "worker-3" -> "pb-wk3-sqlN"; other ids are cut so the "-sqlN" suffix survives the kernel's
-// 15-character limit (a profile needs the thread number more than the id's tail).
-std::string sql_thread_name(const std::string& id, int index) {
+// "worker-3" + "sql0" -> "pb-wk3-sql0"; other ids are cut so the suffix survives the kernel's
+// 15-character limit (a profile needs the thread's role more than the id's tail).
+std::string worker_thread_name(const std::string& id, const std::string& what) {
   std::string short_id = id;
   if (short_id.rfind("worker-", 0) == 0) short_id = "wk" + short_id.substr(7);
-  const std::string suffix = fmt::format("-sql{}", index);
+  const std::string suffix = "-" + what;
   const std::size_t room = 15 - std::min<std::size_t>(15, 3 + suffix.size());
   std::string name = "pb-" + short_id.substr(0, room) + suffix;
   return name.substr(0, 15);
@@ -98,6 +99,10 @@ std::string sql_thread_name(const std::string& id, int index) {
 
 void fill_reply(v1::QueryReply& reply, std::uint64_t request_id, const Answer& answer, const std::string& worker_id) {
   reply.set_request_id(request_id);
+  if (answer.code != grpc::StatusCode::OK) {
+    reply.mutable_status()->set_code(static_cast<int>(answer.code));
+    reply.mutable_status()->set_message(answer.message);
+  }
   reply.set_count(answer.result.count);
   reply.set_sum_cents(answer.result.sum_cents);
   reply.set_worker_queue_ns(answer.queue_ns);
@@ -130,7 +135,7 @@ class QueryEngine {
         threads_.emplace_back([this, i] { sql_loop(executors_[static_cast<std::size_t>(i)].get()); });
         // Named from here rather than by the thread itself, so the names are in place when the
         // constructor returns (a profile or a test looking right away sees them).
-        pthread_setname_np(threads_.back().native_handle(), sql_thread_name(options_.id, i).c_str());
+        pthread_setname_np(threads_.back().native_handle(), worker_thread_name(options_.id, fmt::format("sql{}", i)).c_str());
       }
     } catch (...) {
       stop();  // a constructor that throws runs no destructor: join what did start
@@ -351,6 +356,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor, public AnswerSink {
   void complete(std::uint64_t request_id, Answer answer) override {
     if (answer.code != grpc::StatusCode::OK) return Finish(grpc::Status(answer.code, answer.message));
     fill_reply(*reply_, request_id, answer, engine_.id());
+    reply_->clear_status();  // the call's status says it
     Finish(grpc::Status::OK);
   }
   bool cancelled() const noexcept override { return context_->IsCancelled(); }
@@ -434,12 +440,7 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
     std::unique_lock lock(mu_);
     --outstanding_;
     if (!broken_) {
-      v1::QueryReply& reply = writes_.emplace_back();
-      fill_reply(reply, request_id, answer, engine_.id());
-      if (answer.code != grpc::StatusCode::OK) {
-        reply.mutable_status()->set_code(static_cast<int>(answer.code));
-        reply.mutable_status()->set_message(std::move(answer.message));
-      }
+      fill_reply(writes_.emplace_back(), request_id, answer, engine_.id());
     }
     act(next_action(lock));
   }
@@ -520,6 +521,48 @@ class WorkerService final : public v1::Worker::CallbackService {
   QueryEngine& engine_;
 };
 
+// One request that came over WebSocket, waiting for its answer; deletes itself once answered.
+// Holds the channel so an answer from an SQL thread can always be handed to its strand (a
+// closed channel drops it).
+class WsAnswer final : public AnswerSink {
+ public:
+  WsAnswer(std::shared_ptr<net::WsChannel> channel, const std::string& worker_id)
+      : channel_(std::move(channel)), worker_id_(worker_id) {}
+  void complete(std::uint64_t request_id, Answer answer) override {
+    v1::QueryReply reply;
+    fill_reply(reply, request_id, answer, worker_id_);
+    channel_->send(reply.SerializeAsString());
+    delete this;
+  }
+  bool cancelled() const noexcept override { return !channel_->open(); }
+
+ private:
+  std::shared_ptr<net::WsChannel> channel_;
+  const std::string& worker_id_;
+};
+
+// The worker's WebSocket front (ws://host:port/query, "/" too): each binary message is one
+// serialized QueryRequest, answered by one QueryReply with the same request_id and a status,
+// in completion order; many in flight per connection. A text frame or bytes that are not a
+// QueryRequest close the connection with 1002.
+class WorkerWsFront final : public net::WsHandler {
+ public:
+  explicit WorkerWsFront(QueryEngine& engine) : engine_(engine) {}
+  bool accepts(std::string_view target) const override { return target == "/query" || target == "/"; }
+  void on_message(const std::shared_ptr<net::WsChannel>& channel, std::string_view payload, bool binary) override {
+    const Nanos received_ns = now_ns();
+    if (!binary) return channel->close(net::CloseCode::protocol_error, "binary frames only: a pathbench.v1.QueryRequest");
+    v1::QueryRequest request;
+    if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+      return channel->close(net::CloseCode::protocol_error, "not a pathbench.v1.QueryRequest");
+    const Nanos deadline_ns = request.timeout_ns() > 0 ? received_ns + request.timeout_ns() : kNoDeadline;
+    engine_.accept(request, received_ns, deadline_ns, *new WsAnswer(channel, engine_.id()));
+  }
+
+ private:
+  QueryEngine& engine_;
+};
+
 }  // namespace
 
 struct WorkerServer::Impl {
@@ -548,6 +591,19 @@ struct WorkerServer::Impl {
       health->SetServingStatus("", true);
       health->SetServingStatus(kServiceName, true);
     }
+    if (!options.ws_listen.empty()) {
+      try {
+        net::WsServerOptions ws;
+        ws.listen = options.ws_listen;
+        ws.thread_name = worker_thread_name(options.id, "ws");
+        ws.limits.max_message_bytes = static_cast<std::size_t>(std::max<std::int64_t>(1, options.ws_max_message_bytes));
+        ws_server = std::make_unique<net::WsServer>(ws, ws_front);
+      } catch (const std::exception& e) {
+        server->Shutdown();
+        engine.stop();
+        throw std::runtime_error(fmt::format("worker {}: {}", options.id, e.what()));
+      }
+    }
   }
 
   ~Impl() { drain(2 * kNanosPerSecond); }
@@ -559,12 +615,17 @@ struct WorkerServer::Impl {
     // First, so balancers' health checks stop sending work while what is in flight finishes.
     if (auto* health = server->GetHealthCheckService()) health->SetServingStatus(false);
     const Nanos grace = std::max<Nanos>(0, grace_ns);
+    // No grace means the process "died": its WebSocket connections drop without a close.
+    if (ws_server && grace == 0) ws_server->abort_all();
     engine.set_hard_stop(now_ns() + grace);
     // Returns once every call has finished: in flight ones get `grace`, then are cancelled.
     // The SQL threads keep running meanwhile, since open streams finish only when their
     // queries are answered.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::nanoseconds(grace));
     engine.stop();
+    // After the engine: every WebSocket answer has been handed to its connection by now, and
+    // is written before the close (1001).
+    if (ws_server) ws_server->stop();
   }
 
   // Declaration order is destruction order reversed: the server goes before the service it
@@ -572,6 +633,8 @@ struct WorkerServer::Impl {
   QueryEngine engine;
   WorkerService service;
   std::unique_ptr<grpc::Server> server;
+  WorkerWsFront ws_front{engine};
+  std::unique_ptr<net::WsServer> ws_server;  // null without ws_listen
   std::string address;
   std::mutex drain_mu;
   bool drained = false;
@@ -581,6 +644,7 @@ WorkerServer::WorkerServer(const WorkerOptions& options) : impl_(std::make_uniqu
 WorkerServer::~WorkerServer() = default;
 
 std::string WorkerServer::address() const { return impl_->address; }
+std::string WorkerServer::ws_address() const { return impl_->ws_server ? impl_->ws_server->address() : std::string(); }
 const std::string& WorkerServer::id() const noexcept { return impl_->engine.id(); }
 WorkerStats WorkerServer::stats() const { return impl_->engine.stats(); }
 void WorkerServer::set_added_delay(Nanos delay_ns) { impl_->engine.set_added_delay(delay_ns); }

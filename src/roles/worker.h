@@ -1,6 +1,8 @@
 // The worker role: answers catalog queries from the sales database over gRPC (service
 // pathbench.v1.Worker: unary Query and bidirectional QueryStream), with the standard
-// grpc.health.v1 service and server reflection registered.
+// grpc.health.v1 service and server reflection registered; and over WebSocket (binary frames,
+// one serialized QueryRequest each, answered by a QueryReply carrying the status; many in
+// flight per connection; net/websocket.h's limits), served by one io thread "pb-<id>-ws".
 //
 // Threads: gRPC's own (callback API) threads receive requests; echo queries are answered right
 // there; point/heavy queries (and echo while an added delay is set) go through a bounded FIFO to
@@ -41,6 +43,9 @@ struct WorkerOptions {
   int max_queue = 4096;                   // queued queries beyond this get RESOURCE_EXHAUSTED
   Nanos added_delay_ns = 0;               // fault injection: extra time per query (a slow worker)
   std::int64_t max_message_bytes = 4 << 20;  // larger requests get RESOURCE_EXHAUSTED
+  // The WebSocket front (ws://HOST:PORT/query): "" = none. Same queries, same engine.
+  std::string ws_listen = "127.0.0.1:0";
+  std::int64_t ws_max_message_bytes = 1 << 20;  // larger messages close that connection with 1009
 };
 
 // Every received request is counted once in received and, once answered, once in one of the
@@ -59,6 +64,8 @@ class WorkerServer {
 
   // "127.0.0.1:40123": where the server listens (port resolved).
   std::string address() const;
+  // "127.0.0.1:40124": the WebSocket front's address, "" when there is none.
+  std::string ws_address() const;
   const std::string& id() const noexcept;
   WorkerStats stats() const;
   // Fault injection (thread-safe): add this much delay to every query from now on.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 namespace pathbench {
 
 Topology::Topology(const Scenario& scenario) : scenario_(scenario) {}
@@ -20,8 +22,33 @@ const std::vector<std::string>& Topology::worker_addresses() {
   }
   std::lock_guard lock(mutex_);
   for (int i = 0; i < scenario_.workers.count; ++i) workers_.push_back(std::make_unique<WorkerServer>(worker_options(i)));
-  for (auto& w : workers_) worker_addresses_.push_back(w->address());
+  for (auto& w : workers_) {
+    worker_addresses_.push_back(w->address());
+    worker_ws_addresses_.push_back(w->ws_address());
+  }
   return worker_addresses_;
+}
+
+const std::vector<std::string>& Topology::worker_ws_addresses() {
+  worker_addresses();
+  if (!scenario_.workers.endpoints.empty()) {
+    if (scenario_.workers.ws_endpoints.empty())
+      throw std::runtime_error("the workers are external ([workers] endpoints) but [workers] ws_endpoints is not set: "
+                               "a WebSocket path needs their WebSocket addresses");
+    worker_ws_addresses_ = scenario_.workers.ws_endpoints;
+  }
+  return worker_ws_addresses_;
+}
+
+const std::string& Topology::balancer_ws_address() {
+  balancer_address();
+  if (!scenario_.balancer.endpoint.empty()) {
+    if (scenario_.balancer.ws_endpoint.empty())
+      throw std::runtime_error("the balancer is external ([balancer] endpoint) but [balancer] ws_endpoint is not set: "
+                               "a WebSocket path needs its WebSocket address");
+    balancer_ws_address_ = scenario_.balancer.ws_endpoint;
+  }
+  return balancer_ws_address_;
 }
 
 WorkerOptions Topology::worker_options(int index) const {
@@ -29,6 +56,9 @@ WorkerOptions Topology::worker_options(int index) const {
   o.id = fmt::format("worker-{}", index);
   o.listen = static_cast<std::size_t>(index) < worker_addresses_.size() ? worker_addresses_[static_cast<std::size_t>(index)]
                                                                         : scenario_.workers.listen_host + ":0";
+  o.ws_listen = static_cast<std::size_t>(index) < worker_ws_addresses_.size()
+                    ? worker_ws_addresses_[static_cast<std::size_t>(index)]
+                    : scenario_.workers.listen_host + ":0";
   o.db_path = scenario_.database.path;
   o.threads = scenario_.workers.threads;
   o.max_queue = scenario_.workers.max_queue;
@@ -88,8 +118,11 @@ const std::string& Topology::balancer_address() {
   o.health_interval_ns = scenario_.balancer.health_interval_ns;
   o.health_timeout_ns = scenario_.balancer.health_timeout_ns;
   o.default_deadline_ns = scenario_.load.deadline_ns;
+  o.ws_listen = scenario_.balancer.listen_host + ":0";
+  o.worker_ws = worker_ws_addresses();
   balancer_ = std::make_unique<BalancerServer>(o);
   balancer_address_ = balancer_->address();
+  balancer_ws_address_ = balancer_->ws_address();
   return balancer_address_;
 }
 

@@ -25,6 +25,10 @@ class Topology {
   const std::vector<std::string>& worker_addresses();
   // "host:port" of the balancer (starts the workers too). Throws std::runtime_error.
   const std::string& balancer_address();
+  // The same for their WebSocket fronts (external ones: [workers] ws_endpoints, [balancer]
+  // ws_endpoint; a scenario that reaches external roles without them cannot use WebSocket).
+  const std::vector<std::string>& worker_ws_addresses();
+  const std::string& balancer_ws_address();
 
   // Faults on spawned worker `index` (thread-safe against the servers, called from the
   // runner's fault thread). kill: the worker drains nothing — it goes away at once, its address
@@ -46,8 +50,10 @@ class Topology {
   mutable std::mutex mutex_;  // guards workers_ against faults and metrics scrapes
   std::vector<std::unique_ptr<WorkerServer>> workers_;  // null while killed
   std::vector<std::string> worker_addresses_;
+  std::vector<std::string> worker_ws_addresses_;
   std::unique_ptr<BalancerServer> balancer_;
   std::string balancer_address_;
+  std::string balancer_ws_address_;
 };
 
 }  // namespace pathbench

@@ -303,24 +303,30 @@ bool valid_endpoint(std::string_view text) {
   return ec == std::errc() && ptr == digits.data() + digits.size() && port > 0 && port < 65536;
 }
 
+void read_endpoints(TableReader& r, std::string_view key, std::vector<std::string>& out) {
+  auto n = r.node(key);
+  if (!n) return;
+  auto array = n->as_array();
+  if (!array) return r.error(*n, key, "an array of \"host:port\" strings");
+  for (auto& e : *array) {
+    auto s = e.as_string();
+    if (!s || !valid_endpoint(s->get()))
+      r.error(e, key, "a \"host:port\" string");
+    else
+      out.push_back(s->get());
+  }
+}
+
 void read_workers(TableReader& r, WorkersConfig& workers) {
   r.integer("count", workers.count, 1, 64);
   r.integer("threads", workers.threads, 1, 64);
   r.integer("max_queue", workers.max_queue, 1, 1'000'000);
   r.string("listen_host", workers.listen_host);
-  if (auto n = r.node("endpoints")) {
-    auto array = n->as_array();
-    if (!array) {
-      r.error(*n, "endpoints", "an array of \"host:port\" strings");
-    } else {
-      for (auto& e : *array) {
-        auto s = e.as_string();
-        if (!s || !valid_endpoint(s->get()))
-          r.error(e, "endpoints", "a \"host:port\" string");
-        else
-          workers.endpoints.push_back(s->get());
-      }
-    }
+  read_endpoints(r, "endpoints", workers.endpoints);
+  read_endpoints(r, "ws_endpoints", workers.ws_endpoints);
+  if (!workers.ws_endpoints.empty() && workers.ws_endpoints.size() != workers.endpoints.size()) {
+    if (auto n = r.raw().get("ws_endpoints"))
+      r.error(*n, "ws_endpoints", fmt::format("one WebSocket address per workers.endpoints entry ({})", workers.endpoints.size()));
   }
   r.reject_unknown_keys();
 }
@@ -344,6 +350,9 @@ void read_balancer(TableReader& r, BalancerConfig& b) {
   r.string("endpoint", b.endpoint);
   if (auto n = r.raw().get("endpoint"); n && !b.endpoint.empty() && !valid_endpoint(b.endpoint))
     r.error(*n, "endpoint", "a \"host:port\" string");
+  r.string("ws_endpoint", b.ws_endpoint);
+  if (auto n = r.raw().get("ws_endpoint"); n && !b.ws_endpoint.empty() && !valid_endpoint(b.ws_endpoint))
+    r.error(*n, "ws_endpoint", "a \"host:port\" string");
   if (b.routing.max_ejection_ns < b.routing.base_ejection_ns) {
     if (auto n = r.raw().get("max_ejection"))
       r.error(*n, "max_ejection", fmt::format("a duration >= balancer.base_ejection ({})",
@@ -618,13 +627,15 @@ toml::table to_table(const Scenario& s) {
   toml::table query{{"mix", mix},
                     {"heavy_range_days", s.query.heavy_range_days},
                     {"heavy_window_minutes", s.query.heavy_window_minutes}};
-  toml::array endpoints;
+  toml::array endpoints, ws_endpoints;
   for (auto& e : s.workers.endpoints) endpoints.push_back(e);
+  for (auto& e : s.workers.ws_endpoints) ws_endpoints.push_back(e);
   toml::table workers{{"count", s.workers.count},
                       {"threads", s.workers.threads},
                       {"max_queue", s.workers.max_queue},
                       {"listen_host", s.workers.listen_host},
-                      {"endpoints", endpoints}};
+                      {"endpoints", endpoints},
+                      {"ws_endpoints", ws_endpoints}};
   const BalancerPolicyConfig& r = s.balancer.routing;
   toml::table balancer{{"policy", std::string(to_string(r.policy))},
                        {"max_pending", r.max_pending},
@@ -636,7 +647,8 @@ toml::table to_table(const Scenario& s) {
                        {"health_interval", format_duration(s.balancer.health_interval_ns)},
                        {"health_timeout", format_duration(s.balancer.health_timeout_ns)},
                        {"listen_host", s.balancer.listen_host},
-                       {"endpoint", s.balancer.endpoint}};
+                       {"endpoint", s.balancer.endpoint},
+                       {"ws_endpoint", s.balancer.ws_endpoint}};
   toml::array faults;
   for (auto& f : s.faults)
     faults.push_back(toml::table{{"at", format_duration(f.at_ns)},

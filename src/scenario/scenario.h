@@ -49,6 +49,7 @@ struct WorkersConfig {
   int threads = 2;                     // SQL threads per worker
   int max_queue = 4096;                // queued queries per worker beyond which it rejects
   std::vector<std::string> endpoints;  // "host:port" of running `pathbench serve worker`s; spawns none
+  std::vector<std::string> ws_endpoints;  // their WebSocket fronts, same order (for websocket paths)
   std::string listen_host = "127.0.0.1";
 };
 
@@ -58,6 +59,7 @@ struct BalancerConfig {
   Nanos health_interval_ns = 1 * kNanosPerSecond;      // active health checks (grpc.health.v1)
   Nanos health_timeout_ns = 500 * kNanosPerMilli;
   std::string endpoint;                                // "host:port" of a running `pathbench serve balancer`
+  std::string ws_endpoint;                             // its WebSocket front (for websocket paths)
   std::string listen_host = "127.0.0.1";
 };
 

@@ -1,0 +1,482 @@
+#include "net/websocket.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+
+namespace pathbench::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::atomic<std::uint64_t> next_channel_id{1};
+
+std::chrono::nanoseconds as_duration(Nanos ns) { return std::chrono::nanoseconds(ns); }
+
+bool split_host_port(const std::string& host_port, std::string& host, std::string& port) {
+  const auto colon = host_port.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) return false;
+  host = host_port.substr(0, colon);
+  port = host_port.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return true;
+}
+
+websocket::stream_base::timeout timeouts(const WsLimits& limits, beast::role_type role) {
+  auto t = websocket::stream_base::timeout::suggested(role);
+  t.handshake_timeout = as_duration(limits.handshake_timeout_ns);  // also bounds the closing handshake
+  t.idle_timeout = limits.idle_timeout_ns > 0 ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                    as_duration(limits.idle_timeout_ns))
+                                              : websocket::stream_base::none();
+  t.keep_alive_pings = true;  // a quiet but live peer answers pings, so only a dead one times out
+  return t;
+}
+
+std::string describe(const beast::error_code& ec, const websocket::stream<beast::tcp_stream>& ws) {
+  if (ec == websocket::error::closed) {
+    const auto& reason = ws.reason();
+    return fmt::format("closed by the peer with {}{}{}", static_cast<int>(reason.code), reason.reason.empty() ? "" : ": ",
+                       std::string(reason.reason.data(), reason.reason.size()));
+  }
+  return ec.message();
+}
+
+// One WebSocket connection on its own strand (every member below runs on it, except the
+// public entry points, which dispatch to it).
+class BeastChannel final : public WsChannel {
+ public:
+  using Stream = websocket::stream<beast::tcp_stream>;
+
+  BeastChannel(Stream ws, std::string target, Callbacks callbacks, const WsLimits& limits,
+               std::function<void(std::uint64_t)> on_gone)
+      : WsChannel(std::move(target), next_channel_id.fetch_add(1)), ws_(std::move(ws)), callbacks_(std::move(callbacks)),
+        limits_(limits), on_gone_(std::move(on_gone)) {
+    ws_.read_message_max(limits_.max_message_bytes);
+    ws_.binary(true);
+  }
+
+  void send(std::string payload, bool binary) override {
+    asio::dispatch(ws_.get_executor(), [self = self(), payload = std::move(payload), binary]() mutable {
+      self->queue_write(std::move(payload), binary);
+    });
+  }
+
+  void close(CloseCode code, std::string reason) override {
+    open_.store(false, std::memory_order_release);
+    asio::dispatch(ws_.get_executor(), [self = self(), code, reason = std::move(reason)]() mutable {
+      if (self->closed_ || self->closing_) return;
+      self->closing_ = true;
+      self->close_reason_ = websocket::close_reason(code, reason);
+      if (!self->writing_) self->do_close();
+    });
+  }
+
+  void abort() override {
+    open_.store(false, std::memory_order_release);
+    asio::dispatch(ws_.get_executor(), [self = self()] {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      self->finish("aborted");
+    });
+  }
+
+  // Server side: completes the opening handshake of `request`, then reads.
+  void accept(const HttpRequest& request, std::function<void(bool)> then) {
+    ws_.set_option(timeouts(limits_, beast::role_type::server));
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::server, "pathbench");
+    }));
+    ws_.async_accept(request, [self = self(), then = std::move(then)](beast::error_code ec) {
+      if (ec) {
+        self->finish(fmt::format("handshake: {}", ec.message()));
+        return then(false);
+      }
+      then(true);
+    });
+  }
+
+  // Client side: TCP connect (bounded by the handshake timeout), then the opening handshake.
+  void connect(tcp::resolver::results_type endpoints, std::string host_port, std::function<void(std::string)> then) {
+    auto& tcp_layer = beast::get_lowest_layer(ws_);
+    tcp_layer.expires_after(as_duration(limits_.handshake_timeout_ns));
+    tcp_layer.async_connect(endpoints, [self = self(), host_port = std::move(host_port), then = std::move(then)](
+                                           beast::error_code ec, const tcp::endpoint&) mutable {
+      if (ec) {
+        self->finish("connect: " + ec.message());
+        return then(fmt::format("cannot connect to ws://{}{}: {}", host_port, self->target(), ec.message()));
+      }
+      auto& layer = beast::get_lowest_layer(self->ws_);
+      layer.socket().set_option(tcp::no_delay(true), ec);
+      layer.expires_never();  // the websocket stream has its own timeouts
+      self->ws_.set_option(timeouts(self->limits_, beast::role_type::client));
+      const std::string target = self->target();
+      self->ws_.async_handshake(host_port, target, [self, host_port, then = std::move(then)](beast::error_code ec) {
+        if (ec) {
+          self->finish("handshake: " + ec.message());
+          return then(fmt::format("WebSocket handshake with ws://{}{} failed: {}", host_port, self->target(), ec.message()));
+        }
+        then("");
+      });
+    });
+  }
+
+  // After a successful accept/connect, on the strand.
+  void start() {
+    started_ = true;
+    do_read();
+  }
+
+  bool closed() const noexcept { return closed_; }
+  auto executor() { return ws_.get_executor(); }
+
+ private:
+  std::shared_ptr<BeastChannel> self() { return std::static_pointer_cast<BeastChannel>(shared_from_this()); }
+
+  void queue_write(std::string payload, bool binary) {
+    if (closed_ || closing_) return;
+    writes_.emplace_back(std::move(payload), binary);
+    // A peer that does not read its replies must not grow our memory: stop taking its requests.
+    if (writes_.size() > limits_.max_queued_writes) read_paused_ = true;
+    if (!writing_) do_write();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.binary(writes_.front().second);
+    ws_.async_write(asio::buffer(writes_.front().first),
+                    [self = self()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (ec) return finish(fmt::format("write: {}", describe(ec, ws_)));
+    writes_.pop_front();
+    if (read_paused_ && writes_.size() <= limits_.max_queued_writes / 2) {
+      read_paused_ = false;
+      if (!reading_ && !closed_) do_read();
+    }
+    if (!writes_.empty()) return do_write();
+    if (closing_) do_close();
+  }
+
+  void do_read() {
+    reading_ = true;
+    ws_.async_read(buffer_, [self = self()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    // Beast has already answered a frame that broke the protocol (1002) or the size limit (1009).
+    if (ec) return finish(describe(ec, ws_));
+    if (!closed_ && !closing_ && callbacks_.on_message) {
+      auto data = buffer_.cdata();
+      callbacks_.on_message(self(), std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_binary());
+    }
+    buffer_.consume(buffer_.size());
+    // Keep reading while closing too: the peer's close frame completes the closing handshake.
+    if (!closed_ && !read_paused_) do_read();
+  }
+
+  void do_close() {
+    if (close_started_) return;
+    close_started_ = true;
+    ws_.async_close(close_reason_, [self = self()](beast::error_code ec) {
+      self->finish(ec ? fmt::format("close: {}", ec.message())
+                      : fmt::format("closed with {}", static_cast<int>(self->close_reason_.code)));
+    });
+  }
+
+  void finish(const std::string& reason) {
+    if (closed_) return;
+    closed_ = true;
+    open_.store(false, std::memory_order_release);
+    writes_.clear();
+    if (!close_started_ || reading_) {
+      // Not a clean close on our side: make sure the socket goes (pending operations end).
+      beast::error_code ignored;
+      beast::get_lowest_layer(ws_).socket().close(ignored);
+    }
+    auto callbacks = std::move(callbacks_);  // no cycles through the callbacks' captures
+    callbacks_ = {};
+    // A channel that never opened (failed connect or handshake) reports through its caller instead.
+    if (started_ && callbacks.on_closed) callbacks.on_closed(self(), reason);
+    if (on_gone_) on_gone_(id());
+  }
+
+  Stream ws_;
+  Callbacks callbacks_;
+  const WsLimits limits_;
+  std::function<void(std::uint64_t)> on_gone_;
+  beast::flat_buffer buffer_;
+  std::deque<std::pair<std::string, bool>> writes_;  // front() is in flight while writing_
+  websocket::close_reason close_reason_;
+  bool writing_ = false, reading_ = false, read_paused_ = false;
+  bool started_ = false, closing_ = false, close_started_ = false, closed_ = false;
+};
+
+}  // namespace
+
+HttpResponse WsHandler::on_http(const HttpRequest& request) {
+  const bool ws = accepts(std::string_view(request.target().data(), request.target().size()));
+  HttpResponse res{ws ? http::status::upgrade_required : http::status::not_found, request.version()};
+  res.set(http::field::content_type, "text/plain");
+  res.body() = ws ? "this endpoint speaks WebSocket: send an Upgrade request\n" : "not found\n";
+  return res;
+}
+
+struct WsServer::Impl : std::enable_shared_from_this<WsServer::Impl> {
+  Impl(const WsServerOptions& o, WsHandler& h) : options(o), handler(h), acceptor(io) {}
+
+  void listen() {
+    std::string host, port;
+    if (!split_host_port(options.listen, host, port))
+      throw std::runtime_error(fmt::format("WebSocket server: \"{}\" is not host:port", options.listen));
+    beast::error_code ec;
+    tcp::endpoint endpoint(asio::ip::make_address(host, ec), 0);
+    if (ec) throw std::runtime_error(fmt::format("WebSocket server: bad address \"{}\": {}", host, ec.message()));
+    try {
+      endpoint.port(static_cast<unsigned short>(std::stoul(port)));
+    } catch (const std::exception&) {
+      throw std::runtime_error(fmt::format("WebSocket server: bad port in \"{}\"", options.listen));
+    }
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error(fmt::format("WebSocket server: cannot listen on {}: {}", options.listen, ec.message()));
+    address = fmt::format("{}:{}", host, acceptor.local_endpoint().port());
+  }
+
+  void do_accept() {
+    acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
+      if (!ec) self->on_accept(std::move(socket));
+      self->do_accept();  // a failed accept (e.g. out of descriptors) must not stop the server
+    });
+  }
+
+  void on_accept(tcp::socket socket);
+
+  void add(const std::shared_ptr<BeastChannel>& channel) {
+    std::lock_guard lock(mutex);
+    channels.emplace(channel->id(), channel);
+  }
+  void remove(std::uint64_t id) {
+    std::lock_guard lock(mutex);
+    channels.erase(id);
+  }
+  std::vector<std::shared_ptr<BeastChannel>> live() {
+    std::lock_guard lock(mutex);
+    std::vector<std::shared_ptr<BeastChannel>> out;
+    for (auto& [id, weak] : channels)
+      if (auto c = weak.lock()) out.push_back(std::move(c));
+    return out;
+  }
+
+  const WsServerOptions options;
+  WsHandler& handler;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  std::string address;
+  std::vector<std::thread> threads;
+  mutable std::mutex mutex;  // guards channels and stopped
+  std::unordered_map<std::uint64_t, std::weak_ptr<BeastChannel>> channels;
+  std::atomic<bool> stopped{false};
+};
+
+namespace {
+
+// One accepted TCP connection before (or instead of) the WebSocket upgrade: reads HTTP
+// requests; an upgrade turns it into a BeastChannel, anything else gets the handler's answer.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket socket, std::shared_ptr<WsServer::Impl> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {}
+
+  void run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(server_->options.max_http_body_bytes);
+    parser_->header_limit(16 * 1024);
+    const WsLimits& limits = server_->options.limits;
+    stream_.expires_after(as_duration(first_ || limits.idle_timeout_ns <= 0 ? limits.handshake_timeout_ns
+                                                                            : limits.idle_timeout_ns));
+    first_ = false;
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      // Closed by the client, timed out, or not HTTP at all: this connection only.
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      return;
+    }
+    HttpRequest request = parser_->release();
+    if (websocket::is_upgrade(request)) {
+      if (!server_->handler.accepts(std::string_view(request.target().data(), request.target().size()))) return respond(not_found(request), false);
+      return upgrade(std::move(request));
+    }
+    HttpResponse response = server_->handler.on_http(request);
+    respond(std::move(response), request.keep_alive());
+  }
+
+  static HttpResponse not_found(const HttpRequest& request) {
+    HttpResponse res{http::status::not_found, request.version()};
+    res.set(http::field::content_type, "text/plain");
+    res.body() = "not found\n";
+    return res;
+  }
+
+  void respond(HttpResponse response, bool keep_alive) {
+    response_ = std::move(response);
+    response_.keep_alive(keep_alive);
+    response_.prepare_payload();
+    http::async_write(stream_, response_, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+      if (ec || !keep_alive) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        return;
+      }
+      self->do_read();
+    });
+  }
+
+  void upgrade(HttpRequest request) {
+    stream_.expires_never();  // the websocket stream has its own timeouts
+    auto server = server_;
+    WsHandler& handler = server->handler;
+    WsChannel::Callbacks callbacks{
+        [&handler](const std::shared_ptr<WsChannel>& c, std::string_view payload, bool binary) {
+          handler.on_message(c, payload, binary);
+        },
+        [&handler](const std::shared_ptr<WsChannel>& c, const std::string& reason) { handler.on_closed(c, reason); }};
+    std::weak_ptr<WsServer::Impl> weak = server;
+    auto channel = std::make_shared<BeastChannel>(
+        BeastChannel::Stream(std::move(stream_)), std::string(request.target()), std::move(callbacks),
+        server->options.limits, [weak](std::uint64_t id) {
+          if (auto s = weak.lock()) s->remove(id);
+        });
+    channel->accept(request, [channel, server](bool ok) {
+      if (!ok) return;
+      if (server->stopped.load()) return channel->close(CloseCode::going_away, "server stopping");
+      bool over = false;
+      {
+        std::lock_guard lock(server->mutex);
+        over = server->channels.size() >= static_cast<std::size_t>(std::max(0, server->options.max_connections));
+      }
+      server->add(channel);
+      if (over) return channel->close(CloseCode::try_again_later, "too many connections");
+      server->handler.on_open(channel);
+      channel->start();
+    });
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<WsServer::Impl> server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpResponse response_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+void WsServer::Impl::on_accept(tcp::socket socket) {
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<HttpSession>(std::move(socket), shared_from_this())->run();
+}
+
+WsServer::WsServer(const WsServerOptions& options, WsHandler& handler) : impl_(std::make_shared<Impl>(options, handler)) {
+  impl_->listen();
+  impl_->do_accept();
+  const int threads = std::max(1, options.threads);
+  for (int i = 0; i < threads; ++i) {
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
+    const std::string name = threads == 1 ? options.thread_name : fmt::format("{}{}", options.thread_name, i);
+    pthread_setname_np(impl_->threads.back().native_handle(), name.substr(0, 15).c_str());
+  }
+}
+
+WsServer::~WsServer() { stop(); }
+
+std::string WsServer::address() const { return impl_->address; }
+
+std::size_t WsServer::connections() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->channels.size();
+}
+
+void WsServer::close_all(CloseCode code) {
+  for (auto& c : impl_->live()) c->close(code, "");
+}
+
+void WsServer::abort_all() {
+  for (auto& c : impl_->live()) c->abort();
+}
+
+void WsServer::stop() {
+  if (impl_->threads.empty() || impl_->stopped.exchange(true)) return;
+  asio::post(impl_->io, [impl = impl_] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  close_all(CloseCode::going_away);
+  // A clean close needs the peer's answer; a peer that does not answer is cut after a grace.
+  const Nanos give_up_ns = now_ns() + 500 * kNanosPerMilli;
+  while (connections() > 0 && now_ns() < give_up_ns) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  abort_all();
+  impl_->io.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+void ws_connect(asio::io_context& io, const std::string& host_port, const std::string& target, const WsLimits& limits,
+                WsChannel::Callbacks callbacks, std::function<void(std::shared_ptr<WsChannel>, std::string)> done) {
+  std::string host, port;
+  if (!split_host_port(host_port, host, port)) {
+    asio::post(io, [done = std::move(done), host_port] { done(nullptr, fmt::format("\"{}\" is not host:port", host_port)); });
+    return;
+  }
+  auto channel = std::make_shared<BeastChannel>(BeastChannel::Stream(asio::make_strand(io)), target, std::move(callbacks),
+                                                limits, nullptr);
+  // Addresses here are numeric or names from the scenario; resolving is quick and bounded by
+  // the resolver's own timeouts (it runs before the handshake timer starts).
+  beast::error_code ec;
+  tcp::resolver resolver(io);
+  auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) {
+    asio::post(channel->executor(), [channel, done = std::move(done), host_port, ec] {
+      done(nullptr, fmt::format("cannot resolve {}: {}", host_port, ec.message()));
+    });
+    return;
+  }
+  asio::dispatch(channel->executor(), [channel, endpoints, host_port, done = std::move(done)]() mutable {
+    channel->connect(endpoints, host_port, [channel, done = std::move(done)](std::string error) {
+      if (!error.empty()) return done(nullptr, std::move(error));
+      channel->start();
+      done(channel, "");
+    });
+  });
+}
+
+}  // namespace pathbench::net
