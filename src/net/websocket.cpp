@@ -45,7 +45,9 @@ websocket::stream_base::timeout timeouts(const WsLimits& limits, beast::role_typ
 }
 
 std::string describe(const beast::error_code& ec, const websocket::stream<beast::tcp_stream>& ws) {
-  if (ec == websocket::error::closed) {
+  // A close frame from the peer is the best account, even when the connection then broke
+  // under a reply or a write (the peer resets after closing with 1009).
+  if (ec == websocket::error::closed || ws.reason().code != websocket::close_code::none) {
     const auto& reason = ws.reason();
     return fmt::format("closed by the peer with {}{}{}", static_cast<int>(reason.code), reason.reason.empty() ? "" : ": ",
                        std::string(reason.reason.data(), reason.reason.size()));
@@ -146,7 +148,7 @@ class BeastChannel final : public WsChannel {
   std::shared_ptr<BeastChannel> self() { return std::static_pointer_cast<BeastChannel>(shared_from_this()); }
 
   void queue_write(std::string payload, bool binary) {
-    if (closed_ || closing_) return;
+    if (closed_ || closing_ || write_failed_) return;
     writes_.emplace_back(std::move(payload), binary);
     // A peer that does not read its replies must not grow our memory: stop taking its requests.
     if (writes_.size() > limits_.max_queued_writes) read_paused_ = true;
@@ -162,7 +164,15 @@ class BeastChannel final : public WsChannel {
 
   void on_write(beast::error_code ec) {
     writing_ = false;
-    if (ec) return finish(fmt::format("write: {}", describe(ec, ws_)));
+    if (ec) {
+      // The peer may have closed with a reason (1009 after a message too big) and reset the
+      // connection while we were still writing: the read in flight gets the close frame or
+      // the error, and ends the channel with the better account of why.
+      write_failed_ = true;
+      writes_.clear();
+      if (!reading_) finish(fmt::format("write: {}", describe(ec, ws_)));
+      return;
+    }
     writes_.pop_front();
     if (read_paused_ && writes_.size() <= limits_.max_queued_writes / 2) {
       read_paused_ = false;
@@ -209,6 +219,9 @@ class BeastChannel final : public WsChannel {
       beast::error_code ignored;
       beast::get_lowest_layer(ws_).socket().close(ignored);
     }
+    // Beast's idle/ping timer outlives a dropped socket until it fires (up to half the idle
+    // timeout), which would keep the io_context busy: turning the timeouts off cancels it.
+    ws_.set_option(websocket::stream_base::timeout{websocket::stream_base::none(), websocket::stream_base::none(), false});
     auto callbacks = std::move(callbacks_);  // no cycles through the callbacks' captures
     callbacks_ = {};
     // A channel that never opened (failed connect or handshake) reports through its caller instead.
@@ -224,7 +237,7 @@ class BeastChannel final : public WsChannel {
   std::deque<std::pair<std::string, bool>> writes_;  // front() is in flight while writing_
   websocket::close_reason close_reason_;
   bool writing_ = false, reading_ = false, read_paused_ = false;
-  bool started_ = false, closing_ = false, close_started_ = false, closed_ = false;
+  bool started_ = false, closing_ = false, close_started_ = false, closed_ = false, write_failed_ = false;
 };
 
 }  // namespace

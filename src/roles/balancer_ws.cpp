@@ -156,7 +156,8 @@ struct BalancerWsFront::Impl final : net::WsHandler {
     }
     const std::uint64_t id = next_id++;
     pending.emplace(id, Pending{client, request->request_id(), received_ns, deadline_ns, backend, link});
-    if (attempt == 1) counters.forwarded.fetch_add(1, std::memory_order_relaxed);
+    // Sent once at most (a retry happens only when nothing was sent), so this counts requests.
+    counters.forwarded.fetch_add(1, std::memory_order_relaxed);
     request->set_request_id(id);
     request->set_timeout_ns(std::max<Nanos>(1, deadline_ns - now_ns()));
     link->channel->send(request->SerializeAsString());
