@@ -16,8 +16,10 @@
 // pause(false) subscribes again. There is no queue and no ack in core NATS: a request published
 // while no responder is subscribed comes back "no responders" at once, and one taken by a
 // responder that stops before replying is simply lost (the requester's deadline reports it).
-// Each subscription's pending limit is endpoint.max_pending messages; beyond it nats.c drops
-// (a slow consumer), which the requester also sees as timeouts.
+// endpoint.max_pending has no NATS counterpart and is not used: the only bound is nats.c's
+// per-subscription pending limit (its default, 65536 messages), beyond which nats.c drops
+// messages as a "slow consumer" — seen by the requester as timeouts, not rejections. (Setting that
+// limit to max_pending was tried: it turns a burst into silent losses, the opposite of a bound.)
 #include <fmt/format.h>
 #include <nats/nats.h>
 #include <pthread.h>
@@ -293,7 +295,6 @@ class NatsResponder final : public Responder {
       w.subscription = nullptr;
       return fmt::format("nats at {}: subscribing to {}: {}", endpoint_.url, endpoint_.request_queue, status_text(s));
     }
-    natsSubscription_SetPendingLimits(w.subscription, std::max(endpoint_.max_pending, 1), -1);
     return {};
   }
   void unsubscribe(Worker& w) {

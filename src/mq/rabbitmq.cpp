@@ -592,6 +592,10 @@ class RabbitResponder final : public Responder {
     }
     connection.wait(me.wake, idle_wait_ns(connection));
     for (;;) {
+      // Every ack lets the broker send the next delivery, so this loop could run for as long as
+      // the queue has messages: look at stop and pause between deliveries. On stop the
+      // connection closes with the rest unacknowledged, and the broker redelivers them.
+      if (stopping_.load() || paused_.load() != want_paused) break;
       amqp_frame_t frame;
       int rc = connection.next_frame(frame);
       if (rc == AMQP_STATUS_TIMEOUT) break;
