@@ -2,7 +2,8 @@
 # Installs the Debian packages pathbench's build, tests and chart script need.
 # Quick no-op when everything is already installed. Uses sudo when not root.
 #   scripts/install-deps.sh            build + run + charts
-#   scripts/install-deps.sh --test     also what the test suite uses (python clients, sanitizer runtime)
+#   scripts/install-deps.sh --test     also what the test suite uses (python clients, sanitizer runtime,
+#                                      the real RabbitMQ and NATS servers the queue-path tests start)
 set -euo pipefail
 
 packages=(
@@ -13,7 +14,7 @@ packages=(
   python3 python3-matplotlib python3-numpy
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl prometheus)
+  packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl prometheus rabbitmq-server nats-server)
 fi
 
 missing=()

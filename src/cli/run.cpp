@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "db/seeder.h"
+#include "mq/server_process.h"
 #include "results/metrics.h"
 #include "results/table.h"
 #include "results/writer.h"
@@ -23,9 +24,14 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-// First SIGINT/SIGTERM: stop issuing, drain, write partial results. Second: leave at once.
+// First SIGINT/SIGTERM: stop issuing, drain, write partial results (private brokers started for
+// `url = "auto"` are stopped by their owners' destructors on the way out). Second: leave at once,
+// after sending SIGTERM to those brokers' process groups so no rabbitmq-server/nats-server outlives us.
 extern "C" void on_stop_signal(int) {
-  if (g_stop.exchange(true)) _exit(130);
+  if (g_stop.exchange(true)) {
+    mq::kill_all_brokers_signal_safe();
+    _exit(130);
+  }
   static const char msg[] = "\npathbench: stopping — draining in-flight requests, writing partial results "
                             "(press Ctrl-C again to quit at once)\n";
   [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof msg - 1);

@@ -1,0 +1,72 @@
+// A private RabbitMQ or NATS server for a run whose scenario says `url = "auto"`, and for tests.
+//
+// BrokerProcess::start(kind) starts the Debian-packaged server on free loopback ports in its own
+// process group and temporary folder, waits until it serves, and returns the URL to put into
+// mq::Endpoint. The destructor (or stop()) shuts it down within a bound and removes the folder.
+// Every started server is also in a process-wide registry, so the CLI's signal handling can end
+// them on Ctrl-C (stop_all_brokers, or kill_all_brokers_signal_safe from inside a handler).
+//
+//   rabbitmq — `rabbitmq-server` with RABBITMQ_MNESIA_BASE/LOG_BASE in the folder (owned by the
+//     `rabbitmq` user when running as root: Debian's wrapper runs the server as that user), a unique
+//     node name "pathbench-<pid>-<n>@localhost", free ports for AMQP and for Erlang distribution
+//     (RABBITMQ_DIST_PORT), no plugins and no config file from /etc; ready when the AMQP port
+//     accepts and `rabbitmqctl -n NODE await_startup` succeeds (about 8 s here, bounded by
+//     startup_timeout_ns). Stopped with `rabbitmqctl -n NODE stop`, then SIGTERM and SIGKILL of the
+//     process group. Erlang's shared `epmd` daemon is left running, as after any rabbitmq-server.
+//   nats — `nats-server -a 127.0.0.1 -p PORT`; ready when the port answers with INFO. Stopped with
+//     SIGTERM, then SIGKILL.
+//
+// Threads: start/stop/destructor from any one thread per object; the free functions from any thread.
+#pragma once
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "measure/clock.h"
+
+namespace pathbench::mq {
+
+struct BrokerOptions {
+  Nanos startup_timeout_ns = 60 * kNanosPerSecond;  // start() gives up (and cleans up) after this
+  Nanos stop_timeout_ns = 15 * kNanosPerSecond;     // graceful stop bound before signals
+  // Where to look for the server programs, ':'-separated; empty = $PATH. (Tests point it at an
+  // empty folder to see the "not installed" message.)
+  std::string search_path;
+};
+
+class BrokerProcess {
+ public:
+  // kind: "rabbitmq" | "nats". Throws std::runtime_error with the reason: unknown kind; program
+  // missing ("rabbitmq-server not found on PATH: install the Debian package rabbitmq-server");
+  // the server exited or did not become ready in time (with the tail of its output).
+  static BrokerProcess start(const std::string& kind, const BrokerOptions& options = {});
+
+  BrokerProcess(BrokerProcess&&) noexcept;
+  BrokerProcess& operator=(BrokerProcess&&) noexcept;
+  ~BrokerProcess();  // stop()
+
+  const std::string& kind() const noexcept;
+  // "amqp://guest:guest@127.0.0.1:PORT" (vhost "/") or "nats://127.0.0.1:PORT".
+  const std::string& url() const noexcept;
+  pid_t pid() const noexcept;  // the server's process group leader
+  bool running() const noexcept;
+  // Stops the server (bounded) and removes its folder. Idempotent.
+  void stop() noexcept;
+
+  struct State;
+
+ private:
+  explicit BrokerProcess(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// Stops every server still running in this process (bounded, as BrokerProcess::stop). For the
+// CLI's shutdown paths; also registered with std::atexit when the first server starts.
+void stop_all_brokers() noexcept;
+// Sends SIGTERM to every running server's process group (each server then shuts itself down);
+// async-signal-safe, for a signal handler that is about to _exit. Their temporary folders are
+// left behind under the system temp folder (named pathbench-<kind>-*).
+void kill_all_brokers_signal_safe() noexcept;
+
+}  // namespace pathbench::mq
