@@ -74,9 +74,9 @@ struct Frame {
   std::uint64_t correlation_id = 0;
   std::uint64_t message_id = 0;
   std::uint64_t subscriber_id = 0;
-  std::string_view name;      // queue or subject, <= 255 bytes
-  std::string_view reply_to;  // <= 255 bytes
-  std::string_view body;      // message body; error: reason text
+  std::string_view name = {};      // queue or subject, <= 255 bytes
+  std::string_view reply_to = {};  // <= 255 bytes
+  std::string_view body = {};      // message body; error: reason text
 
   bool has_flag(std::uint8_t flag) const noexcept { return (flags & flag) != 0; }
 };
