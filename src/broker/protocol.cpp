@@ -1,13 +1,23 @@
 #include "broker/protocol.h"
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <initializer_list>
-
-#include "measure/check.h"
 
 namespace pathbench::broker::protocol {
 
 namespace {
+
+// measure/check.h's check(), minus std::source_location: this file also builds with clang 14
+// (scripts/fuzz.sh), whose libstdc++ 12 <source_location> it cannot compile.
+#define PB_PROTOCOL_CHECK(ok, what)                                                       \
+  do {                                                                                    \
+    if (!(ok)) {                                                                          \
+      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, what);      \
+      std::abort();                                                                       \
+    }                                                                                     \
+  } while (false)
 
 // Every frame type is a fixed list of fields: one table drives both the encoder and the decoder,
 // so the two cannot disagree (the known-answer tests pin the bytes).
@@ -190,9 +200,9 @@ std::size_t encoded_size(const Frame& frame) noexcept {
 
 void encode_frame(const Frame& frame, std::string& out) {
   const Layout& l = kLayouts[static_cast<std::uint8_t>(frame.type)];
-  check(l.known, "encode_frame: unknown frame type");
-  check(frame.name.size() <= kMaxNameBytes && frame.reply_to.size() <= kMaxNameBytes,
-        "encode_frame: name or reply_to longer than 255 bytes");
+  PB_PROTOCOL_CHECK(l.known, "encode_frame: unknown frame type");
+  PB_PROTOCOL_CHECK(frame.name.size() <= kMaxNameBytes && frame.reply_to.size() <= kMaxNameBytes,
+                    "encode_frame: name or reply_to longer than 255 bytes");
   const std::size_t total = encoded_size(frame);
   out.reserve(out.size() + total);
   put_uint(out, total - kLengthPrefixBytes, 4);
