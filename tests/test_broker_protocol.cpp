@@ -166,6 +166,9 @@ TEST_CASE("broker protocol: known-answer encodings") {
                       .name = "q", .reply_to = "r", .body = "hi"};
   CHECK(hex(encode(publish)) == "00000018" "03" "00000007" "01" "000000000000002a" "0171" "0172" "00000002" "6869");
   CHECK(protocol::encoded_size(publish) == 28);
+  CHECK(hex(encode({.type = FrameType::deliver, .consumer_tag = 3, .delivery_tag = 1, .correlation_id = 42,
+                    .message_id = 9, .reply_to = "r", .body = "hi"})) ==
+        "0000002a84" "0000000000000003" "0000000000000001" "00" "000000000000002a" "0000000000000009" "0172" "000000026869");
   CHECK(hex(encode({.type = FrameType::ping, .seq = 1})) == "000000050e00000001");
   CHECK(hex(encode({.type = FrameType::confirm, .seq = 7, .status = Status::overflow})) == "0000000682" "00000007" "01");
   CHECK(hex(encode({.type = FrameType::consume, .seq = 2, .count = 16, .name = "jobs"})) ==
