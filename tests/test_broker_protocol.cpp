@@ -14,6 +14,7 @@
 #include "broker/broker_server.h"
 #include "broker/native_client.h"
 #include "broker/protocol.h"
+#include "measure/histogram.h"
 #include "mq/backends.h"
 
 using namespace pathbench;
@@ -407,11 +408,25 @@ TEST_CASE("embedded mq: requester and responders over loopback, hundreds in flig
   CHECK(requester->duplicates() == 0);
   MESSAGE(fmt::format("{} requests, {} in flight, 2 responder threads: {:.0f} round trips/s", total, kInFlight,
                       total / (static_cast<double>(elapsed) / kNanosPerSecond)));
+
+  // One in flight: the path's latency floor over this broker.
+  constexpr int kSerial = 2000;
+  Histogram rtt_ns;
+  for (int i = 0; i < kSerial; ++i, ++next_id) {
+    const std::size_t target = log.answered() + 1;
+    const Nanos sent = now_ns();
+    requester->request(next_id, "one");
+    while (log.answered() < target) io.run_one_for(std::chrono::seconds(1));
+    rtt_ns.record(now_ns() - sent);
+  }
+  CHECK(log.answered() == static_cast<std::size_t>(total + kSerial));
+  MESSAGE(fmt::format("1 in flight: round trip p50 {:.1f} us, p99 {:.1f} us", rtt_ns.value_at_percentile(50) / 1e3,
+                      rtt_ns.value_at_percentile(99) / 1e3));
   requester->stop();
   responder->stop();
   const auto stats = responder->stats();
-  CHECK(stats.consumed == static_cast<std::uint64_t>(total));
-  CHECK(stats.replied == static_cast<std::uint64_t>(total));
+  CHECK(stats.consumed == static_cast<std::uint64_t>(total + kSerial));
+  CHECK(stats.replied == static_cast<std::uint64_t>(total + kSerial));
   CHECK(stats.reply_failures == 0);
   // The exclusive reply queue went with the requester's connection.
   for (int i = 0; i < 200 && server.stats().broker.queues.size() > 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -489,4 +504,27 @@ TEST_CASE("embedded mq: start reports a broker that is not there") {
   REQUIRE(started.has_value());
   CHECK(started->find("127.0.0.1:1") != std::string::npos);
   CHECK_THROWS_AS(mq::make_embedded_responder(e, 1, echo_handlers(), "worker-9"), std::runtime_error);
+}
+
+TEST_CASE("embedded mq: a paused responder takes no deliveries until resumed") {
+  BrokerServer server({});
+  const auto e = endpoint_for(server);
+  auto responder = mq::make_embedded_responder(e, 2, echo_handlers(), "worker-3");
+  asio::io_context io;
+  RequestLog log;
+  auto requester = started_requester(e, io, log);
+  responder->pause(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the cancels reach the broker
+  for (int i = 1; i <= 20; ++i) requester->request(i, "x");
+  run_until(io, [&] { return false; }, std::chrono::milliseconds(200));
+  CHECK(log.answered() == 0);
+  QueueStats s;
+  REQUIRE(server.broker().queue_stats(e.request_queue, s) == Status::ok);
+  CHECK(s.depth == 20);
+  CHECK(s.consumers == 0);
+  responder->pause(false);
+  run_until(io, [&] { return log.answered() >= 20; });
+  CHECK(log.answered() == 20);
+  CHECK(log.count(Outcome::ok) == 20);
+  CHECK(responder->stats().replied == 20);
 }
