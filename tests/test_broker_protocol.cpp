@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <boost/asio.hpp>
 #include <map>
@@ -527,4 +528,27 @@ TEST_CASE("embedded mq: a paused responder takes no deliveries until resumed") {
   CHECK(log.answered() == 20);
   CHECK(log.count(Outcome::ok) == 20);
   CHECK(responder->stats().replied == 20);
+}
+
+TEST_CASE("broker: pathbench serve broker prints its address, serves it, and stops on SIGTERM") {
+  // `timeout` sends SIGTERM after 3 s: the role must be serving before and leave after.
+  const std::string command = std::string("timeout -s TERM 3 '") + PATHBENCH_BINARY +
+                              "' serve broker --listen 127.0.0.1:0 --max-pending 5 --threads 1 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char line[512] = {0};
+  REQUIRE(fgets(line, sizeof line, pipe) != nullptr);
+  const std::string first(line);
+  CHECK(first.find("broker serving the native protocol") != std::string::npos);
+  CHECK(first.find("max pending 5") != std::string::npos);
+  const auto at = first.find("127.0.0.1:");
+  REQUIRE(at != std::string::npos);
+  const auto port = static_cast<std::uint16_t>(std::stoi(first.substr(at + 10)));
+  CHECK(ping_works(port));
+  std::string rest;
+  while (fgets(line, sizeof line, pipe)) rest += line;
+  const int status = pclose(pipe);
+  CHECK(rest.find("signal 15") != std::string::npos);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 124);  // timeout's code for "had to signal it"; the role itself exited 0
 }

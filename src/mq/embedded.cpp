@@ -170,7 +170,10 @@ class EmbeddedRequester final : public Requester {
     auto outstanding = std::move(outstanding_);
     outstanding_.clear();
     confirms_.clear();
-    for (const auto& [correlation_id, unused] : outstanding) on_reply_(correlation_id, Outcome::transport_error, {});
+    for (const auto& [correlation_id, unused] : outstanding) {
+      if (state_ == State::stopped) return;  // stop() from inside on_reply: nothing after it
+      on_reply_(correlation_id, Outcome::transport_error, {});
+    }
   }
 
   void fail_start(std::string reason) {
