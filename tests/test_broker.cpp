@@ -150,7 +150,7 @@ TEST_CASE("broker: a cancelled consumer's unacked messages are redelivered, flag
   CHECK(s.delivered == 8);
 }
 
-TEST_CASE("broker: nack requeues flagged or discards; closing a session redelivers and drops its exclusive queue") {
+TEST_CASE("broker: nack requeues flagged or discards, closing a session redelivers and drops its exclusive queue") {
   Broker broker;
   REQUIRE(broker.declare("q") == Status::ok);
   const SessionId session = broker.open_session();

@@ -467,7 +467,7 @@ TEST_CASE("embedded mq: a responder that dies mid-flight has its unacked request
   requester->stop();
 }
 
-TEST_CASE("embedded mq: a full request queue answers rejected; losing the broker answers transport_error") {
+TEST_CASE("embedded mq: a full request queue answers rejected, and losing the broker answers transport_error") {
   auto server = std::make_unique<BrokerServer>(BrokerServerOptions{});
   const auto e = endpoint_for(*server, 10);
   asio::io_context io;
