@@ -383,7 +383,7 @@ TEST_CASE("broker server: queue, subject and pause frames over a raw connection"
 }
 
 TEST_CASE("embedded mq: requester and responders over loopback, hundreds in flight, each answered once") {
-  BrokerServer server({});
+  BrokerServer server({.threads = 2});  // two I/O threads: connections on strands of one io_context
   const auto e = endpoint_for(server);
   auto responder = mq::make_embedded_responder(e, 2, echo_handlers(), "worker-0");
   asio::io_context io;
@@ -407,7 +407,7 @@ TEST_CASE("embedded mq: requester and responders over loopback, hundreds in flig
     CHECK(list[0].second == fmt::format("echo:r{}", id));
   }
   CHECK(requester->duplicates() == 0);
-  MESSAGE(fmt::format("{} requests, {} in flight, 2 responder threads: {:.0f} round trips/s", total, kInFlight,
+  MESSAGE(fmt::format("{} requests, {} in flight, 2 broker and 2 responder threads: {:.0f} round trips/s", total, kInFlight,
                       total / (static_cast<double>(elapsed) / kNanosPerSecond)));
 
   // One in flight: the path's latency floor over this broker.

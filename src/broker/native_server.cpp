@@ -66,6 +66,9 @@ void fail(std::string_view what, boost::system::error_code ec) {
   fmt::print(stderr, "broker: {}: {}\n", what, ec.message());
 }
 
+// Answers waiting to be written beyond which a connection is not read (see on_read).
+constexpr std::size_t kMaxQueuedWriteBytes = 8 * 1024 * 1024;
+
 }  // namespace
 
 // One client connection = one broker session. Everything but on_delivery() runs on the strand.
@@ -126,7 +129,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       in_begin_ += r.consumed;
     }
     do_write();
-    if (!close_after_flush_) do_read();
+    if (close_after_flush_) return;
+    // Back-pressure: a client that sends requests faster than it reads the answers stops being
+    // read until they drain, so its answers cannot grow without bound here.
+    if (out_.size() + in_flight_.size() > kMaxQueuedWriteBytes) {
+      read_paused_ = true;
+      return;
+    }
+    do_read();
   }
 
   // Tells the peer why, then closes once that is written. Nothing more is read.
@@ -290,6 +300,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     in_flight_.clear();
     do_write();
+    if (read_paused_ && out_.size() + in_flight_.size() <= kMaxQueuedWriteBytes) {
+      read_paused_ = false;
+      do_read();
+    }
   }
 
   void close() {
@@ -315,6 +329,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t in_begin_ = 0, in_end_ = 0;
   std::string out_, in_flight_;
   bool writing_ = false;
+  bool read_paused_ = false;
   bool close_after_flush_ = false;
   bool closed_ = false;
 };

@@ -8,7 +8,9 @@
 // Threads: the constructor starts `threads` named threads ("pb-broker", "pb-broker-1", ...)
 // running one io_context; each connection lives on its own strand (no mutex per connection), with
 // one write in flight and the frames produced meanwhile batched behind it. Broker delivery
-// callbacks, which run on any thread, post to the connection's strand. The destructor stops the
+// callbacks, which run on any thread, post to the connection's strand. A connection whose
+// answers pile up unread (more than 8 MiB queued) is not read until they drain; deliveries are
+// bounded by prefetch (auto-ack consumers: by what their owner publishes). The destructor stops the
 // io_context, joins the threads, then closes every session still open; destroy it before the
 // Broker, and after any in-process publisher has stopped.
 #pragma once
