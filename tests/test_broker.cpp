@@ -148,6 +148,8 @@ TEST_CASE("broker: a cancelled consumer's unacked messages are redelivered, flag
   CHECK(s.redelivered == 3);
   CHECK(s.acked == 5);
   CHECK(s.delivered == 8);
+  CHECK(s.delivered == s.acked + s.redelivered + s.discarded + s.unacked);
+  CHECK(s.enqueued == s.acked + s.discarded + s.depth + s.unacked);
 }
 
 TEST_CASE("broker: nack requeues flagged or discards, closing a session redelivers and drops its exclusive queue") {
@@ -187,6 +189,7 @@ TEST_CASE("broker: nack requeues flagged or discards, closing a session redelive
   CHECK(s.discarded == 1);
   CHECK(s.redelivered == 2);
   CHECK(s.enqueued == s.acked + s.discarded + s.depth + s.unacked);
+  CHECK(s.delivered == s.acked + s.redelivered + s.discarded + s.unacked);
 }
 
 TEST_CASE("broker: request/reply by reply_to and correlation id, every request answered exactly once") {

@@ -105,9 +105,12 @@ struct ConsumeOptions {
   SessionId session = 0;       // close_session(session) cancels it
 };
 
-// Per-queue counters since the queue was declared. Invariant, once the queue is idle:
-// enqueued == acked + discarded + depth + unacked, and delivered == acked + redelivered + discarded
-// + unacked (+ redeliveries still ready) — see tests/test_broker.cpp.
+// Per-queue counters since the queue was declared, consistent with each other (one snapshot under
+// the queue's lock). Invariants (tests/test_broker.cpp):
+//   enqueued  == acked + discarded + depth + unacked
+//   delivered == acked + redelivered + discarded + unacked
+// (every delivery ends acked, requeued or discarded, or is still out; gets and auto-acks count as
+// delivered and acked at once; a requeued message is delivered again and counted again).
 struct QueueStats {
   std::string name;
   std::uint64_t depth = 0;        // ready, not yet delivered
@@ -118,7 +121,7 @@ struct QueueStats {
   std::uint64_t delivered = 0;    // deliveries handed out (consumers and gets), redeliveries included
   std::uint64_t acked = 0;        // explicit acks, auto-acks and gets
   std::uint64_t redelivered = 0;  // messages put back (cancel, session close, nack with requeue)
-  std::uint64_t discarded = 0;    // nack without requeue
+  std::uint64_t discarded = 0;    // nack without requeue, and what a deleted queue held
   bool paused = false;
   Histogram publish_to_delivery_ns;  // publish -> first or repeated delivery, ns
 };
