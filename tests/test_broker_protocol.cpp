@@ -505,6 +505,15 @@ TEST_CASE("embedded mq: start reports a broker that is not there") {
   REQUIRE(started.has_value());
   CHECK(started->find("127.0.0.1:1") != std::string::npos);
   CHECK_THROWS_AS(mq::make_embedded_responder(e, 1, echo_handlers(), "worker-9"), std::runtime_error);
+
+  e.request_queue = std::string(300, 'q');  // longer than the protocol carries
+  auto named = mq::make_embedded_requester(e, io, log.callback(), 1);
+  std::optional<std::string> refused;
+  named->start([&](std::string error) { refused = std::move(error); });
+  run_until(io, [&] { return refused.has_value(); });
+  REQUIRE(refused.has_value());
+  CHECK(refused->find("1..255 bytes") != std::string::npos);
+  CHECK_THROWS_AS(mq::make_embedded_responder(e, 1, echo_handlers(), "worker-9"), std::runtime_error);
 }
 
 TEST_CASE("embedded mq: a paused responder takes no deliveries until resumed") {

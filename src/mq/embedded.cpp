@@ -45,6 +45,13 @@ std::string reply_queue_name(int index) {
   return fmt::format("pathbench.reply.{}.{:016x}", index, nonce);
 }
 
+// The protocol carries names of 1..255 bytes: refuse others before anything is sent.
+std::string check_queue_name(const std::string& name) {
+  if (name.empty() || name.size() > protocol::kMaxNameBytes)
+    return fmt::format("request queue name must be 1..{} bytes, found {} bytes", protocol::kMaxNameBytes, name.size());
+  return "";
+}
+
 class EmbeddedRequester final : public Requester {
  public:
   EmbeddedRequester(const Endpoint& endpoint, asio::io_context& io, OnReply on_reply, int index)
@@ -57,6 +64,11 @@ class EmbeddedRequester final : public Requester {
   void start(std::function<void(std::string)> done) override {
     start_done_ = std::move(done);
     state_ = State::starting;
+    if (std::string bad = check_queue_name(endpoint_.request_queue); !bad.empty()) {
+      return asio::post(io_, [this, alive = std::weak_ptr<int>(alive_), bad] {
+        if (!alive.expired()) fail_start(bad);
+      });
+    }
     client_ = std::make_shared<NativeClient>(io_);
     start_timer_.expires_after(std::chrono::nanoseconds(endpoint_.timeout_ns));
     start_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
@@ -229,6 +241,7 @@ class EmbeddedResponder final : public Responder {
  public:
   EmbeddedResponder(const Endpoint& endpoint, int threads, HandlerFactory handlers, std::string worker_id)
       : endpoint_(endpoint), handlers_(std::move(handlers)), worker_id_(std::move(worker_id)) {
+    if (std::string bad = check_queue_name(endpoint_.request_queue); !bad.empty()) throw std::runtime_error(bad);
     const int n = std::max(1, threads);
     std::vector<std::future<std::string>> ready;
     for (int i = 0; i < n; ++i) consumers_.push_back(std::make_unique<ConsumerThread>(*this, i));
