@@ -561,3 +561,30 @@ TEST_CASE("broker: pathbench serve broker prints its address, serves it, and sto
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 124);  // timeout's code for "had to signal it"; the role itself exited 0
 }
+
+TEST_CASE("embedded mq: responders reconnect to a broker restarted on the same address") {
+  auto server = std::make_unique<BrokerServer>(BrokerServerOptions{});
+  const std::string address = server->address();
+  auto e = endpoint_for(*server);
+  auto responder = mq::make_embedded_responder(e, 2, echo_handlers(), "worker-4");
+  {
+    asio::io_context io;
+    RequestLog log;
+    auto requester = started_requester(e, io, log);
+    requester->request(1, "before");
+    run_until(io, [&] { return log.answered() >= 1; });
+    REQUIRE(log.count(Outcome::ok) == 1);
+    requester->stop();
+  }
+  server.reset();
+  server = std::make_unique<BrokerServer>(BrokerServerOptions{.listen = address});
+  asio::io_context io;
+  RequestLog log;
+  auto requester = started_requester(e, io, log);
+  requester->request(2, "after");
+  run_until(io, [&] { return log.answered() >= 1; }, std::chrono::seconds(10));
+  REQUIRE(log.answered() == 1);
+  CHECK(log.replies[2][0].first == Outcome::ok);
+  CHECK(log.replies[2][0].second == "echo:after");
+  requester->stop();
+}

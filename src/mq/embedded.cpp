@@ -10,7 +10,8 @@
 //
 // Responder: `threads` threads, each with its own io_context and connection, consuming with
 // prefetch and manual acks; the handler runs on that thread, then the reply (publish with
-// confirm) and the ack are flushed together.
+// confirm) and the ack are flushed together. A thread that loses the broker after starting
+// reconnects (100 ms doubling to 1 s) until stop(); what it held is redelivered by the broker.
 #include <fmt/format.h>
 #include <pthread.h>
 
@@ -298,18 +299,7 @@ class EmbeddedResponder final : public Responder {
       thread_ = std::thread([this] {
         pthread_setname_np(pthread_self(), consumer_thread_name(owner_.worker_id_, index_).c_str());
         handler_ = owner_.handlers_(index_);
-        client_ = std::make_shared<NativeClient>(io_);
-        client_->connect(
-            owner_.endpoint_.url, owner_.endpoint_.timeout_ns, [this](const Frame& f) { on_frame(f); },
-            [this](const std::string& reason) { on_closed(reason); },
-            [this](const std::string& error) {
-              if (!error.empty()) return report_ready(fmt::format("embedded broker at {}: {}", owner_.endpoint_.url, error));
-              declare_seq_ = ++seq_;
-              client_->send({.type = FrameType::declare_queue, .seq = declare_seq_,
-                             .count = static_cast<std::uint32_t>(owner_.endpoint_.max_pending),
-                             .name = owner_.endpoint_.request_queue});
-              send_consume();
-            });
+        connect();
         io_.run();
         client_.reset();
       });
@@ -337,6 +327,7 @@ class EmbeddedResponder final : public Responder {
     void stop() {
       stopping_.store(true, std::memory_order_relaxed);
       asio::post(io_, [this] {
+        reconnect_timer_.cancel();
         if (client_) client_->close();  // the broker requeues what we had not acked
         work_.reset();
       });
@@ -348,6 +339,37 @@ class EmbeddedResponder final : public Responder {
     Counter consumed, replied, redelivered, reply_failures;
 
    private:
+    // A fresh connection: declare the request queue, consume it (unless paused). Also how the
+    // thread comes back after losing the broker (reconnect_later).
+    void connect() {
+      client_ = std::make_shared<NativeClient>(io_);
+      client_->connect(
+          owner_.endpoint_.url, owner_.endpoint_.timeout_ns, [this](const Frame& f) { on_frame(f); },
+          [this](const std::string& reason) { on_closed(reason); },
+          [this](const std::string& error) {
+            if (!error.empty()) {
+              if (!started_) return report_ready(fmt::format("embedded broker at {}: {}", owner_.endpoint_.url, error));
+              return reconnect_later();
+            }
+            declare_seq_ = ++seq_;
+            client_->send({.type = FrameType::declare_queue, .seq = declare_seq_,
+                           .count = static_cast<std::uint32_t>(owner_.endpoint_.max_pending),
+                           .name = owner_.endpoint_.request_queue});
+            if (!paused_) send_consume();
+          });
+    }
+
+    // After a first successful start, a lost broker is retried every 100 ms .. 1 s until stop().
+    void reconnect_later() {
+      if (!started_ || stopping_.load(std::memory_order_relaxed)) return;
+      reconnect_timer_.expires_after(reconnect_delay_);
+      reconnect_delay_ = std::min<std::chrono::milliseconds>(reconnect_delay_ * 2, std::chrono::seconds(1));
+      reconnect_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_.load(std::memory_order_relaxed)) return;
+        connect();
+      });
+    }
+
     void send_consume() {
       consume_seq_ = ++seq_;
       client_->send({.type = FrameType::consume, .seq = consume_seq_,
@@ -365,6 +387,8 @@ class EmbeddedResponder final : public Responder {
               return;
             }
             consumer_tag_ = f.consumer_tag;
+            reconnect_delay_ = std::chrono::milliseconds(100);
+            started_ = true;
             report_ready("");
           }
           return;
@@ -410,8 +434,11 @@ class EmbeddedResponder final : public Responder {
 
     void on_closed(const std::string& reason) {
       report_ready(fmt::format("embedded broker at {}: {}", owner_.endpoint_.url, reason));
-      if (!stopping_.load(std::memory_order_relaxed))
-        fmt::print(stderr, "{}: connection to the broker lost: {}\n", consumer_thread_name(owner_.worker_id_, index_), reason);
+      consumer_tag_ = 0;  // the broker has requeued whatever we held
+      if (stopping_.load(std::memory_order_relaxed) || !started_) return;
+      fmt::print(stderr, "{}: connection to the broker lost ({}), reconnecting\n",
+                 consumer_thread_name(owner_.worker_id_, index_), reason);
+      reconnect_later();
     }
 
     void report_ready(std::string error) {
@@ -429,6 +456,9 @@ class EmbeddedResponder final : public Responder {
     bool reported_ = false;
     Handler handler_;
     std::shared_ptr<NativeClient> client_;
+    asio::steady_timer reconnect_timer_{io_};
+    std::chrono::milliseconds reconnect_delay_{100};
+    bool started_ = false;  // consuming once: from then on a lost connection is retried
     std::atomic<bool> stopping_{false};
     bool paused_ = false;
     std::uint32_t seq_ = 0, declare_seq_ = 0, consume_seq_ = 0;
