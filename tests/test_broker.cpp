@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "broker/broker_server.h"
+#include "test_helpers.h"
 
 using namespace pathbench;
 using namespace pathbench::broker;
@@ -359,4 +361,30 @@ TEST_CASE("broker: concurrent publishers, consumers and getters: every message d
   CHECK(s.redelivered == 0);
   CHECK(s.rejected == 0);
   CHECK(s.publish_to_delivery_ns.total_count() == kTotal);
+}
+
+TEST_CASE("broker: Prometheus exposition of the broker role's stats") {
+  BrokerServer server({.max_pending = 2});
+  Broker& broker = server.broker();
+  REQUIRE(broker.declare("jobs \"x\"") == Status::ok);
+  for (int i = 0; i < 3; ++i) broker.publish("jobs \"x\"", text("m"));
+  Delivery d;
+  REQUIRE(broker.try_get("jobs \"x\"", d) == Status::ok);
+  std::uint64_t id = 0;
+  REQUIRE(broker.subscribe("news", id) == Status::ok);
+  broker.publish_subject("news", text("n"));
+  const std::string text = prometheus_exposition(server.stats());
+  CHECK(text.find("pathbench_broker_queue_depth{queue=\"jobs \\\"x\\\"\"} 1\n") != std::string::npos);
+  CHECK(text.find("pathbench_broker_queue_messages_total{queue=\"jobs \\\"x\\\"\",event=\"rejected\"} 1\n") != std::string::npos);
+  CHECK(text.find("pathbench_broker_queue_messages_total{queue=\"jobs \\\"x\\\"\",event=\"acked\"} 1\n") != std::string::npos);
+  CHECK(text.find("pathbench_broker_publish_to_delivery_seconds_count{queue=\"jobs \\\"x\\\"\"} 1\n") != std::string::npos);
+  CHECK(text.find("pathbench_broker_subject_pending{subject=\"news\"} 1\n") != std::string::npos);
+  CHECK(text.find("# TYPE pathbench_broker_connections_total counter\n") != std::string::npos);
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    pathbench::testing::TempDir dir;
+    pathbench::testing::write_file(dir / "metrics.txt", text);
+    CHECK(std::system(("promtool check metrics < " + (dir / "metrics.txt").string() + " >/dev/null 2>&1").c_str()) == 0);
+  } else {
+    MESSAGE("promtool not installed: exposition format not checked by it");
+  }
 }

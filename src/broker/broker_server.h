@@ -48,4 +48,9 @@ class BrokerServer {
   std::unique_ptr<NativeServer> native_;  // declared after broker_: destroyed first
 };
 
+// Prometheus text exposition (format 0.0.4) of the stats, for `pathbench serve broker --metrics`:
+// per queue depth, unacked, consumers, message counters by event and publish-to-delivery
+// quantiles; per subject; connections. Label values are escaped.
+std::string prometheus_exposition(const BrokerServerStats& stats);
+
 }  // namespace pathbench::broker

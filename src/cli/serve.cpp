@@ -147,6 +147,7 @@ int serve_main(std::span<const std::string> args) {
       o.threads = vm["threads"].as<int>();
       if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
       broker::BrokerServer server(o);
+      auto metrics = metrics_server(vm, [&] { return broker::prometheus_exposition(server.stats()); });
       fmt::print("broker serving the native protocol (docs/broker-protocol.md) on {} (max pending {})\n",
                  server.address(), o.max_pending);
       std::fflush(stdout);
