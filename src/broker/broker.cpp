@@ -373,7 +373,9 @@ Status Broker::get(std::string_view name, Nanos timeout_ns, Delivery& out) {
   auto q = find_queue(name);
   if (!q) return Status::no_queue;
   std::unique_lock lock(q->mutex);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_ns);
+  // Clamped so that now + timeout cannot overflow the clock's representation.
+  const Nanos bounded_ns = std::clamp<Nanos>(timeout_ns, 0, 24 * 3600 * kNanosPerSecond);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(bounded_ns);
   ++q->waiting_getters;
   while (!q->deleted && !take_ready_locked(*q, out)) {
     if (q->ready_cv.wait_until(lock, deadline) == std::cv_status::timeout) {

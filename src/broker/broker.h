@@ -172,7 +172,7 @@ class Broker {
   // when it was already cancelled.
   Status cancel(Consumer& consumer);
   // Pull: one ready message, auto-acknowledged (ok / empty / no_queue). try_get never waits;
-  // get waits up to timeout_ns for a message.
+  // get waits up to timeout_ns (clamped to 0 .. 24 h) for a message.
   Status try_get(std::string_view queue, Delivery& out);
   Status get(std::string_view queue, Nanos timeout_ns, Delivery& out);
   // Fault `pause_consumers`: publishes are still accepted up to max_pending, nothing is delivered
