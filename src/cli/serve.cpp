@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <csignal>
 
+#include "broker/broker_server.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "results/metrics.h"
@@ -67,17 +68,18 @@ std::string ws_listen_option(const po::variables_map& vm, const char* fallback) 
 int serve_main(std::span<const std::string> args) {
   po::options_description visible(
       "pathbench serve ROLE [options] — run one role alone until SIGINT/SIGTERM, so a run can span machines\n"
-      "roles: worker, balancer, echo. Listens on loopback unless --listen says otherwise");
+      "roles: worker, balancer, echo, broker. Listens on loopback unless --listen says otherwise");
   visible.add_options()("help,h", "show this help")(
-      "listen", po::value<std::string>(), "host:port to listen on (worker 127.0.0.1:50052, balancer 127.0.0.1:50051, echo 127.0.0.1:50050)")(
+      "listen", po::value<std::string>(), "host:port to listen on (worker 127.0.0.1:50052, balancer 127.0.0.1:50051, echo 127.0.0.1:50050, broker 127.0.0.1:0)")(
       "db", po::value<std::string>()->default_value("data/sales.db"), "worker: the sales database")(
-      "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo: I/O threads")(
+      "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo, broker: I/O threads")(
       "id", po::value<std::string>()->default_value("worker-0"), "worker: its name in replies")(
       "ws-listen", po::value<std::string>(), "worker, balancer: host:port of the WebSocket front (worker 127.0.0.1:50062, balancer 127.0.0.1:50061; \"off\" for none)")(
       "workers", po::value<std::string>(), "balancer: comma-separated host:port of the workers")(
       "worker-ws", po::value<std::string>(), "balancer: comma-separated host:port of the workers' WebSocket fronts, same order (enables its WebSocket front)")(
       "policy", po::value<std::string>()->default_value("least_outstanding"), "balancer: least_outstanding, p2c or round_robin")(
-      "max-pending", po::value<int>()->default_value(1024), "balancer: requests outstanding beyond which it rejects")(
+      "max-pending", po::value<int>(), "balancer: requests outstanding beyond which it rejects (default 1024); "
+      "broker: default queue bound, publishes beyond it are refused (default 10000)")(
       "health-interval", po::value<std::string>(), "balancer: between health checks (default 1s)")(
       "health-timeout", po::value<std::string>(), "balancer: health check deadline (default 500ms)")(
       "metrics", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464");
@@ -88,7 +90,7 @@ int serve_main(std::span<const std::string> args) {
   po::variables_map vm;
   if (int code = parse_options(args, all, positional, vm, visible); code >= 0) return code;
   if (!vm.count("role")) {
-    fmt::print(stderr, "pathbench serve: name a role: worker, balancer or echo\n");
+    fmt::print(stderr, "pathbench serve: name a role: worker, balancer, echo or broker\n");
     return kExitBadInput;
   }
   const std::string role = vm["role"].as<std::string>();
@@ -122,7 +124,7 @@ int serve_main(std::span<const std::string> args) {
       if (!policy) throw po::error(fmt::format("--policy: expected least_outstanding, p2c or round_robin, found \"{}\"",
                                                vm["policy"].as<std::string>()));
       o.routing.policy = *policy;
-      o.routing.max_pending = vm["max-pending"].as<int>();
+      o.routing.max_pending = vm.count("max-pending") ? vm["max-pending"].as<int>() : 1024;
       if (o.routing.max_pending < 1) throw po::error("--max-pending: expected at least 1");
       o.health_interval_ns = duration_option(vm, "health-interval", o.health_interval_ns);
       o.health_timeout_ns = duration_option(vm, "health-timeout", o.health_timeout_ns);
@@ -159,7 +161,23 @@ int serve_main(std::span<const std::string> args) {
       wait_for_stop_signal();
       return kExitOk;
     }
-    fmt::print(stderr, "pathbench serve: unknown role '{}' (worker, balancer or echo)\n", role);
+    if (role == "broker") {
+      broker::BrokerServerOptions o;
+      if (vm.count("listen")) o.listen = vm["listen"].as<std::string>();
+      if (vm.count("max-pending")) o.max_pending = vm["max-pending"].as<int>();
+      if (o.max_pending < 1) throw po::error("--max-pending: expected at least 1");
+      o.threads = vm["threads"].as<int>();
+      if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
+      broker::BrokerServer server(o);
+      auto metrics = metrics_server(vm, [&] { return broker::prometheus_exposition(server.stats()); });
+      fmt::print("broker serving the native protocol (docs/broker-protocol.md) on {} (max pending {})\n",
+                 server.address(), o.max_pending);
+      std::fflush(stdout);
+      int signal = wait_for_stop_signal();
+      fmt::print("broker: signal {}, stopping\n", signal);
+      return kExitOk;
+    }
+    fmt::print(stderr, "pathbench serve: unknown role '{}' (worker, balancer, echo or broker)\n", role);
     return kExitBadInput;
   } catch (const po::error& e) {
     fmt::print(stderr, "pathbench serve {}: {}\n", role, e.what());

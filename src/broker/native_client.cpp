@@ -1,0 +1,159 @@
+#include "broker/native_client.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio.hpp>
+#include <cstring>
+
+#include "broker/native_server.h"
+
+namespace pathbench::broker {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+std::string strip_tcp_scheme(const std::string& url) {
+  constexpr std::string_view scheme = "tcp://";
+  if (url.rfind(scheme, 0) == 0) return url.substr(scheme.size());
+  if (url.find("://") != std::string::npos) return "";
+  return url;
+}
+
+NativeClient::NativeClient(asio::io_context& io, std::size_t max_frame_bytes)
+    : io_(io), resolver_(io), socket_(io), connect_timer_(io), max_frame_bytes_(max_frame_bytes) {}
+
+NativeClient::~NativeClient() = default;
+
+void NativeClient::connect(const std::string& address, Nanos timeout_ns, OnFrame on_frame, OnClosed on_closed,
+                           std::function<void(const std::string&)> done) {
+  on_frame_ = std::move(on_frame);
+  on_closed_ = std::move(on_closed);
+  connect_done_ = std::move(done);
+  std::string host;
+  std::uint16_t port = 0;
+  const std::string host_port = strip_tcp_scheme(address);
+  if (host_port.empty() || !split_host_port(host_port, host, port)) {
+    state_ = State::closed;
+    auto d = std::move(connect_done_);
+    asio::post(io_, [d = std::move(d), address] { d(fmt::format("bad broker address '{}' (expected tcp://host:port)", address)); });
+    return;
+  }
+  state_ = State::connecting;
+  connect_timer_.expires_after(std::chrono::nanoseconds(timeout_ns));
+  connect_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->state_ != State::connecting) return;
+    self->fail("connect timed out");
+  });
+  resolver_.async_resolve(host, std::to_string(port),
+                          [self = shared_from_this()](boost::system::error_code ec, tcp::resolver::results_type results) {
+                            if (self->state_ != State::connecting) return;
+                            if (ec) return self->fail("resolve: " + ec.message());
+                            asio::async_connect(self->socket_, results,
+                                                [self](boost::system::error_code ec, const tcp::endpoint&) {
+                                                  self->on_connected(ec);
+                                                });
+                          });
+}
+
+void NativeClient::on_connected(const boost::system::error_code& ec) {
+  if (state_ != State::connecting) return;
+  if (ec) return fail("connect: " + ec.message());
+  connect_timer_.cancel();
+  boost::system::error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  state_ = State::open;
+  in_.resize(16 * 1024);
+  if (auto done = std::move(connect_done_)) done("");
+  if (state_ != State::open) return;  // closed from inside done()
+  do_read();
+  do_write();  // frames sent from inside done()
+}
+
+void NativeClient::send(const protocol::Frame& frame) {
+  if (state_ == State::closed) return;
+  protocol::encode_frame(frame, out_);
+  if (!dispatching_) do_write();
+}
+
+void NativeClient::flush() { do_write(); }
+
+void NativeClient::do_write() {
+  if (state_ != State::open || writing_ || out_.empty()) return;
+  std::swap(out_, in_flight_);
+  out_.clear();
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(in_flight_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
+}
+
+void NativeClient::on_write(const boost::system::error_code& ec) {
+  writing_ = false;
+  if (state_ != State::open) return;
+  if (ec) return fail("write: " + ec.message());
+  in_flight_.clear();
+  do_write();
+}
+
+void NativeClient::do_read() {
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  if (in_.size() - in_end_ < 4096) {
+    if (in_begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+      in_end_ -= in_begin_;
+      in_begin_ = 0;
+    }
+    if (in_.size() - in_end_ < 4096) in_.resize(in_.size() * 2);
+  }
+  socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            self->on_read(ec, n);
+                          });
+}
+
+void NativeClient::on_read(const boost::system::error_code& ec, std::size_t n) {
+  if (state_ != State::open) return;
+  if (ec) return fail(ec == asio::error::eof ? "connection closed by the broker" : "read: " + ec.message());
+  in_end_ += n;
+  // Keep ourselves alive even if a callback drops the last outside reference.
+  auto self = shared_from_this();
+  dispatching_ = true;
+  while (state_ == State::open) {
+    auto r = protocol::decode_frame(std::span<const std::uint8_t>(in_.data() + in_begin_, in_end_ - in_begin_),
+                                    max_frame_bytes_);
+    if (r.kind == protocol::DecodeResult::Kind::need_more) break;
+    if (r.kind == protocol::DecodeResult::Kind::error) {
+      dispatching_ = false;
+      return fail(fmt::format("{} frame from the broker", to_string(r.error)));
+    }
+    in_begin_ += r.consumed;  // before the callback: it may close us
+    on_frame_(r.frame);
+  }
+  dispatching_ = false;
+  if (state_ != State::open) return;
+  do_write();
+  do_read();
+}
+
+void NativeClient::fail(const std::string& reason) {
+  if (state_ == State::closed) return;
+  const bool was_connecting = state_ == State::connecting;
+  close();
+  if (was_connecting) {
+    if (auto done = std::move(connect_done_)) done(reason);
+  } else if (auto closed = std::move(on_closed_)) {
+    closed(reason);
+  }
+}
+
+void NativeClient::close() {
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  boost::system::error_code ignored;
+  connect_timer_.cancel();
+  resolver_.cancel();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  // The callbacks stay (one of them may be running now); the state check keeps them silent.
+}
+
+}  // namespace pathbench::broker

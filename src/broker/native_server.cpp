@@ -1,0 +1,417 @@
+#include "broker/native_server.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <charconv>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace pathbench::broker {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using protocol::Frame;
+using protocol::FrameType;
+
+bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
+  host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned value = 0;
+  const char* first = address.data() + colon + 1;
+  const char* last = address.data() + address.size();
+  auto [ptr, ec] = std::from_chars(first, last, value);
+  if (ec != std::errc() || ptr != last || value > 65535) return false;
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+struct NativeServer::Impl {
+  Impl(Broker& broker_, const NativeServerOptions& options_);
+  ~Impl();
+  void do_accept();
+
+  Broker& broker;
+  NativeServerOptions options;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{asio::make_work_guard(io)};
+  tcp::acceptor acceptor;
+  std::string host;
+  std::uint16_t port = 0;
+  std::vector<std::thread> threads;
+
+  std::atomic<std::uint64_t> accepted{0}, open{0}, closed_malformed{0}, closed_too_large{0};
+
+  // Live connections, so the destructor can close their sessions after the threads are joined.
+  std::mutex connections_mutex;
+  std::unordered_map<void*, std::weak_ptr<class Connection>> connections;
+};
+
+namespace {
+
+void fail(std::string_view what, boost::system::error_code ec) {
+  // Peers going away is normal; anything else is worth a line on stderr.
+  if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+      ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor)
+    return;
+  fmt::print(stderr, "broker: {}: {}\n", what, ec.message());
+}
+
+// Answers waiting to be written beyond which a connection is not read (see on_read).
+constexpr std::size_t kMaxQueuedWriteBytes = 8 * 1024 * 1024;
+
+}  // namespace
+
+// One client connection = one broker session. Everything but on_delivery() runs on the strand.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, NativeServer::Impl& server)
+      : socket_(std::move(socket)), server_(server), broker_(server.broker) {}
+
+  void start() {
+    boost::system::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    session_ = broker_.open_session();
+    in_.resize(16 * 1024);
+    do_read();
+  }
+
+  // Called by the server's destructor once its threads are joined: no handler can race with it.
+  void close_from_destructor() { close(); }
+
+ private:
+  // --- reading
+  void do_read() {
+    if (closed_) return;
+    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+    if (in_.size() - in_end_ < 4096) {
+      // Compact first; grow only when a frame bigger than the buffer is arriving (the decoder
+      // has already refused lengths above the limit, so growth is bounded by it).
+      if (in_begin_ > 0) {
+        std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
+        in_end_ -= in_begin_;
+        in_begin_ = 0;
+      }
+      if (in_.size() - in_end_ < 4096) in_.resize(in_.size() * 2);
+    }
+    socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                              self->on_read(ec, n);
+                            });
+  }
+
+  void on_read(boost::system::error_code ec, std::size_t n) {
+    if (ec) {
+      fail("read", ec);
+      return close();
+    }
+    in_end_ += n;
+    while (!closed_ && !close_after_flush_) {
+      auto r = protocol::decode_frame(std::span<const std::uint8_t>(in_.data() + in_begin_, in_end_ - in_begin_),
+                                      server_.options.max_frame_bytes);
+      if (r.kind == protocol::DecodeResult::Kind::need_more) break;
+      if (r.kind == protocol::DecodeResult::Kind::error) {
+        const bool too_large = r.error == protocol::DecodeError::too_large;
+        (too_large ? server_.closed_too_large : server_.closed_malformed).fetch_add(1, std::memory_order_relaxed);
+        refuse(too_large ? Status::too_large : Status::malformed);
+        break;
+      }
+      handle(r.frame);
+      in_begin_ += r.consumed;
+    }
+    do_write();
+    if (close_after_flush_) return;
+    // Back-pressure: a client that sends requests faster than it reads the answers stops being
+    // read until they drain, so its answers cannot grow without bound here.
+    if (out_.size() + in_flight_.size() > kMaxQueuedWriteBytes) {
+      read_paused_ = true;
+      return;
+    }
+    do_read();
+  }
+
+  // Tells the peer why, then closes once that is written. Nothing more is read.
+  void refuse(Status why) {
+    send_error(0, why, to_string(why));
+    close_after_flush_ = true;
+  }
+
+  // --- frames
+  void handle(const Frame& f) {
+    switch (f.type) {
+      case FrameType::declare_queue: {
+        QueueOptions o;
+        o.max_pending = static_cast<int>(std::min<std::uint32_t>(f.count, INT32_MAX));
+        o.exclusive_owner = f.has_flag(protocol::kFlagExclusive) ? session_ : 0;
+        return reply_status(f.seq, broker_.declare(f.name, o));
+      }
+      case FrameType::delete_queue: return reply_status(f.seq, broker_.delete_queue(f.name));
+      case FrameType::publish: {
+        Message m;
+        m.body.assign(f.body);
+        m.reply_to.assign(f.reply_to);
+        m.correlation_id = f.correlation_id;
+        const Status st = broker_.publish(f.name, std::move(m));
+        return confirm(f, st);
+      }
+      case FrameType::consume: return consume(f);
+      case FrameType::cancel: {
+        auto it = consumers_.find(f.consumer_tag);
+        if (it == consumers_.end()) return send_error(f.seq, Status::unknown_consumer, "no such consumer tag");
+        const Status st = broker_.cancel(*it->second);
+        consumers_.erase(it);
+        return reply_status(f.seq, st);
+      }
+      case FrameType::ack:
+      case FrameType::nack: {
+        auto it = consumers_.find(f.consumer_tag);
+        if (it == consumers_.end()) return send_error(f.seq, Status::unknown_consumer, "no such consumer tag");
+        const Status st = f.type == FrameType::ack
+                              ? broker_.ack(*it->second, f.delivery_tag)
+                              : broker_.nack(*it->second, f.delivery_tag, f.has_flag(protocol::kFlagRequeue));
+        if (st != Status::ok) send_error(f.seq, st, to_string(st));
+        return;
+      }
+      case FrameType::get: {
+        Delivery d;
+        const Status st = broker_.try_get(f.name, d);
+        if (st == Status::empty) return send({.type = FrameType::get_empty, .seq = f.seq});
+        if (st != Status::ok) return send_error(f.seq, st, to_string(st));
+        return send({.type = FrameType::get_ok, .seq = f.seq,
+                     .flags = d.redelivered ? protocol::kFlagRedelivered : std::uint8_t{0},
+                     .delivery_tag = d.delivery_tag, .correlation_id = d.message->correlation_id,
+                     .message_id = d.message->message_id, .reply_to = d.message->reply_to, .body = d.message->body});
+      }
+      case FrameType::subscribe: {
+        std::uint64_t id = 0;
+        const Status st = broker_.subscribe(f.name, id);
+        if (st != Status::ok) return send_error(f.seq, st, to_string(st));
+        return send({.type = FrameType::subscribe_ok, .seq = f.seq, .subscriber_id = id});
+      }
+      case FrameType::unsubscribe: return reply_status(f.seq, broker_.unsubscribe(f.name, f.subscriber_id));
+      case FrameType::publish_subject: {
+        Message m;
+        m.body.assign(f.body);
+        return confirm(f, broker_.publish_subject(f.name, std::move(m)));
+      }
+      case FrameType::fetch: {
+        fetched_.clear();
+        const Status st = broker_.fetch(f.name, f.subscriber_id, fetched_, f.count == 0 ? SIZE_MAX : f.count);
+        if (st != Status::ok) return send_error(f.seq, st, to_string(st));
+        for (const auto& m : fetched_)
+          send({.type = FrameType::fetch_item, .seq = f.seq, .message_id = m->message_id, .body = m->body});
+        send({.type = FrameType::fetch_end, .seq = f.seq, .count = static_cast<std::uint32_t>(fetched_.size())});
+        fetched_.clear();
+        return;
+      }
+      case FrameType::pause:
+      case FrameType::resume: return reply_status(f.seq, broker_.set_paused(f.name, f.type == FrameType::pause));
+      case FrameType::ping: return send({.type = FrameType::pong, .seq = f.seq});
+      default:
+        // A server-to-client frame from a client: well formed, but not a request.
+        server_.closed_malformed.fetch_add(1, std::memory_order_relaxed);
+        return refuse(Status::malformed);
+    }
+  }
+
+  void consume(const Frame& f) {
+    ConsumeOptions o;
+    o.prefetch = static_cast<int>(std::min<std::uint32_t>(f.count, INT32_MAX));
+    o.auto_ack = f.has_flag(protocol::kFlagAutoAck);
+    o.session = session_;
+    ConsumerPtr consumer;
+    // The callback may run on any thread, even before consume() returns: it only posts to our
+    // strand, where the consumer is registered by then (this handler finishes first).
+    const Status st = broker_.consume(
+        f.name, o,
+        [weak = weak_from_this()](const ConsumerPtr& c, Delivery d) {
+          if (auto self = weak.lock()) self->on_delivery(c, std::move(d));
+        },
+        consumer);
+    if (st != Status::ok) return send_error(f.seq, st, to_string(st));
+    const std::uint64_t tag = consumer_id(*consumer);
+    consumers_.emplace(tag, std::move(consumer));
+    send({.type = FrameType::consume_ok, .seq = f.seq, .consumer_tag = tag});
+  }
+
+  // Any thread.
+  void on_delivery(const ConsumerPtr& consumer, Delivery d) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), consumer, d = std::move(d)] {
+      // Dropped when the consumer was cancelled meanwhile: the broker has requeued the message.
+      const auto tag = consumer_id(*consumer);
+      if (self->closed_ || !self->consumers_.contains(tag)) return;
+      const Message& m = *d.message;
+      self->send({.type = FrameType::deliver,
+                  .flags = d.redelivered ? protocol::kFlagRedelivered : std::uint8_t{0},
+                  .consumer_tag = tag, .delivery_tag = d.delivery_tag, .correlation_id = m.correlation_id,
+                  .message_id = m.message_id, .reply_to = m.reply_to, .body = m.body});
+      self->do_write();
+    });
+  }
+
+  void confirm(const Frame& f, Status st) {
+    if (f.has_flag(protocol::kFlagConfirm)) return send({.type = FrameType::confirm, .seq = f.seq, .status = st});
+    // Without confirms a refusal still comes back: nothing is lost silently.
+    if (st != Status::ok) send_error(f.seq, st, to_string(st));
+  }
+
+  void reply_status(std::uint32_t seq, Status st) {
+    if (st == Status::ok) return send({.type = FrameType::ok, .seq = seq});
+    send_error(seq, st, to_string(st));
+  }
+
+  void send_error(std::uint32_t seq, Status st, std::string_view reason) {
+    send({.type = FrameType::error, .seq = seq, .status = st, .body = reason});
+  }
+
+  // --- writing: frames are appended to out_; one write in flight carries everything queued.
+  void send(const Frame& frame) {
+    if (closed_) return;
+    protocol::encode_frame(frame, out_);
+  }
+
+  void do_write() {
+    if (writing_ || closed_) return;
+    if (out_.empty()) {
+      if (close_after_flush_) close();
+      return;
+    }
+    std::swap(out_, in_flight_);
+    out_.clear();
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(in_flight_),
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(boost::system::error_code ec) {
+    writing_ = false;
+    if (ec) {
+      fail("write", ec);
+      return close();
+    }
+    in_flight_.clear();
+    do_write();
+    if (read_paused_ && out_.size() + in_flight_.size() <= kMaxQueuedWriteBytes) {
+      read_paused_ = false;
+      do_read();
+    }
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    consumers_.clear();
+    broker_.close_session(session_);  // cancels our consumers: unacked -> redelivered
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    server_.open.fetch_sub(1, std::memory_order_relaxed);
+    std::lock_guard lock(server_.connections_mutex);
+    server_.connections.erase(this);
+  }
+
+  tcp::socket socket_;
+  NativeServer::Impl& server_;
+  Broker& broker_;
+  SessionId session_ = 0;
+  std::unordered_map<std::uint64_t, ConsumerPtr> consumers_;  // by consumer tag
+  std::vector<MessagePtr> fetched_;
+  std::vector<std::uint8_t> in_;
+  std::size_t in_begin_ = 0, in_end_ = 0;
+  std::string out_, in_flight_;
+  bool writing_ = false;
+  bool read_paused_ = false;
+  bool close_after_flush_ = false;
+  bool closed_ = false;
+};
+
+NativeServer::Impl::Impl(Broker& broker_, const NativeServerOptions& options_)
+    : broker(broker_), options(options_), acceptor(io) {
+  std::uint16_t wanted_port = 0;
+  if (!split_host_port(options.listen, host, wanted_port))
+    throw std::runtime_error(fmt::format("broker: bad listen address '{}' (expected host:port)", options.listen));
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error(fmt::format("broker: bad listen address '{}'", options.listen));
+  tcp::endpoint endpoint(address, wanted_port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error(fmt::format("broker: cannot listen on {}: {}", options.listen, ec.message()));
+  port = acceptor.local_endpoint().port();
+  do_accept();
+  const int n = std::max(1, options.threads);
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([this, i] {
+      const std::string name = i == 0 ? options.thread_name : fmt::format("{}-{}", options.thread_name, i);
+      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+      io.run();
+    });
+  }
+}
+
+NativeServer::Impl::~Impl() {
+  work.reset();
+  io.stop();
+  for (auto& t : threads) t.join();
+  // Single-threaded from here: close every session so the broker requeues what they held.
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard lock(connections_mutex);
+    for (auto& [key, weak] : connections)
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+  }
+  for (auto& c : live) c->close_from_destructor();
+  boost::system::error_code ignored;
+  acceptor.close(ignored);
+}
+
+void NativeServer::Impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec) {
+      fail("accept", ec);
+    } else {
+      accepted.fetch_add(1, std::memory_order_relaxed);
+      open.fetch_add(1, std::memory_order_relaxed);
+      auto connection = std::make_shared<Connection>(std::move(socket), *this);
+      {
+        std::lock_guard lock(connections_mutex);
+        connections.emplace(connection.get(), connection);
+      }
+      connection->start();
+    }
+    do_accept();
+  });
+}
+
+NativeServer::NativeServer(Broker& broker, const NativeServerOptions& options)
+    : impl_(std::make_unique<Impl>(broker, options)) {}
+NativeServer::~NativeServer() = default;
+
+std::string NativeServer::address() const {
+  if (impl_->host.find(':') != std::string::npos) return fmt::format("[{}]:{}", impl_->host, impl_->port);
+  return fmt::format("{}:{}", impl_->host, impl_->port);
+}
+std::uint16_t NativeServer::port() const noexcept { return impl_->port; }
+
+NativeServerStats NativeServer::stats() const noexcept {
+  NativeServerStats s;
+  s.connections_accepted = impl_->accepted.load(std::memory_order_relaxed);
+  s.connections_open = impl_->open.load(std::memory_order_relaxed);
+  s.closed_malformed = impl_->closed_malformed.load(std::memory_order_relaxed);
+  s.closed_too_large = impl_->closed_too_large.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace pathbench::broker

@@ -1,0 +1,61 @@
+// The broker's native protocol server (docs/broker-protocol.md) over a Broker it does not own.
+//
+// Each TCP connection is one broker session: its consumers are cancelled (their unacknowledged
+// messages redelivered, flagged) and its exclusive queues deleted when it closes, for whatever
+// reason. A malformed or oversized frame gets an `error` frame (seq 0, malformed / too_large)
+// and closes that connection only; the server keeps serving the others.
+//
+// Threads: the constructor starts `threads` named threads ("pb-broker", "pb-broker-1", ...)
+// running one io_context; each connection lives on its own strand (no mutex per connection), with
+// one write in flight and the frames produced meanwhile batched behind it. Broker delivery
+// callbacks, which run on any thread, post to the connection's strand. A connection whose
+// answers pile up unread (more than 8 MiB queued) is not read until they drain; deliveries are
+// bounded by prefetch (auto-ack consumers: by what their owner publishes). The destructor stops the
+// io_context, joins the threads, then closes every session still open; destroy it before the
+// Broker, and after any in-process publisher has stopped.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "broker/broker.h"
+#include "broker/protocol.h"
+
+namespace pathbench::broker {
+
+struct NativeServerOptions {
+  std::string listen = "127.0.0.1:0";  // host:port; port 0 = a free port chosen by the kernel
+  int threads = 1;
+  std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;  // longer frames close the connection
+  std::string thread_name = "pb-broker";  // <= 12 characters, the thread number is appended
+};
+
+struct NativeServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_open = 0;
+  std::uint64_t closed_malformed = 0;  // connections closed for a malformed frame
+  std::uint64_t closed_too_large = 0;  // connections closed for an oversized frame
+};
+
+class NativeServer {
+ public:
+  // Listens at once; throws std::runtime_error naming the address when it cannot.
+  NativeServer(Broker& broker, const NativeServerOptions& options);
+  ~NativeServer();
+  NativeServer(const NativeServer&) = delete;
+  NativeServer& operator=(const NativeServer&) = delete;
+
+  std::string address() const;  // "host:port" with the port actually bound
+  std::uint16_t port() const noexcept;
+  NativeServerStats stats() const noexcept;  // thread-safe
+
+  struct Impl;  // defined in native_server.cpp; public so its connection class can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// "host:port" -> host and port; false when it does not parse ("[::1]:5" style is accepted).
+bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port);
+
+}  // namespace pathbench::broker
