@@ -4,6 +4,7 @@
 
 #include "paths/grpc_stream.h"
 #include "paths/grpc_unary.h"
+#include "paths/queue.h"
 #include "paths/tcp_echo.h"
 #include "paths/websocket.h"
 
@@ -21,6 +22,8 @@ const std::vector<PathInfo>& table() {
        true, &create_grpc_stream},
       {"websocket", "binary WebSocket messages (QueryRequest/QueryReply), many requests in flight per connection",
        {"balancer", "direct"}, true, &create_websocket},
+      {"queue", "request/reply through a message broker (reply-to + correlation id), workers as competing consumers",
+       {"embedded", "rabbitmq", "nats"}, true, &create_queue},
   };
   return paths;
 }

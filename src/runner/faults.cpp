@@ -104,6 +104,10 @@ bool FaultRunner::apply(const FaultSpec& f) {
     // Every connection to the worker is cut and it is back at once on the same address (what a
     // crash-and-restart or a reset middlebox does): in-flight work on it is lost, clients reconnect.
     case FaultAction::drop_connections: return topology_.kill_worker(f.target) && topology_.restart_worker(f.target);
+    // Queue paths: the consumers stop taking requests; the broker keeps accepting them up to
+    // its bound (then rejects), and everything queued is served once they resume.
+    case FaultAction::pause_consumers: return topology_.pause_consumers(true);
+    case FaultAction::resume_consumers: return topology_.pause_consumers(false);
   }
   return false;
 }

@@ -9,6 +9,12 @@ namespace pathbench {
 Topology::Topology(const Scenario& scenario) : scenario_(scenario) {}
 
 Topology::~Topology() {
+  {
+    std::lock_guard lock(mutex_);
+    queue_workers_.clear();  // consumers first, while their brokers are still up
+  }
+  embedded_broker_.reset();
+  broker_processes_.clear();
   balancer_.reset();  // stop routing before the workers go away
   std::lock_guard lock(mutex_);
   workers_.clear();
@@ -95,6 +101,7 @@ void Topology::restore() {
     restart_worker(static_cast<int>(i));
     slow_worker(static_cast<int>(i), 0);
   }
+  if (!queue_workers_.empty()) pause_consumers(false);
 }
 
 std::vector<std::pair<std::string, WorkerStats>> Topology::worker_stats() const {
@@ -124,6 +131,64 @@ const std::string& Topology::balancer_address() {
   balancer_address_ = balancer_->address();
   balancer_ws_address_ = balancer_->ws_address();
   return balancer_address_;
+}
+
+}  // namespace pathbench
+
+namespace pathbench {
+
+broker::BrokerServer& Topology::embedded_broker() {
+  if (!embedded_broker_) {
+    broker::BrokerServerOptions o;
+    o.listen = scenario_.workers.listen_host + ":0";
+    o.max_pending = scenario_.broker.max_pending;
+    embedded_broker_ = std::make_unique<broker::BrokerServer>(o);
+  }
+  return *embedded_broker_;
+}
+
+mq::Endpoint Topology::queue_endpoint(const std::string& kind) {
+  for (auto& [k, endpoint] : queue_endpoints_)
+    if (k == kind) return endpoint;
+  const BrokerConfig& b = scenario_.broker;
+  mq::Endpoint e;
+  e.kind = kind;
+  e.request_queue = b.request_queue;
+  e.max_pending = b.max_pending;
+  e.prefetch = b.prefetch;
+  e.heartbeat_ns = b.heartbeat_ns;
+  e.direct_reply_to = b.direct_reply_to;
+  e.timeout_ns = std::max<Nanos>(5 * kNanosPerSecond, scenario_.load.deadline_ns);
+  const std::string url = kind == b.kind ? b.url : "auto";
+  if (url != "auto") {
+    e.url = url;
+  } else if (kind == "embedded") {
+    e.url = embedded_broker().url();
+  } else {
+    broker_processes_.push_back(std::make_unique<mq::BrokerProcess>(mq::BrokerProcess::start(kind)));
+    e.url = broker_processes_.back()->url();
+  }
+  if (scenario_.workers.endpoints.empty()) {
+    // The same database and thread count as the gRPC workers, consuming instead of listening.
+    const int threads = b.consumers > 0 ? b.consumers : scenario_.workers.threads;
+    std::lock_guard lock(mutex_);
+    for (int i = 0; i < scenario_.workers.count; ++i) {
+      QueueWorkerOptions o;
+      o.id = fmt::format("{}-{}", kind == "embedded" ? "mq" : kind.substr(0, 4), i);
+      o.db_path = scenario_.database.path;
+      o.threads = threads;
+      o.endpoint = e;
+      queue_workers_.push_back(std::make_unique<QueueWorker>(o));
+    }
+  }
+  queue_endpoints_.emplace_back(kind, e);
+  return e;
+}
+
+bool Topology::pause_consumers(bool paused) {
+  std::lock_guard lock(mutex_);
+  for (auto& w : queue_workers_) w->pause(paused);
+  return !queue_workers_.empty();
 }
 
 }  // namespace pathbench

@@ -8,7 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "broker/broker_server.h"
+#include "mq/mq.h"
+#include "mq/server_process.h"
 #include "roles/balancer.h"
+#include "roles/queue_worker.h"
 #include "roles/worker.h"
 #include "scenario/scenario.h"
 
@@ -29,6 +33,18 @@ class Topology {
   // ws_endpoint; a scenario that reaches external roles without them cannot use WebSocket).
   const std::vector<std::string>& worker_ws_addresses();
   const std::string& balancer_ws_address();
+
+  // Queue paths: the broker of `kind` (embedded | rabbitmq | nats) — the scenario's url for
+  // [broker] kind, else "auto": an in-process broker (embedded) or a private server
+  // (rabbitmq-server / nats-server, stopped with the topology) — and, unless the workers are
+  // external, one QueueWorker per worker consuming its request queue. Started on first use.
+  // Throws std::runtime_error (server program missing, broker unreachable, database).
+  mq::Endpoint queue_endpoint(const std::string& kind);
+  // The in-process broker, starting it if needed (broker workload paths, metrics).
+  broker::BrokerServer& embedded_broker();
+  // Fault injection (pause_consumers / resume_consumers): every queue worker stops / resumes
+  // taking requests. False when no queue worker runs. Thread-safe.
+  bool pause_consumers(bool paused);
 
   // Faults on spawned worker `index` (thread-safe against the servers, called from the
   // runner's fault thread). kill: the worker drains nothing — it goes away at once, its address
@@ -54,6 +70,10 @@ class Topology {
   std::unique_ptr<BalancerServer> balancer_;
   std::string balancer_address_;
   std::string balancer_ws_address_;
+  std::unique_ptr<broker::BrokerServer> embedded_broker_;
+  std::vector<std::unique_ptr<mq::BrokerProcess>> broker_processes_;
+  std::vector<std::pair<std::string, mq::Endpoint>> queue_endpoints_;  // by kind, once started
+  std::vector<std::unique_ptr<QueueWorker>> queue_workers_;            // under mutex_
 };
 
 }  // namespace pathbench

@@ -153,6 +153,13 @@ class TableReader {
     out = *v;
   }
 
+  void boolean(std::string_view key, bool& out) {
+    if (auto n = node(key)) {
+      if (auto b = n->as_boolean()) out = b->get();
+      else error(*n, key, "true or false");
+    }
+  }
+
   void duration(std::string_view key, Nanos& out, bool allow_zero) {
     auto n = node(key);
     if (!n) return;
@@ -361,13 +368,40 @@ void read_balancer(TableReader& r, BalancerConfig& b) {
   r.reject_unknown_keys();
 }
 
-constexpr std::array<std::pair<std::string_view, FaultAction>, 6> kFaultActions{
+constexpr std::array<std::pair<std::string_view, FaultAction>, 8> kFaultActions{
     {{"kill_worker", FaultAction::kill_worker},
      {"restart_worker", FaultAction::restart_worker},
      {"slow_worker", FaultAction::slow_worker},
      {"pause_worker", FaultAction::pause_worker},
      {"resume_worker", FaultAction::resume_worker},
-     {"drop_connections", FaultAction::drop_connections}}};
+     {"drop_connections", FaultAction::drop_connections},
+     {"pause_consumers", FaultAction::pause_consumers},
+     {"resume_consumers", FaultAction::resume_consumers}}};
+
+void read_broker(TableReader& r, BrokerConfig& b) {
+  if (auto n = r.node("kind")) {
+    r.string("kind", b.kind);
+    if (b.kind != "embedded" && b.kind != "rabbitmq" && b.kind != "nats")
+      r.error(*n, "kind", "one of embedded, rabbitmq, nats");
+  }
+  if (auto n = r.node("url")) {
+    r.string("url", b.url);
+    const bool ok = b.url == "auto" || (b.kind == "embedded" && b.url.rfind("tcp://", 0) == 0) ||
+                    (b.kind == "rabbitmq" && b.url.rfind("amqp://", 0) == 0) || (b.kind == "nats" && b.url.rfind("nats://", 0) == 0);
+    if (!ok) r.error(*n, "url", fmt::format("\"auto\" or a {} URL", b.kind == "embedded" ? "tcp://host:port"
+                                                                  : b.kind == "rabbitmq" ? "amqp://user:pass@host:port/vhost"
+                                                                                         : "nats://host:port"));
+  }
+  r.string("request_queue", b.request_queue);
+  if (auto n = r.raw().get("request_queue"); n && (b.request_queue.empty() || b.request_queue.size() > 200))
+    r.error(*n, "request_queue", "a queue name of 1..200 characters");
+  r.integer("max_pending", b.max_pending, 1, 10'000'000);
+  r.integer("prefetch", b.prefetch, 1, 65535);
+  r.integer("consumers", b.consumers, 0, 256);
+  r.boolean("direct_reply_to", b.direct_reply_to);
+  r.duration("heartbeat", b.heartbeat_ns, true);
+  r.reject_unknown_keys();
+}
 
 void read_fault(const toml::table& table, std::size_t index, Reporter& reporter, FaultSpec& fault) {
   TableReader r(table, fmt::format("fault[{}]", index), reporter);
@@ -403,7 +437,8 @@ void read_knee(TableReader& r, KneeConfig& k) {
   r.reject_unknown_keys();
 }
 
-void read_path(const toml::table& table, std::size_t index, Reporter& reporter, PathSpec& spec) {
+void read_path(const toml::table& table, std::size_t index, Reporter& reporter, const BrokerConfig& broker,
+               PathSpec& spec) {
   TableReader r(table, fmt::format("path[{}]", index), reporter);
   spec.line = static_cast<int>(table.source().begin.line);
   spec.column = static_cast<int>(table.source().begin.column);
@@ -430,7 +465,8 @@ void read_path(const toml::table& table, std::size_t index, Reporter& reporter, 
       return;
     }
     if (spec.via.empty()) {
-      spec.via = std::string(info->vias.front());
+      // A queue path goes through the scenario's broker unless it names another.
+      spec.via = spec.kind == "queue" ? broker.kind : std::string(info->vias.front());
     } else if (std::find(info->vias.begin(), info->vias.end(), spec.via) == info->vias.end()) {
       r.error(*r.raw().get("via"), "via", fmt::format("one of {} for path kind '{}'", fmt::join(info->vias, ", "), spec.kind));
     }
@@ -472,6 +508,10 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter) {
     read_balancer(tr, s.balancer);
   }
   s.balancer.routing.seed = s.seed;
+  if (auto t = r.table("broker")) {
+    TableReader tr(*t, "broker", reporter);
+    read_broker(tr, s.broker);
+  }
   if (auto t = r.table("knee")) {
     TableReader tr(*t, "knee", reporter);
     read_knee(tr, s.knee);
@@ -497,7 +537,7 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter) {
       std::size_t index = 0;
       for (auto& element : *array) {
         PathSpec spec;
-        read_path(*element.as_table(), index++, reporter, spec);
+        read_path(*element.as_table(), index++, reporter, s.broker, spec);
         s.paths.push_back(std::move(spec));
       }
     }
@@ -649,6 +689,15 @@ toml::table to_table(const Scenario& s) {
                        {"listen_host", s.balancer.listen_host},
                        {"endpoint", s.balancer.endpoint},
                        {"ws_endpoint", s.balancer.ws_endpoint}};
+  const BrokerConfig& bk = s.broker;
+  toml::table broker{{"kind", bk.kind},
+                     {"url", bk.url},
+                     {"request_queue", bk.request_queue},
+                     {"max_pending", bk.max_pending},
+                     {"prefetch", bk.prefetch},
+                     {"consumers", bk.consumers},
+                     {"direct_reply_to", bk.direct_reply_to},
+                     {"heartbeat", format_duration(bk.heartbeat_ns)}};
   toml::array faults;
   for (auto& f : s.faults)
     faults.push_back(toml::table{{"at", format_duration(f.at_ns)},
@@ -684,6 +733,7 @@ toml::table to_table(const Scenario& s) {
                      {"query", query},
                      {"workers", workers},
                      {"balancer", balancer},
+                     {"broker", broker},
                      {"path", paths}});
 }
 

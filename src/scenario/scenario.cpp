@@ -19,6 +19,8 @@ std::string_view to_string(FaultAction action) noexcept {
     case FaultAction::slow_worker: return "slow_worker";
     case FaultAction::pause_worker: return "pause_worker";
     case FaultAction::resume_worker: return "resume_worker";
+    case FaultAction::pause_consumers: return "pause_consumers";
+    case FaultAction::resume_consumers: return "resume_consumers";
     case FaultAction::drop_connections: return "drop_connections";
   }
   return "?";

@@ -63,6 +63,20 @@ struct BalancerConfig {
   std::string listen_host = "127.0.0.1";
 };
 
+// [broker]: the message broker(s) behind `queue` paths. A queue path's `via` names the broker
+// kind; `url` applies to `kind`, every other kind a path uses is started privately ("auto").
+struct BrokerConfig {
+  std::string kind = "embedded";   // embedded | rabbitmq | nats: the default via of queue paths
+  std::string url = "auto";        // for `kind`: "auto" = start one (embedded: in-process;
+                                   // rabbitmq/nats: a private server); else tcp:// amqp:// nats://
+  std::string request_queue = "pathbench.requests";
+  int max_pending = 10000;         // request queue bound: publishes beyond it are rejected
+  int prefetch = 16;               // unacknowledged deliveries per consumer
+  int consumers = 0;               // consumer threads per worker; 0 = workers.threads
+  bool direct_reply_to = false;    // rabbitmq: amq.rabbitmq.reply-to instead of a reply queue
+  Nanos heartbeat_ns = 10 * kNanosPerSecond;  // rabbitmq heartbeats
+};
+
 // [knee]: search each path's highest sustainable open-loop rate instead of one run (measure/knee.h).
 struct KneeConfig {
   bool enabled = false;                // a [knee] table turns it on
@@ -82,7 +96,9 @@ enum class FaultAction : std::uint8_t {
   slow_worker,
   pause_worker,
   resume_worker,
-  drop_connections
+  drop_connections,
+  pause_consumers,   // queue paths: every worker stops taking requests off the queue (target unused)
+  resume_consumers
 };
 std::string_view to_string(FaultAction action) noexcept;
 
@@ -114,6 +130,7 @@ struct Scenario {
   QueryMixConfig query;
   WorkersConfig workers;
   BalancerConfig balancer;
+  BrokerConfig broker;
   KneeConfig knee;
   std::vector<FaultSpec> faults;  // applied in each path's run; undone before the next path
   std::vector<PathSpec> paths;
