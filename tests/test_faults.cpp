@@ -161,6 +161,38 @@ target = 0
   CHECK_FALSE(p.backends[0].ejected);  // back in rotation by the end
 }
 
+TEST_CASE("faults: paused consumers on the queue path — the bounded queue rejects the overflow, the rest is served after resume") {
+  TempDir dir;
+  Scenario s = fault_scenario(dir, "queue", R"(
+[[fault]]
+at = "1s"
+action = "pause_consumers"
+[[fault]]
+at = "1500ms"
+action = "resume_consumers"
+)",
+                              "[broker]\nmax_pending = 100\n");
+  ensure_database(s, {});
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  REQUIRE(r.paths.size() == 1);
+  auto& p = r.paths[0];
+  REQUIRE(p.failure.empty());
+  CHECK(p.accounting_holds());
+  const PhaseStats& m = p.phases.back();
+  CHECK(m.issued == 1200);
+  // 500 ms of 400/s arrive while nobody consumes: about 100 fit the queue (plus what the
+  // consumers had prefetched), the rest are refused at once — never dropped, never timed out.
+  const auto rejected = m.count(Outcome::rejected);
+  CHECK(rejected >= 30);
+  CHECK(rejected <= 170);
+  CHECK(m.errors() == 0);
+  CHECK(m.count(Outcome::timeout) == 0);
+  CHECK(m.count(Outcome::ok) + rejected == 1200);
+  REQUIRE(p.faults.size() == 2);
+  CHECK(p.faults[0].what == "pause_consumers(0)");
+}
+
 TEST_CASE("faults: scenario entries are checked") {
   auto errors = [](const std::string& text) {
     try {
@@ -174,7 +206,8 @@ TEST_CASE("faults: scenario entries are checked") {
   CHECK(errors("[[fault]]\naction = \"kill_worker\"\n").find("fault[0]: missing key 'at'") != std::string::npos);
   CHECK(errors("[[fault]]\nat = \"1s\"\naction = \"explode\"\n")
             .find("fault[0].action: expected one of \"kill_worker\", \"restart_worker\", \"slow_worker\", "
-                  "\"pause_worker\", \"resume_worker\", \"drop_connections\", found \"explode\"") !=
+                  "\"pause_worker\", \"resume_worker\", \"drop_connections\", \"pause_consumers\", "
+                  "\"resume_consumers\", found \"explode\"") !=
         std::string::npos);
   CHECK(errors("[[fault]]\nat = \"1s\"\naction = \"kill_worker\"\ntarget = 5\n")
             .find("fault[0].target: expected a worker index in 0..1, found 5") != std::string::npos);

@@ -133,6 +133,17 @@ TEST_CASE("scenario: mistakes are reported with file:line:col, key path, expecte
       {"[load]\nthreads = 0\n[[path]]\nkind=\"tcp_echo\"\n", R"(load\.threads: expected an integer in 1\.\.256, found 0)"},
       {"[load]\nmode = \"sideways\"\n[[path]]\nkind=\"tcp_echo\"\n",
        R"(load\.mode: expected one of "open", "closed", found "sideways")"},
+      // the broker table
+      {"[broker]\nkind = \"kafka\"\n[[path]]\nkind=\"queue\"\n",
+       R"(^s\.toml:2:\d+: broker\.kind: expected one of embedded, rabbitmq, nats, found "kafka")"},
+      {"[broker]\nkind = \"rabbitmq\"\nurl = \"nats://127.0.0.1:4222\"\n[[path]]\nkind=\"queue\"\n",
+       R"(^s\.toml:3:\d+: broker\.url: expected "auto" or a amqp://user:pass@host:port/vhost URL, found "nats://127\.0\.0\.1:4222")"},
+      {"[broker]\nprefetch = 0\n[[path]]\nkind=\"queue\"\n", R"(broker\.prefetch: expected an integer in 1\.\.65535, found 0)"},
+      {"[broker]\ndirect_reply_to = \"yes\"\n[[path]]\nkind=\"queue\"\n", R"(broker\.direct_reply_to: expected true or false, found "yes")"},
+      {"[broker]\nmax_pendin = 5\n[[path]]\nkind=\"queue\"\n", R"(unknown key 'broker\.max_pendin' \(did you mean 'max_pending'\?\))"},
+      {"[[path]]\nkind=\"queue\"\nvia = \"kafka\"\n", R"(path\[0\]\.via: expected one of embedded, rabbitmq, nats for path kind 'queue')"},
+      {"[workers]\nendpoints = [\"127.0.0.1:5\"]\nws_endpoints = [\"127.0.0.1:6\", \"127.0.0.1:7\"]\n[[path]]\nkind=\"websocket\"\n",
+       R"(workers\.ws_endpoints: expected one WebSocket address per workers\.endpoints entry \(1\))"},
       {"[load]\nmode = \"closed\"\nthreads = 4\nconcurrency = 2\n[[path]]\nkind=\"tcp_echo\"\n",
        R"(^s\.toml:4:\d+: load\.concurrency: expected at least load\.threads \(4\))"},
       // paths
@@ -231,6 +242,16 @@ TEST_CASE("scenario: the scenario as run reads back to the same values") {
   CHECK(back.query.heavy_weight == 0);
   CHECK(back.paths[0].connections == 4);
   CHECK(scenario_to_json(s).find("\"rate_per_s\"") != std::string::npos);
+  Scenario q = load_scenario_text(
+      "[broker]\nkind = \"nats\"\nurl = \"nats://10.0.0.1:4222\"\nprefetch = 8\ndirect_reply_to = true\n"
+      "[[path]]\nkind = \"queue\"\n",
+      "q.toml");
+  CHECK(q.paths[0].via == "nats");  // a queue path goes through [broker] kind unless it says otherwise
+  Scenario qb = load_scenario_text(scenario_to_toml(q), "qb.toml");
+  CHECK(qb.broker.kind == "nats");
+  CHECK(qb.broker.url == "nats://10.0.0.1:4222");
+  CHECK(qb.broker.prefetch == 8);
+  CHECK(qb.broker.direct_reply_to);
 }
 
 TEST_CASE("scenario: every shipped scenario validates") {
