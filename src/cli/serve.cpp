@@ -11,6 +11,7 @@
 #include "results/metrics.h"
 #include "roles/balancer.h"
 #include "roles/echo_server.h"
+#include "roles/queue_worker.h"
 #include "roles/worker.h"
 #include "scenario/scenario.h"
 
@@ -75,6 +76,9 @@ int serve_main(std::span<const std::string> args) {
       "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo, broker: I/O threads")(
       "id", po::value<std::string>()->default_value("worker-0"), "worker: its name in replies")(
       "ws-listen", po::value<std::string>(), "worker, balancer: host:port of the WebSocket front (worker 127.0.0.1:50062, balancer 127.0.0.1:50061; \"off\" for none)")(
+      "broker-url", po::value<std::string>(), "worker: also consume queue-path requests from this broker (tcp://, amqp://, nats://)")(
+      "broker-kind", po::value<std::string>(), "worker: embedded, rabbitmq or nats (default: from the --broker-url scheme)")(
+      "request-queue", po::value<std::string>()->default_value("pathbench.requests"), "worker: the queue (NATS: subject) to consume")(
       "workers", po::value<std::string>(), "balancer: comma-separated host:port of the workers")(
       "worker-ws", po::value<std::string>(), "balancer: comma-separated host:port of the workers' WebSocket fronts, same order (enables its WebSocket front)")(
       "policy", po::value<std::string>()->default_value("least_outstanding"), "balancer: least_outstanding, p2c or round_robin")(
@@ -105,6 +109,24 @@ int serve_main(std::span<const std::string> args) {
       if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
       o.ws_listen = ws_listen_option(vm, "127.0.0.1:50062");
       WorkerServer worker(o);
+      std::unique_ptr<QueueWorker> consumer;
+      if (vm.count("broker-url")) {
+        QueueWorkerOptions q;
+        q.id = o.id;
+        q.db_path = o.db_path;
+        q.threads = o.threads;
+        q.endpoint.url = vm["broker-url"].as<std::string>();
+        const std::string& url = q.endpoint.url;
+        q.endpoint.kind = vm.count("broker-kind")                ? vm["broker-kind"].as<std::string>()
+                          : url.rfind("amqp://", 0) == 0         ? "rabbitmq"
+                          : url.rfind("nats://", 0) == 0         ? "nats"
+                                                                 : "embedded";
+        if (q.endpoint.kind != "embedded" && q.endpoint.kind != "rabbitmq" && q.endpoint.kind != "nats")
+          throw po::error(fmt::format("--broker-kind: expected embedded, rabbitmq or nats, found \"{}\"", q.endpoint.kind));
+        q.endpoint.request_queue = vm["request-queue"].as<std::string>();
+        consumer = std::make_unique<QueueWorker>(q);
+        fmt::print("{} consuming {} from {} ({})\n", o.id, q.endpoint.request_queue, url, q.endpoint.kind);
+      }
       auto metrics = metrics_server(vm, [&] { return workers_exposition({{o.id, worker.stats()}}); });
       fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
                  worker.address(), o.db_path.string());
@@ -112,6 +134,7 @@ int serve_main(std::span<const std::string> args) {
       std::fflush(stdout);
       int signal = wait_for_stop_signal();
       fmt::print("{}: signal {}, draining\n", o.id, signal);
+      consumer.reset();  // stop taking queued requests before draining the rest
       worker.drain();
       return kExitOk;
     }
