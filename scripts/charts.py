@@ -46,7 +46,7 @@ DPI = 110
 HOPS = [
     ("client_and_network", "client and network (client library, the wire both ways)", "#4c72b0"),
     ("balancer", "balancer (its own share: routing, forwarding)", "#dd8452"),
-    ("worker_queue", "worker queue (waiting for a SQL thread)", "#c44e52"),
+    ("worker_queue", "worker queue (waiting for a SQL thread; queue paths: time in the broker)", "#c44e52"),
     ("worker_sql", "worker SQL (running the query)", "#55a868"),
     ("worker_other", "worker other (decode, encode, bookkeeping)", "#8172b3"),
 ]

@@ -12,11 +12,15 @@
 namespace pathbench {
 
 CpuGroup cpu_group_of(std::string_view name) noexcept {
-  if (name.rfind("pb-client", 0) == 0) return CpuGroup::client;
+  // The load generator's threads, and a RabbitMQ requester's I/O thread working for one of them.
+  if (name.rfind("pb-client", 0) == 0 || name.rfind("pb-amqp-c", 0) == 0) return CpuGroup::client;
   if (name.rfind("pb-bal", 0) == 0) return CpuGroup::balancer;
   if (name.rfind("pb-echo", 0) == 0) return CpuGroup::echo;
-  // A worker's SQL threads and its WebSocket front ("pb-wk0-sql1", "pb-wk0-ws").
-  if (name.rfind("pb-", 0) == 0 && (name.find("-sql") != std::string_view::npos || name.ends_with("-ws")))
+  // A worker's SQL threads, its WebSocket front and its queue consumers ("pb-wk0-sql1",
+  // "pb-wk0-ws", "pb-mq-0-mq1", "pb-rabb-0-amqp0", "pb-nats-0-nats1").
+  if (name.rfind("pb-", 0) == 0 &&
+      (name.find("-sql") != std::string_view::npos || name.ends_with("-ws") || name.find("-mq") != std::string_view::npos ||
+       name.find("-amqp") != std::string_view::npos || name.find("-nats") != std::string_view::npos))
     return CpuGroup::worker;
   if (name.rfind("pb-", 0) == 0 || name == "pathbench") return CpuGroup::other;
   return CpuGroup::grpc;  // gRPC's executor, poller and resolver threads
