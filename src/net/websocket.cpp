@@ -274,7 +274,9 @@ struct WsServer::Impl : std::enable_shared_from_this<WsServer::Impl> {
   }
 
   void do_accept() {
-    acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    // Handlers queued in `io` refer to this Impl by plain pointer: it owns `io`, and a
+    // shared_ptr inside its own queue would keep it (and its listening port) alive forever.
+    acceptor.async_accept(asio::make_strand(io), [self = this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
       if (!ec) self->on_accept(std::move(socket));
       self->do_accept();  // a failed accept (e.g. out of descriptors) must not stop the server
@@ -316,8 +318,7 @@ namespace {
 // requests; an upgrade turns it into a BeastChannel, anything else gets the handler's answer.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, std::shared_ptr<WsServer::Impl> server)
-      : stream_(std::move(socket)), server_(std::move(server)) {}
+  HttpSession(tcp::socket socket, WsServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
 
   void run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
@@ -375,19 +376,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void upgrade(HttpRequest request) {
     stream_.expires_never();  // the websocket stream has its own timeouts
-    auto server = server_;
+    WsServer::Impl* server = server_;
     WsHandler& handler = server->handler;
     WsChannel::Callbacks callbacks{
         [&handler](const std::shared_ptr<WsChannel>& c, std::string_view payload, bool binary) {
           handler.on_message(c, payload, binary);
         },
         [&handler](const std::shared_ptr<WsChannel>& c, const std::string& reason) { handler.on_closed(c, reason); }};
-    std::weak_ptr<WsServer::Impl> weak = server;
-    auto channel = std::make_shared<BeastChannel>(
-        BeastChannel::Stream(std::move(stream_)), std::string(request.target()), std::move(callbacks),
-        server->options.limits, [weak](std::uint64_t id) {
-          if (auto s = weak.lock()) s->remove(id);
-        });
+    auto channel = std::make_shared<BeastChannel>(BeastChannel::Stream(std::move(stream_)), std::string(request.target()),
+                                                  std::move(callbacks), server->options.limits,
+                                                  [server](std::uint64_t id) { server->remove(id); });
     channel->accept(request, [channel, server](bool ok) {
       if (!ok) return;
       if (server->stopped.load()) return channel->close(CloseCode::going_away, "server stopping");
@@ -404,7 +402,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   beast::tcp_stream stream_;
-  std::shared_ptr<WsServer::Impl> server_;
+  WsServer::Impl* server_;  // outlives every handler it runs (see do_accept)
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpResponse response_;
@@ -416,7 +414,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 void WsServer::Impl::on_accept(tcp::socket socket) {
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<HttpSession>(std::move(socket), shared_from_this())->run();
+  std::make_shared<HttpSession>(std::move(socket), this)->run();
 }
 
 WsServer::WsServer(const WsServerOptions& options, WsHandler& handler) : impl_(std::make_shared<Impl>(options, handler)) {
@@ -449,7 +447,7 @@ void WsServer::abort_all() {
 
 void WsServer::stop() {
   if (impl_->threads.empty() || impl_->stopped.exchange(true)) return;
-  asio::post(impl_->io, [impl = impl_] {
+  asio::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
@@ -461,6 +459,10 @@ void WsServer::stop() {
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // The posted close may not have run before the stop: free the port now, so a server started
+  // again on this address (a restarted worker) can listen.
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
 }
 
 void ws_connect(asio::io_context& io, const std::string& host_port, const std::string& target, const WsLimits& limits,

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <mutex>
 #include <thread>
 
 #include "pathbench.grpc.pb.h"
@@ -32,6 +34,9 @@ class QueryStreamReactor final : public grpc::ClientBidiReactor<v1::QueryRequest
 
   void begin(v1::Worker::Stub& stub) {
     stub.async()->QueryStream(&context_, this);
+    // Writes start on the client thread, outside any reaction: the hold keeps gRPC from
+    // finishing the stream until the read loop has seen its end and write() refuses.
+    AddHold();
     StartRead(&read_buffer_);
     StartCall();
   }
@@ -40,7 +45,13 @@ class QueryStreamReactor final : public grpc::ClientBidiReactor<v1::QueryRequest
 
   // Client thread only.
   v1::QueryRequest& write_buffer() noexcept { return write_buffer_; }
-  void write() { StartWrite(&write_buffer_); }
+  // False once the stream is over (nothing was started).
+  bool write() {
+    std::lock_guard lock(mutex_);
+    if (reads_over_) return false;
+    StartWrite(&write_buffer_);
+    return true;
+  }
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -54,6 +65,8 @@ class QueryStreamReactor final : public grpc::ClientBidiReactor<v1::QueryRequest
   v1::QueryReply read_buffer_;
   v1::QueryRequest write_buffer_;
   std::atomic<bool> finished_{false};
+  std::recursive_mutex mutex_;  // orders write() against the end of the read loop
+  bool reads_over_ = false;
 };
 
 class GrpcStreamClient final : public PathClient {
@@ -76,6 +89,7 @@ class GrpcStreamClient final : public PathClient {
       for (int k = 0; k < streams_per_channel_; ++k) {
         int index = static_cast<int>(streams_.size());
         streams_.emplace_back();
+        streams_.back().channel = c;
         streams_.back().reactor = std::make_unique<QueryStreamReactor>(*this, io_, index);
         streams_.back().reactor->begin(*channels_.stubs[c]);
       }
@@ -105,6 +119,8 @@ class GrpcStreamClient final : public PathClient {
   }
 
   void stop() override {
+    stopping_ = true;
+    reopen_timer_.cancel();
     for (auto& s : streams_) s.reactor->cancel();
   }
 
@@ -135,6 +151,7 @@ class GrpcStreamClient final : public PathClient {
     }
     for (auto slot : failing_) sink_.complete(slot, slot_id_[slot], outcome);
     failing_.clear();
+    schedule_reopen();
   }
 
  private:
@@ -148,7 +165,32 @@ class GrpcStreamClient final : public PathClient {
     std::size_t queue_head = 0;
     bool writing = false;
     bool open = true;
+    std::size_t channel = 0;  // index into channels_.stubs
   };
+
+  // A stream that ended (worker restarted, connection dropped) is opened again after a short
+  // pause, so a run measures recovery instead of losing that stream for good. gRPC's channel
+  // reconnects underneath; a stream opened while it cannot ends at once and is retried.
+  void schedule_reopen() {
+    if (stopping_ || reopen_pending_) return;
+    reopen_pending_ = true;
+    reopen_timer_.expires_after(std::chrono::milliseconds(100));
+    reopen_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;  // cancelled: stopping, or this client is going away
+      reopen_pending_ = false;
+      if (stopping_) return;
+      for (std::size_t i = 0; i < streams_.size(); ++i) {
+        Stream& s = streams_[i];
+        if (s.open || !s.reactor->finished()) continue;
+        s.reactor = std::make_unique<QueryStreamReactor>(*this, io_, static_cast<int>(i));
+        s.queue.clear();
+        s.queue_head = 0;
+        s.writing = false;
+        s.open = true;
+        s.reactor->begin(*channels_.stubs[s.channel]);
+      }
+    });
+  }
 
   void write_next(Stream& s) {
     if (s.queue_head == s.queue.size() || s.reactor->finished()) {
@@ -161,7 +203,7 @@ class GrpcStreamClient final : public PathClient {
     to_proto(p.query, 0, request);
     request.set_request_id(p.wire_id);
     s.writing = true;
-    s.reactor->write();
+    if (!s.reactor->write()) s.writing = false;  // the stream ended; on_stream_done fails the rest
   }
 
   asio::io_context& io_;
@@ -174,10 +216,21 @@ class GrpcStreamClient final : public PathClient {
   std::vector<std::uint64_t> slot_id_;   // slot -> the request id issued on it
   std::vector<std::uint32_t> failing_;
   std::size_t next_ = 0;
+  asio::steady_timer reopen_timer_{io_};
+  bool reopen_pending_ = false;
+  bool stopping_ = false;
 };
 
 void QueryStreamReactor::OnReadDone(bool ok) {
-  if (!ok) return;  // the stream is over; OnDone follows
+  if (!ok) {
+    // The stream is over: no write starts after this, then gRPC may call OnDone.
+    {
+      std::lock_guard lock(mutex_);
+      reads_over_ = true;
+    }
+    RemoveHold();
+    return;
+  }
   StreamReply reply{read_buffer_.request_id(), read_buffer_.status().code(), hops_from(read_buffer_)};
   asio::post(io_, [client = &client_, index = index_, reply] { client->on_reply(index, reply); });
   StartRead(&read_buffer_);
@@ -188,10 +241,13 @@ void QueryStreamReactor::OnWriteDone(bool ok) {
 }
 
 void QueryStreamReactor::OnDone(const grpc::Status& status) {
-  asio::post(io_, [client = &client_, index = index_, code = status.error_code()] {
-    client->on_stream_done(index, code);
-  });
+  // Copies first: once finished_ is set the client thread may delete this reactor.
+  asio::io_context& io = io_;
+  GrpcStreamClient* client = &client_;
+  const int index = index_;
+  const grpc::StatusCode code = status.error_code();
   finished_.store(true, std::memory_order_release);
+  asio::post(io, [client, index, code] { client->on_stream_done(index, code); });
 }
 
 }  // namespace

@@ -98,6 +98,10 @@ class BackendStream : public grpc::ClientBidiReactor<QueryRequest, QueryReply> {
   BackendStream(BalancerServer::Impl& balancer, int backend) : balancer_(balancer), backend_(backend) {}
   void begin(v1::Worker::Stub& stub) {
     stub.async()->QueryStream(&context_, this);
+    // Writes start from client threads, outside any reaction: the hold keeps gRPC from
+    // finishing the stream (OnDone) until the read loop has seen its end and send() can no
+    // longer start one (see OnReadDone).
+    AddHold();
     StartRead(&reply_);
     StartCall();
   }
@@ -509,7 +513,15 @@ void BackendStream::OnWriteDone(bool ok) {
 }
 
 void BackendStream::OnReadDone(bool ok) {
-  if (!ok) return;  // OnDone follows
+  if (!ok) {
+    // The stream is over: no write may start from now on, then gRPC may finish it (OnDone).
+    {
+      std::lock_guard<std::recursive_mutex> lock(mutex_);
+      alive_ = false;
+    }
+    RemoveHold();
+    return;
+  }
   PendingStreamRequest pending;
   {
     std::lock_guard<std::recursive_mutex> lock(mutex_);

@@ -15,6 +15,7 @@ Topology::~Topology() {
   }
   embedded_broker_.reset();
   broker_processes_.clear();
+  balancer_view_.store(nullptr, std::memory_order_release);
   balancer_.reset();  // stop routing before the workers go away
   std::lock_guard lock(mutex_);
   workers_.clear();
@@ -128,6 +129,7 @@ const std::string& Topology::balancer_address() {
   o.ws_listen = scenario_.balancer.listen_host + ":0";
   o.worker_ws = worker_ws_addresses();
   balancer_ = std::make_unique<BalancerServer>(o);
+  balancer_view_.store(balancer_.get(), std::memory_order_release);
   balancer_address_ = balancer_->address();
   balancer_ws_address_ = balancer_->ws_address();
   return balancer_address_;

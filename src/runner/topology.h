@@ -3,6 +3,7 @@
 // scenario names them), and stopped — balancer first, then workers — when the run ends.
 // Called from the runner's thread only.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -58,7 +59,9 @@ class Topology {
 
   // The spawned workers' counters (id, stats), for metrics; thread-safe. Killed ones are left out.
   std::vector<std::pair<std::string, WorkerStats>> worker_stats() const;
-  BalancerServer* balancer() const noexcept { return balancer_.get(); }
+  // The spawned balancer, or null (any thread: the metrics thread reads it while a later path
+  // may be creating it).
+  BalancerServer* balancer() const noexcept { return balancer_view_.load(std::memory_order_acquire); }
 
  private:
   const Scenario& scenario_;
@@ -68,6 +71,7 @@ class Topology {
   std::vector<std::string> worker_addresses_;
   std::vector<std::string> worker_ws_addresses_;
   std::unique_ptr<BalancerServer> balancer_;
+  std::atomic<BalancerServer*> balancer_view_{nullptr};  // published once balancer_ is up
   std::string balancer_address_;
   std::string balancer_ws_address_;
   std::unique_ptr<broker::BrokerServer> embedded_broker_;
