@@ -9,6 +9,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -303,4 +304,25 @@ TEST_CASE("websocket via the balancer: routed to the workers, a dead worker is e
   auto stats = balancer.stats();
   CHECK(stats.backends[0].ejected);
   CHECK(stats.received == stats.forwarded + stats.rejected + stats.unavailable);
+}
+
+TEST_CASE("websocket server: a peer that never completes the handshake is cut after the handshake timeout") {
+  EchoHandler handler;
+  net::WsServerOptions o;
+  o.limits.handshake_timeout_ns = 200 * kNanosPerMilli;
+  net::WsServer server(o, handler);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  const auto colon = server.address().rfind(':');
+  socket.connect({boost::asio::ip::make_address(server.address().substr(0, colon)),
+                  static_cast<unsigned short>(std::stoi(server.address().substr(colon + 1)))});
+  socket.write_some(boost::asio::buffer(std::string("GET /echo HTTP/1.1\r\nHost: x\r\n")));  // and then nothing
+  const Nanos start = now_ns();
+  char byte = 0;
+  boost::system::error_code ec;
+  socket.read_some(boost::asio::buffer(&byte, 1), ec);  // returns when the server gives up
+  const Nanos waited = now_ns() - start;
+  CHECK(ec);
+  CHECK(waited >= 150 * kNanosPerMilli);
+  CHECK(waited < 3 * kNanosPerSecond);
 }
