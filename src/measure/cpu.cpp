@@ -15,6 +15,7 @@ CpuGroup cpu_group_of(std::string_view name) noexcept {
   if (name.rfind("pb-client", 0) == 0) return CpuGroup::client;
   if (name.rfind("pb-bal", 0) == 0) return CpuGroup::balancer;
   if (name.rfind("pb-echo", 0) == 0) return CpuGroup::echo;
+  if (name.rfind("pb-broker", 0) == 0) return CpuGroup::broker;  // native server and HTTP front
   // A worker's SQL threads and its WebSocket front ("pb-wk0-sql1", "pb-wk0-ws").
   if (name.rfind("pb-", 0) == 0 && (name.find("-sql") != std::string_view::npos || name.ends_with("-ws")))
     return CpuGroup::worker;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "paths/broker_path.h"
 #include "paths/grpc_stream.h"
 #include "paths/grpc_unary.h"
 #include "paths/tcp_echo.h"
@@ -21,6 +22,8 @@ const std::vector<PathInfo>& table() {
        true, &create_grpc_stream},
       {"websocket", "binary WebSocket messages (QueryRequest/QueryReply), many requests in flight per connection",
        {"balancer", "direct"}, true, &create_websocket},
+      {"broker", "one message published and consumed back through a front of the in-process broker (publish->consume)",
+       {"native", "grpc_unary", "grpc_stream", "websocket", "http"}, false, &create_broker_path},
   };
   return paths;
 }

@@ -9,6 +9,7 @@ namespace pathbench {
 Topology::Topology(const Scenario& scenario) : scenario_(scenario) {}
 
 Topology::~Topology() {
+  broker_.reset();
   balancer_.reset();  // stop routing before the workers go away
   std::lock_guard lock(mutex_);
   workers_.clear();
@@ -103,6 +104,17 @@ std::vector<std::pair<std::string, WorkerStats>> Topology::worker_stats() const 
   for (auto& w : workers_)
     if (w) stats.emplace_back(w->id(), w->stats());
   return stats;
+}
+
+broker::BrokerServer& Topology::broker_server() {
+  if (!broker_) {
+    broker::BrokerServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.grpc_listen = "127.0.0.1:0";
+    o.http_listen = "127.0.0.1:0";
+    broker_ = std::make_unique<broker::BrokerServer>(o);
+  }
+  return *broker_;
 }
 
 const std::string& Topology::balancer_address() {

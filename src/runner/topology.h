@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/broker_server.h"
 #include "roles/balancer.h"
 #include "roles/worker.h"
 #include "scenario/scenario.h"
@@ -40,6 +41,12 @@ class Topology {
   bool slow_worker(int index, Nanos delay_ns);
   void restore();
 
+  // The run's embedded broker (broker/broker_server.h), started on first use with every front
+  // on loopback (native, gRPC MessageQueue, HTTP+WebSocket; ports chosen by the system) and
+  // default options; shared by every path of the run that needs a broker. Stopped after the
+  // balancer and the workers' users are gone (first in ~Topology). Throws std::runtime_error.
+  broker::BrokerServer& broker_server();
+
   // The spawned workers' counters (id, stats), for metrics; thread-safe. Killed ones are left out.
   std::vector<std::pair<std::string, WorkerStats>> worker_stats() const;
   BalancerServer* balancer() const noexcept { return balancer_.get(); }
@@ -54,6 +61,7 @@ class Topology {
   std::unique_ptr<BalancerServer> balancer_;
   std::string balancer_address_;
   std::string balancer_ws_address_;
+  std::unique_ptr<broker::BrokerServer> broker_;
 };
 
 }  // namespace pathbench
