@@ -24,6 +24,7 @@ expect() {
   got=$(curl -sS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" -w '\n%{http_code}' "http://$address$2")
   status=${got##*$'\n'}
   got=${got%$'\n'*}
+  got=${got%$'\n'}  # the reply's own newline
   if [ "$status" = "$4" ] && [ "$got" = "$5" ]; then
     echo "ok: $1 $2 $3 -> $4 $5"
   else

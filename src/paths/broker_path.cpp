@@ -12,6 +12,7 @@
 #include <charconv>
 #include <deque>
 #include <optional>
+#include <mutex>
 #include <thread>
 
 #include "broker/native_client.h"
@@ -222,6 +223,7 @@ class GrpcUnaryBrokerClient final : public BrokerClientBase {
   void stop() override {
     stopped_ = true;
     poll_timer_.cancel();
+    std::lock_guard lock(calls_mutex_);
     for (auto& c : calls_) c->context.TryCancel();
   }
 

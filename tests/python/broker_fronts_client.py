@@ -23,13 +23,11 @@ import asyncio
 import importlib
 import os
 import re
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 SPAWN_TIMEOUT_S = 10.0
 ADDRESS = {
@@ -51,18 +49,18 @@ def check(condition, what):
 def spawn(pathbench, front):
     proc = subprocess.Popen([pathbench, "serve", "broker", "--grpc-listen", "127.0.0.1:0", "--http-listen",
                              "127.0.0.1:0", "--max-pending", "3"], stdout=subprocess.PIPE, text=True)
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + SPAWN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not sel.select(timeout=deadline - time.monotonic()):
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = ADDRESS[front].search(line)
-        if m:
-            return proc, m.group(1)
+    # Blocking reads, bounded by an alarm: the address lines come at start-up.
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError()))
+    signal.alarm(int(SPAWN_TIMEOUT_S))
+    try:
+        for line in proc.stdout:
+            m = ADDRESS[front].search(line)
+            if m:
+                return proc, m.group(1)
+    except TimeoutError:
+        pass
+    finally:
+        signal.alarm(0)
     proc.kill()
     raise RuntimeError("the broker did not print its address")
 
