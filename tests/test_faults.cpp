@@ -65,6 +65,7 @@ target = 1
     RunResult r = run_scenario(s, stop, {});
     REQUIRE(r.paths.size() == 1);
     auto& p = r.paths[0];
+    CAPTURE(p.failure);
     REQUIRE(p.failure.empty());
     CHECK(p.accounting_holds());
     const PhaseStats& m = p.phases.back();
