@@ -461,6 +461,10 @@ void WsServer::stop() {
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // The close posted above may never have run (io stopped first when no connection delayed
+  // it); the threads are gone, so close here: the port must be free for a restart on it.
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
 }
 
 void ws_connect(asio::io_context& io, const std::string& host_port, const std::string& target, const WsLimits& limits,
