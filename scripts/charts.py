@@ -419,6 +419,7 @@ CPU_GROUPS = [
     ("worker", "worker SQL threads", "#55A868"),
     ("balancer", "balancer health checks", "#C44E52"),
     ("echo", "TCP echo server", "#8172B3"),
+    ("broker", "embedded broker (native server, HTTP/WebSocket front)", "#DA8BC3"),
     ("other", "other pathbench threads", "#937860"),
 ]
 

@@ -28,9 +28,24 @@ NativeServerOptions native_options(const BrokerServerOptions& o) {
 
 BrokerServer::BrokerServer(const BrokerServerOptions& options)
     : broker_(std::make_unique<Broker>(broker_options(options))),
-      native_(std::make_unique<NativeServer>(*broker_, native_options(options))) {}
+      native_(std::make_unique<NativeServer>(*broker_, native_options(options))) {
+  if (broker_->declare(kDefaultQueue, QueueOptions{options.max_pending, 0}) != Status::ok)
+    throw std::runtime_error("broker: cannot declare the queue \"default\"");
+  if (options.http_threads < 1 || options.http_threads > 64)
+    throw std::runtime_error(fmt::format("broker: http threads must be 1..64, found {}", options.http_threads));
+  if (!options.grpc_listen.empty()) grpc_ = std::make_unique<GrpcFront>(*broker_, options.grpc_listen, options.max_frame_bytes);
+  if (!options.http_listen.empty())
+    http_ = std::make_unique<HttpFront>(*broker_, options.http_listen, options.max_frame_bytes, options.http_threads, "pb-broker-http");
+}
 
-BrokerServer::~BrokerServer() { native_.reset(); }
+BrokerServer::~BrokerServer() {
+  http_.reset();
+  grpc_.reset();
+  native_.reset();
+}
+
+std::string BrokerServer::grpc_address() const { return grpc_ ? grpc_->address() : std::string(); }
+std::string BrokerServer::http_address() const { return http_ ? http_->address() : std::string(); }
 
 std::string BrokerServer::address() const { return native_->address(); }
 std::string BrokerServer::url() const { return "tcp://" + native_->address(); }

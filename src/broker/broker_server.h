@@ -1,11 +1,11 @@
-// The broker role: one Broker plus the listeners that expose it. Today that is the native
-// protocol server (broker/native_server.h); the seed fronts (gRPC Produce/Consume/StreamMessages,
-// WebSocket publish/consume, HTTP publish/subscribe/fetch) are meant to be thin adapters over
-// broker() added here as further listeners: each gets an optional address in
-// BrokerServerOptions (empty = not started), is constructed after the native server and
-// destroyed before it, and reports its resolved address like address() does.
+// The broker role: one Broker plus the listeners that expose it: the native protocol server
+// (broker/native_server.h) and, each optional (an empty address = not started), the seed fronts
+// of broker/fronts.h — gRPC MessageQueue (grpc_listen) and one HTTP+WebSocket server for
+// /ws/publish, /ws/consume and /api/* (http_listen). The fronts are constructed after the native
+// server and destroyed before it. The queue "default" is declared at start with max_pending.
 //
-// Threads: the native server's ("pb-broker", "pb-broker-1", ...); the Broker itself has none.
+// Threads: the native server's ("pb-broker", "pb-broker-1", ...), the HTTP front's
+// ("pb-broker-http", ...), gRPC's own for the gRPC front; the Broker itself has none.
 // The destructor stops the listeners (closing every client session) before the Broker goes.
 #pragma once
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "broker/broker.h"
+#include "broker/fronts.h"
 #include "broker/native_server.h"
 
 namespace pathbench::broker {
@@ -22,7 +23,9 @@ struct BrokerServerOptions {
   int max_pending = 10000;             // queues declared without a bound, and subject subscribers
   int threads = 1;                     // native server I/O threads
   std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
-  // Later fronts, each "" = off: grpc_listen, websocket_listen, http_listen.
+  std::string grpc_listen = "";         // gRPC MessageQueue front, host:port; "" = off
+  std::string http_listen = "";         // HTTP /api/* + WebSocket /ws/* front, host:port; "" = off
+  int http_threads = 1;                 // the HTTP front's I/O threads
 };
 
 struct BrokerServerStats {
@@ -40,12 +43,16 @@ class BrokerServer {
 
   std::string address() const;  // the native protocol's "host:port", port resolved
   std::string url() const;      // "tcp://host:port", as mq::Endpoint::url wants it
+  std::string grpc_address() const;  // the gRPC front's "host:port", "" when off
+  std::string http_address() const;  // the HTTP+WebSocket front's "host:port", "" when off
   BrokerServerStats stats() const;
   Broker& broker() noexcept { return *broker_; }
 
  private:
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<NativeServer> native_;  // declared after broker_: destroyed first
+  std::unique_ptr<GrpcFront> grpc_;       // the fronts, destroyed before the native server
+  std::unique_ptr<HttpFront> http_;
 };
 
 // Prometheus text exposition (format 0.0.4) of the stats, for `pathbench serve broker --metrics`:

@@ -86,6 +86,8 @@ int serve_main(std::span<const std::string> args) {
       "broker: default queue bound, publishes beyond it are refused (default 10000)")(
       "health-interval", po::value<std::string>(), "balancer: between health checks (default 1s)")(
       "health-timeout", po::value<std::string>(), "balancer: health check deadline (default 500ms)")(
+      "grpc-listen", po::value<std::string>(), "broker: host:port of the gRPC MessageQueue front (docs/broker-fronts.md; default off)")(
+      "http-listen", po::value<std::string>(), "broker: host:port of the HTTP /api/* and WebSocket /ws/* front (default off)")(
       "metrics", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464");
   po::options_description all;
   all.add(visible).add_options()("role", po::value<std::string>(), "");
@@ -191,10 +193,16 @@ int serve_main(std::span<const std::string> args) {
       if (o.max_pending < 1) throw po::error("--max-pending: expected at least 1");
       o.threads = vm["threads"].as<int>();
       if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
+      if (vm.count("grpc-listen")) o.grpc_listen = vm["grpc-listen"].as<std::string>();
+      if (vm.count("http-listen")) o.http_listen = vm["http-listen"].as<std::string>();
       broker::BrokerServer server(o);
       auto metrics = metrics_server(vm, [&] { return broker::prometheus_exposition(server.stats()); });
       fmt::print("broker serving the native protocol (docs/broker-protocol.md) on {} (max pending {})\n",
                  server.address(), o.max_pending);
+      if (!server.grpc_address().empty())
+        fmt::print("broker serving gRPC MessageQueue (docs/broker-fronts.md) on {}\n", server.grpc_address());
+      if (!server.http_address().empty())
+        fmt::print("broker serving HTTP /api/* and WebSocket /ws/* (docs/broker-fronts.md) on {}\n", server.http_address());
       std::fflush(stdout);
       int signal = wait_for_stop_signal();
       fmt::print("broker: signal {}, stopping\n", signal);

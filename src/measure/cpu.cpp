@@ -16,6 +16,7 @@ CpuGroup cpu_group_of(std::string_view name) noexcept {
   if (name.rfind("pb-client", 0) == 0 || name.rfind("pb-amqp-c", 0) == 0) return CpuGroup::client;
   if (name.rfind("pb-bal", 0) == 0) return CpuGroup::balancer;
   if (name.rfind("pb-echo", 0) == 0) return CpuGroup::echo;
+  if (name.rfind("pb-broker", 0) == 0) return CpuGroup::broker;  // native server and its fronts
   // A worker's SQL threads, its WebSocket front and its queue consumers ("pb-wk0-sql1",
   // "pb-wk0-ws", "pb-mq-0-mq1", "pb-rabb-0-amqp0", "pb-nats-0-nats1").
   if (name.rfind("pb-", 0) == 0 &&

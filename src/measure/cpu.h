@@ -1,6 +1,6 @@
 // CPU time by role, for the cost per request: sampled before and after each path's run from
 // /proc/self/task/*/stat, grouped by the thread names pathbench gives its threads
-// ("pb-client-N", "pb-<worker>-sqlN", "pb-bal-…", "pb-echo-N"); gRPC's own threads serve the
+// ("pb-client-N", "pb-<worker>-sqlN", "pb-bal-…", "pb-echo-N", "pb-broker…"); gRPC's own threads serve the
 // client, the balancer and the workers at once, so they form one group of their own. The
 // process total comes from getrusage(RUSAGE_SELF) and also counts threads that ended meanwhile.
 #pragma once
@@ -11,10 +11,10 @@
 
 namespace pathbench {
 
-enum class CpuGroup : std::uint8_t { client, worker, balancer, echo, grpc, other };
-inline constexpr std::size_t kCpuGroupCount = 6;
-inline constexpr std::array<std::string_view, kCpuGroupCount> kCpuGroupNames{"client", "worker", "balancer",
-                                                                           "echo",   "grpc",   "other"};
+enum class CpuGroup : std::uint8_t { client, worker, balancer, echo, broker, grpc, other };
+inline constexpr std::size_t kCpuGroupCount = 7;
+inline constexpr std::array<std::string_view, kCpuGroupCount> kCpuGroupNames{"client", "worker", "balancer", "echo",
+                                                                           "broker", "grpc",   "other"};
 
 CpuGroup cpu_group_of(std::string_view thread_name) noexcept;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "paths/broker_path.h"
 #include "paths/grpc_stream.h"
 #include "paths/grpc_unary.h"
 #include "paths/queue.h"
@@ -24,6 +25,8 @@ const std::vector<PathInfo>& table() {
        {"balancer", "direct"}, true, &create_websocket},
       {"queue", "request/reply through a message broker (reply-to + correlation id), workers as competing consumers",
        {"embedded", "rabbitmq", "nats"}, true, &create_queue},
+      {"broker", "one message published and consumed back through a front of the in-process broker (publish->consume)",
+       {"native", "grpc_unary", "grpc_stream", "websocket", "http"}, false, &create_broker_path},
   };
   return paths;
 }

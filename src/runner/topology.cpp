@@ -139,10 +139,12 @@ const std::string& Topology::balancer_address() {
 
 namespace pathbench {
 
-broker::BrokerServer& Topology::embedded_broker() {
+broker::BrokerServer& Topology::broker_server() {
   if (!embedded_broker_) {
     broker::BrokerServerOptions o;
     o.listen = scenario_.workers.listen_host + ":0";
+    o.grpc_listen = scenario_.workers.listen_host + ":0";
+    o.http_listen = scenario_.workers.listen_host + ":0";
     o.max_pending = scenario_.broker.max_pending;
     embedded_broker_ = std::make_unique<broker::BrokerServer>(o);
   }
@@ -165,7 +167,7 @@ mq::Endpoint Topology::queue_endpoint(const std::string& kind) {
   if (url != "auto") {
     e.url = url;
   } else if (kind == "embedded") {
-    e.url = embedded_broker().url();
+    e.url = broker_server().url();
   } else {
     broker_processes_.push_back(std::make_unique<mq::BrokerProcess>(mq::BrokerProcess::start(kind)));
     e.url = broker_processes_.back()->url();

@@ -41,8 +41,11 @@ class Topology {
   // external, one QueueWorker per worker consuming its request queue. Started on first use.
   // Throws std::runtime_error (server program missing, broker unreachable, database).
   mq::Endpoint queue_endpoint(const std::string& kind);
-  // The in-process broker, starting it if needed (broker workload paths, metrics).
-  broker::BrokerServer& embedded_broker();
+  // The run's in-process broker (broker/broker_server.h), started on first use with every front
+  // on loopback (native, gRPC MessageQueue, HTTP+WebSocket; free ports) and [broker]
+  // max_pending; shared by the embedded queue path and the broker workload paths. Throws
+  // std::runtime_error.
+  broker::BrokerServer& broker_server();
   // Fault injection (pause_consumers / resume_consumers): every queue worker stops / resumes
   // taking requests. False when no queue worker runs. Thread-safe.
   bool pause_consumers(bool paused);
