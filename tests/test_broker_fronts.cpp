@@ -13,7 +13,10 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <deque>
+#include <fmt/format.h>
+
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "broker/broker_server.h"
@@ -21,6 +24,10 @@
 #include "measure/cpu.h"
 #include "messagequeue.grpc.pb.h"
 #include "net/websocket.h"
+#include "paths/broker_path.h"
+#include "paths/registry.h"
+#include "runner/topology.h"
+#include "scenario/loader.h"
 
 using namespace pathbench;
 using namespace pathbench::broker;
@@ -290,4 +297,63 @@ TEST_CASE("broker server: fronts off by default; broker threads form their own C
   CHECK(cpu_group_of("pb-broker") == CpuGroup::broker);
   CHECK(cpu_group_of("pb-broker-http") == CpuGroup::broker);
   CHECK(kCpuGroupNames[static_cast<std::size_t>(CpuGroup::broker)] == "broker");
+}
+
+namespace {
+
+// Records each completion; the broker path's clients call it on the io thread.
+struct RecordingSink final : CompletionSink {
+  void complete(std::uint32_t slot, std::uint64_t id, Outcome outcome, const Hops*) noexcept override {
+    done.push_back({slot, id, outcome});
+  }
+  struct Done {
+    std::uint32_t slot;
+    std::uint64_t id;
+    Outcome outcome;
+  };
+  std::vector<Done> done;
+};
+
+}  // namespace
+
+TEST_CASE("broker path: a publish the broker refuses completes as rejected, through every front") {
+  Scenario s = load_scenario_text("[load]\nmode = \"closed\"\nconcurrency = 1\n[[path]]\nkind = \"broker\"\n", "rejected.toml");
+  Topology topology(s);
+  Broker& broker = topology.broker_server().broker();
+  for (auto via : find_path("broker")->vias) {
+    CAPTURE(via);
+    PathSpec spec = s.paths[0];
+    spec.via = std::string(via);
+    spec.label = fmt::format("rejected_{}", via);
+    const std::string queue = fmt::format("bench-{}-0", spec.label);
+    auto instance = create_broker_path(s, spec, topology);
+    boost::asio::io_context io;
+    RecordingSink sink;
+    auto client = instance->make_client(io, sink, 0);
+    std::optional<std::string> started;
+    client->start([&](std::string error) { started = std::move(error); });
+    // Completions are posted from gRPC's threads: keep the io_context waiting for them.
+    auto guard = boost::asio::make_work_guard(io);
+    auto run_a_little = [&io] { io.run_for(std::chrono::milliseconds(10)); };
+    for (int i = 0; i < 500 && !started; ++i) run_a_little();
+    REQUIRE(started == std::string());
+    // Full: the thread's subject subscriber list, or its queue paused (nothing consumed) and filled.
+    const int max_pending = broker.default_max_pending();
+    if (via == "http") {
+      for (int i = 0; i < max_pending; ++i) REQUIRE(broker.publish_subject(queue, Message{"filler"}) == Status::ok);
+    } else {
+      REQUIRE(broker.declare(queue) == Status::ok);
+      REQUIRE(broker.set_paused(queue, true) == Status::ok);
+      for (int i = 0; i < max_pending; ++i) REQUIRE(broker.publish(queue, Message{"filler"}) == Status::ok);
+    }
+    client->issue(3, 7, Query{});
+    for (int i = 0; i < 500 && sink.done.empty(); ++i) run_a_little();
+    REQUIRE(sink.done.size() == 1);
+    CHECK(sink.done[0].slot == 3);
+    CHECK(sink.done[0].id == 7);
+    CHECK(sink.done[0].outcome == Outcome::rejected);
+    client->stop();
+    io.run_for(std::chrono::milliseconds(300));
+    client.reset();
+  }
 }
