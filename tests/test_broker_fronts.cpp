@@ -339,12 +339,14 @@ TEST_CASE("broker path: a publish the broker refuses completes as rejected, thro
     REQUIRE(started == std::string());
     // Full: the thread's subject subscriber list, or its queue paused (nothing consumed) and filled.
     const int max_pending = broker.default_max_pending();
+    Message filler;
+    filler.body = "filler";
     if (via == "http") {
-      for (int i = 0; i < max_pending; ++i) REQUIRE(broker.publish_subject(queue, Message{"filler"}) == Status::ok);
+      for (int i = 0; i < max_pending; ++i) REQUIRE(broker.publish_subject(queue, filler) == Status::ok);
     } else {
       REQUIRE(broker.declare(queue) == Status::ok);
       REQUIRE(broker.set_paused(queue, true) == Status::ok);
-      for (int i = 0; i < max_pending; ++i) REQUIRE(broker.publish(queue, Message{"filler"}) == Status::ok);
+      for (int i = 0; i < max_pending; ++i) REQUIRE(broker.publish(queue, filler) == Status::ok);
     }
     client->issue(3, 7, Query{});
     for (int i = 0; i < 500 && sink.done.empty(); ++i) run_a_little();
