@@ -62,7 +62,6 @@ void NativeClient::on_connected(const boost::system::error_code& ec) {
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
   state_ = State::open;
-  in_.resize(16 * 1024);
   if (auto done = std::move(connect_done_)) done("");
   if (state_ != State::open) return;  // closed from inside done()
   do_read();
@@ -95,16 +94,8 @@ void NativeClient::on_write(const boost::system::error_code& ec) {
 }
 
 void NativeClient::do_read() {
-  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  if (in_.size() - in_end_ < 4096) {
-    if (in_begin_ > 0) {
-      std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
-      in_end_ -= in_begin_;
-      in_begin_ = 0;
-    }
-    if (in_.size() - in_end_ < 4096) in_.resize(in_.size() * 2);
-  }
-  socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+  const auto room = in_.prepare();
+  socket_.async_read_some(asio::buffer(room.data(), room.size()),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                             self->on_read(ec, n);
                           });
@@ -113,19 +104,18 @@ void NativeClient::do_read() {
 void NativeClient::on_read(const boost::system::error_code& ec, std::size_t n) {
   if (state_ != State::open) return;
   if (ec) return fail(ec == asio::error::eof ? "connection closed by the broker" : "read: " + ec.message());
-  in_end_ += n;
+  in_.commit(n);
   // Keep ourselves alive even if a callback drops the last outside reference.
   auto self = shared_from_this();
   dispatching_ = true;
   while (state_ == State::open) {
-    auto r = protocol::decode_frame(std::span<const std::uint8_t>(in_.data() + in_begin_, in_end_ - in_begin_),
-                                    max_frame_bytes_);
+    auto r = protocol::decode_frame(in_.readable(), max_frame_bytes_);
     if (r.kind == protocol::DecodeResult::Kind::need_more) break;
     if (r.kind == protocol::DecodeResult::Kind::error) {
       dispatching_ = false;
       return fail(fmt::format("{} frame from the broker", to_string(r.error)));
     }
-    in_begin_ += r.consumed;  // before the callback: it may close us
+    in_.consume(r.consumed);  // before the callback: it may close us
     on_frame_(r.frame);
   }
   dispatching_ = false;

@@ -64,8 +64,7 @@ class NativeClient : public std::enable_shared_from_this<NativeClient> {
   OnFrame on_frame_;
   OnClosed on_closed_;
   std::function<void(const std::string&)> connect_done_;
-  std::vector<std::uint8_t> in_;
-  std::size_t in_begin_ = 0, in_end_ = 0;
+  protocol::InputBuffer in_;
   std::string out_, in_flight_;
   bool writing_ = false;
   bool dispatching_ = false;  // inside on_frame: sends are batched until the read batch ends

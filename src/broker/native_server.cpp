@@ -81,7 +81,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::system::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
     session_ = broker_.open_session();
-    in_.resize(16 * 1024);
     do_read();
   }
 
@@ -92,18 +91,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // --- reading
   void do_read() {
     if (closed_) return;
-    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-    if (in_.size() - in_end_ < 4096) {
-      // Compact first; grow only when a frame bigger than the buffer is arriving (the decoder
-      // has already refused lengths above the limit, so growth is bounded by it).
-      if (in_begin_ > 0) {
-        std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
-        in_end_ -= in_begin_;
-        in_begin_ = 0;
-      }
-      if (in_.size() - in_end_ < 4096) in_.resize(in_.size() * 2);
-    }
-    socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
+    const auto room = in_.prepare();
+    socket_.async_read_some(asio::buffer(room.data(), room.size()),
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                               self->on_read(ec, n);
                             });
@@ -114,10 +103,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       fail("read", ec);
       return close();
     }
-    in_end_ += n;
+    in_.commit(n);
     while (!closed_ && !close_after_flush_) {
-      auto r = protocol::decode_frame(std::span<const std::uint8_t>(in_.data() + in_begin_, in_end_ - in_begin_),
-                                      server_.options.max_frame_bytes);
+      auto r = protocol::decode_frame(in_.readable(), server_.options.max_frame_bytes);
       if (r.kind == protocol::DecodeResult::Kind::need_more) break;
       if (r.kind == protocol::DecodeResult::Kind::error) {
         const bool too_large = r.error == protocol::DecodeError::too_large;
@@ -126,7 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         break;
       }
       handle(r.frame);
-      in_begin_ += r.consumed;
+      in_.consume(r.consumed);
     }
     do_write();
     if (close_after_flush_) return;
@@ -325,8 +313,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SessionId session_ = 0;
   std::unordered_map<std::uint64_t, ConsumerPtr> consumers_;  // by consumer tag
   std::vector<MessagePtr> fetched_;
-  std::vector<std::uint8_t> in_;
-  std::size_t in_begin_ = 0, in_end_ = 0;
+  protocol::InputBuffer in_;
   std::string out_, in_flight_;
   bool writing_ = false;
   bool read_paused_ = false;

@@ -1,6 +1,7 @@
 #include "broker/protocol.h"
 
 #include <array>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
@@ -259,6 +260,20 @@ std::string_view to_string(FrameType type) noexcept {
 
 std::string_view to_string(DecodeError error) noexcept {
   return error == DecodeError::too_large ? "too_large" : "malformed";
+}
+
+std::span<std::uint8_t> InputBuffer::prepare() {
+  constexpr std::size_t kMinRoom = 4096;
+  if (begin_ == end_) begin_ = end_ = 0;
+  if (data_.size() - end_ < kMinRoom) {
+    if (begin_ > 0) {
+      std::memmove(data_.data(), data_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (data_.size() - end_ < kMinRoom) data_.resize(data_.size() * 2);
+  }
+  return {data_.data() + end_, data_.size() - end_};
 }
 
 }  // namespace pathbench::broker::protocol

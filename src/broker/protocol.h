@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/broker.h"
 
@@ -108,5 +109,21 @@ bool is_known_type(std::uint8_t type) noexcept;
 bool is_client_frame(FrameType type) noexcept;  // types 0x01..0x0F
 std::string_view to_string(FrameType type) noexcept;
 std::string_view to_string(DecodeError error) noexcept;
+
+// Bytes read from a connection and not yet decoded, shared by both ends of the protocol. Grows
+// only when a frame larger than the buffer is arriving (decode_frame has already refused
+// lengths above the limit, so growth is bounded by it); compacts before that.
+class InputBuffer {
+ public:
+  // Room for the next read, at least 4 KiB.
+  std::span<std::uint8_t> prepare();
+  void commit(std::size_t n) noexcept { end_ += n; }
+  std::span<const std::uint8_t> readable() const noexcept { return {data_.data() + begin_, end_ - begin_}; }
+  void consume(std::size_t n) noexcept { begin_ += n; }
+
+ private:
+  std::vector<std::uint8_t> data_ = std::vector<std::uint8_t>(16 * 1024);
+  std::size_t begin_ = 0, end_ = 0;
+};
 
 }  // namespace pathbench::broker::protocol
