@@ -167,4 +167,9 @@ QueryOutcome QueryExecutor::run(const Query& query, Nanos deadline_ns) {
   return outcome;
 }
 
+std::string invalid_argument_message(const std::string& field, const std::string& message) {
+  if (message.find(field) != std::string::npos) return message;
+  return field + ": " + message;
+}
+
 }  // namespace pathbench

@@ -27,6 +27,9 @@ struct QueryOutcome {
   std::string error_message;
 };
 
+// An INVALID_ARGUMENT message that names the field (the executor's messages usually do already).
+std::string invalid_argument_message(const std::string& field, const std::string& message);
+
 // A deadline that never passes.
 inline constexpr Nanos kNoDeadline = std::numeric_limits<Nanos>::max();
 

@@ -123,7 +123,12 @@ class BeastChannel final : public WsChannel {
       auto& layer = beast::get_lowest_layer(self->ws_);
       layer.socket().set_option(tcp::no_delay(true), ec);
       layer.expires_never();  // the websocket stream has its own timeouts
-      self->ws_.set_option(timeouts(self->limits_, beast::role_type::client));
+      // Clients run without Beast's idle timer: it is re-armed on every read (a cost per
+      // message), and whoever drives a client owns deadlines that notice a silent server
+      // (servers ping their idle peers).
+      WsLimits client_limits = self->limits_;
+      client_limits.idle_timeout_ns = 0;
+      self->ws_.set_option(timeouts(client_limits, beast::role_type::client));
       const std::string target = self->target();
       self->ws_.async_handshake(host_port, target, [self, host_port, then = std::move(then)](beast::error_code ec) {
         if (ec) {

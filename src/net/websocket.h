@@ -40,7 +40,7 @@ using HttpResponse = boost::beast::http::response<boost::beast::http::string_bod
 struct WsLimits {
   std::size_t max_message_bytes = 1 << 20;
   Nanos handshake_timeout_ns = 5 * kNanosPerSecond;
-  Nanos idle_timeout_ns = 60 * kNanosPerSecond;  // 0 = never
+  Nanos idle_timeout_ns = 60 * kNanosPerSecond;  // 0 = never; servers only (clients own their deadlines)
   std::size_t max_queued_writes = 8192;          // reading pauses while more than this wait to be written
 };
 

@@ -84,9 +84,6 @@ class WsPathClient final : public PathClient {
     if (stopped_) return;
     net::WsLimits limits;
     limits.handshake_timeout_ns = std::min<Nanos>(deadline_ns_, 5 * kNanosPerSecond);
-    // No idle timer on the client: Beast re-arms it on every read, a cost per message, and the
-    // load generator's deadlines already notice a silent server (the server pings idle peers).
-    limits.idle_timeout_ns = 0;
     const int index = index_of(c);
     net::WsChannel::Callbacks callbacks{
         [this](const std::shared_ptr<net::WsChannel>& ch, std::string_view payload, bool) { on_reply(ch, payload); },

@@ -185,8 +185,6 @@ struct BalancerWsFront::Impl final : net::WsHandler {
     net::WsLimits limits;
     limits.max_message_bytes = options.max_message_bytes;
     limits.handshake_timeout_ns = 2 * kNanosPerSecond;
-    limits.idle_timeout_ns = 0;  // no per-message timer churn; the worker pings an idle link and
-                                 // the sweep fails requests a silent worker never answers
     net::ws_connect(backend_io, options.worker_ws[static_cast<std::size_t>(link.backend)], "/query", limits,
                     std::move(callbacks), [this, &link](std::shared_ptr<net::WsChannel> channel, std::string) {
                       link.connecting = false;

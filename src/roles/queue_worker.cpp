@@ -42,7 +42,8 @@ class QueryHandler {
     Query query;
     std::string bad_field;
     if (!from_proto(request_, query, bad_field))
-      return fail(reply, kInvalidArgument, fmt::format("{}: unknown query kind {}", bad_field, static_cast<int>(request_.kind())),
+      return fail(reply, kInvalidArgument,
+                  invalid_argument_message(bad_field, fmt::format("unknown query kind {}", static_cast<int>(request_.kind()))),
                   received_ns);
     if (query.kind != QueryKind::echo) {
       if (!executor_) return fail(reply, kFailedPrecondition, "worker has no database: only echo queries", received_ns);
@@ -54,10 +55,7 @@ class QueryHandler {
           reply.set_sum_cents(outcome.result.sum_cents);
           break;
         case QueryStatus::invalid_argument:
-          return fail(reply, kInvalidArgument,
-                      outcome.error_message.find(outcome.error_field) != std::string::npos
-                          ? outcome.error_message
-                          : fmt::format("{}: {}", outcome.error_field, outcome.error_message),
+          return fail(reply, kInvalidArgument, invalid_argument_message(outcome.error_field, outcome.error_message),
                       received_ns);
         case QueryStatus::deadline_exceeded:
           return fail(reply, kDeadlineExceeded, "deadline exceeded while the query ran", received_ns);

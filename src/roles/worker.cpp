@@ -80,11 +80,6 @@ std::chrono::steady_clock::time_point steady_time_point(Nanos at_ns) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(at_ns));
 }
 
-// INVALID_ARGUMENT must name the field; the executor's messages usually do already.
-std::string invalid_message(const std::string& field, const std::string& message) {
-  if (message.find(field) != std::string::npos) return message;
-  return fmt::format("{}: {}", field, message);
-}
 
 // "worker-3" + "sql0" -> "pb-wk3-sql0"; other ids are cut so the suffix survives the kernel's
 // 15-character limit (a profile needs the thread's role more than the id's tail).
@@ -158,7 +153,7 @@ class QueryEngine {
     if (!from_proto(request, job.query, bad_field)) {
       Answer answer;
       answer.code = grpc::StatusCode::INVALID_ARGUMENT;
-      answer.message = invalid_message(bad_field, fmt::format("unknown query kind {}", static_cast<int>(request.kind())));
+      answer.message = invalid_argument_message(bad_field, fmt::format("unknown query kind {}", static_cast<int>(request.kind())));
       return finish(job, std::move(answer));
     }
     // Echo measures transport alone, so it skips the queue and the SQL threads, unless a slow
@@ -291,7 +286,7 @@ class QueryEngine {
         break;
       case QueryStatus::invalid_argument:
         answer.code = grpc::StatusCode::INVALID_ARGUMENT;
-        answer.message = invalid_message(outcome.error_field, outcome.error_message);
+        answer.message = invalid_argument_message(outcome.error_field, outcome.error_message);
         break;
       case QueryStatus::deadline_exceeded:
         // Interrupted by a drain's hard stop rather than by the caller's own deadline.
@@ -356,7 +351,6 @@ class UnaryCall final : public grpc::ServerUnaryReactor, public AnswerSink {
   void complete(std::uint64_t request_id, Answer answer) override {
     if (answer.code != grpc::StatusCode::OK) return Finish(grpc::Status(answer.code, answer.message));
     fill_reply(*reply_, request_id, answer, engine_.id());
-    reply_->clear_status();  // the call's status says it
     Finish(grpc::Status::OK);
   }
   bool cancelled() const noexcept override { return context_->IsCancelled(); }
