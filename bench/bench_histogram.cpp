@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "measure/histogram.h"
+#include "core/histogram.h"
 
 namespace {
 

@@ -101,7 +101,7 @@ def phases_per_path(rows):
 
 
 def hgrm_name(row, measured_phases, variant=""):
-    # As results/writer.cpp names them: the phase is left out when it is the only one, "main".
+    # As report/writer.cpp names them: the phase is left out when it is the only one, "main".
     name = row["path"]
     if not (measured_phases == 1 and row["phase"] == "main"):
         name += "." + row["phase"]

@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build git pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libboost-program-options-dev libfmt-dev doctest-dev libsqlite3-dev
-  libtomlplusplus-dev librabbitmq-dev libnats-dev libbenchmark-dev
+  libtomlplusplus-dev librabbitmq-dev libnats-dev libbenchmark-dev nlohmann-json3-dev
   python3 python3-matplotlib python3-numpy
 )
 if [[ "${1:-}" == "--test" ]]; then

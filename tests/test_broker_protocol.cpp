@@ -15,7 +15,7 @@
 #include "broker/broker_server.h"
 #include "broker/native_client.h"
 #include "broker/protocol.h"
-#include "measure/histogram.h"
+#include "core/histogram.h"
 #include "mq/backends.h"
 
 using namespace pathbench;

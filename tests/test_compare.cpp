@@ -6,7 +6,7 @@
 #include <map>
 #include <regex>
 
-#include "results/compare.h"
+#include "report/compare.h"
 #include "test_helpers.h"
 
 using namespace pathbench;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "runner/runner.h"
+#include "paths/registry.h"
 #include "scenario/loader.h"
 #include "test_helpers.h"
 

@@ -29,8 +29,8 @@
 #include <utility>
 #include <vector>
 
-#include "measure/histogram.h"
-#include "results/hgrm.h"
+#include "core/histogram.h"
+#include "report/hgrm.h"
 
 namespace {
 

@@ -3,7 +3,8 @@
 #include <doctest/doctest.h>
 
 #include "fake_path.h"
-#include "measure/knee.h"
+#include "runner/knee.h"
+#include "paths/registry.h"
 #include "scenario/loader.h"
 
 using namespace pathbench;

@@ -8,7 +8,7 @@
 #include <regex>
 #include <thread>
 
-#include "results/metrics.h"
+#include "report/metrics.h"
 #include "test_helpers.h"
 
 using namespace pathbench;

@@ -15,7 +15,7 @@ namespace {
 PathRunResult run_fake(const Scenario& s, FakeBehaviour b, const std::atomic<bool>* stop = nullptr) {
   static const std::atomic<bool> never{false};
   FakeInstance instance(std::move(b));
-  return run_path(s, s.paths[0], fake_path_info(), instance, stop ? *stop : never);
+  return run_path(s, s.paths[0], fake_path_info().carries_queries, instance, stop ? *stop : never);
 }
 
 const PhaseStats& main_phase(const PathRunResult& r) {

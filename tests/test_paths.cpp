@@ -7,7 +7,7 @@
 
 #include "db/seeder.h"
 #include "paths/registry.h"
-#include "results/writer.h"
+#include "report/writer.h"
 #include "runner/runner.h"
 #include "scenario/loader.h"
 #include "test_helpers.h"

@@ -23,7 +23,7 @@
 // maps (queues, sessions, subjects) sit behind a shared mutex taken briefly for lookups.
 // Delivery callbacks (see DeliveryCallback) run with NO broker lock held.
 //
-// Units: times are steady_clock nanoseconds (measure/clock.h).
+// Units: times are steady_clock nanoseconds (core/clock.h).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -36,8 +36,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "measure/clock.h"
-#include "measure/histogram.h"
+#include "core/clock.h"
+#include "core/histogram.h"
 
 namespace pathbench::broker {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "broker/protocol.h"
-#include "measure/clock.h"
+#include "core/clock.h"
 
 namespace pathbench::broker {
 

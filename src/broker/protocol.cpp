@@ -10,7 +10,7 @@ namespace pathbench::broker::protocol {
 
 namespace {
 
-// measure/check.h's check(), minus std::source_location: this file also builds with clang 14
+// core/check.h's check(), minus std::source_location: this file also builds with clang 14
 // (scripts/fuzz.sh), whose libstdc++ 12 <source_location> it cannot compile.
 #define PB_PROTOCOL_CHECK(ok, what)                                                       \
   do {                                                                                    \

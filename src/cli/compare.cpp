@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "results/compare.h"
+#include "report/compare.h"
 
 namespace pathbench::cli {
 

@@ -4,16 +4,18 @@
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <csignal>
+#include <functional>
 
 #include "build_info.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "db/seeder.h"
 #include "mq/server_process.h"
-#include "results/metrics.h"
-#include "results/table.h"
-#include "results/writer.h"
+#include "report/metrics.h"
+#include "report/table.h"
+#include "report/writer.h"
 #include "runner/runner.h"
+#include "paths/registry.h"
 #include "scenario/loader.h"
 
 namespace pathbench::cli {
@@ -98,6 +100,7 @@ int run_main(std::span<const std::string> args) {
 
   const bool quiet = vm["quiet"].as<bool>();
   RunObserver observer;
+  std::function<void(const std::string&, const IntervalRow&, double)> progress;
   const bool terminal = isatty(STDOUT_FILENO) == 1;
   if (!quiet) {
     observer.note = [terminal](const std::string& line) {
@@ -105,7 +108,7 @@ int run_main(std::span<const std::string> args) {
       std::fflush(stdout);
     };
     // On a terminal one status line redrawn each second; otherwise a plain line every 5 s.
-    observer.second = [terminal](const std::string& path, const IntervalRow& r, double total_s) {
+    progress = [terminal](const std::string& path, const IntervalRow& r, double total_s) {
       if (!terminal && r.second % 5 != 4) return;
       std::string line = fmt::format("{} [{}] {:>4}/{:.0f}s  {:>8} req/s  p99 {:>9.1f} us  errors {}  timeouts {}  in flight {}",
                                      path, r.phase, r.second + 1, total_s, r.ok, r.p99_us, r.errors, r.timeouts, r.in_flight);
@@ -136,9 +139,19 @@ int run_main(std::span<const std::string> args) {
       fmt::print(stderr, "pathbench run: --metrics: {}\n", e.what());
       return kExitBadInput;
     }
-    observer.metrics = &metrics;
+    observer.topology = [&metrics](const Topology* topology) {
+      if (topology) metrics.set_roles_source([topology] { return roles_exposition(*topology); });
+      else metrics.set_roles_source({});
+    };
     if (!quiet) fmt::print("metrics: http://{}/metrics\n", metrics_server->address());
   }
+
+  if (progress || metrics_server)
+    observer.second = [&progress, &metrics, live = metrics_server != nullptr](
+                          const std::string& path, const IntervalRow& row, const IntervalBucket& bucket, double total_s) {
+      if (progress) progress(path, row, total_s);
+      if (live) metrics.add_second(path, bucket);
+    };
 
   MachineContext machine = collect_machine_context();
   if (!quiet)

@@ -8,7 +8,7 @@
 #include "broker/broker_server.h"
 #include "cli/commands.h"
 #include "cli/options.h"
-#include "results/metrics.h"
+#include "report/metrics.h"
 #include "roles/balancer.h"
 #include "roles/echo_server.h"
 #include "roles/queue_worker.h"

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "paths/registry.h"
 #include "scenario/loader.h"
 
 namespace pathbench::cli {

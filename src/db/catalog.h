@@ -6,6 +6,7 @@
 #include <random>
 
 #include "db/query.h"
+#include "scenario/scenario.h"
 
 namespace pathbench {
 
@@ -50,14 +51,6 @@ struct DatasetShape {
 // not a pathbench database, or of another schema_version than kSchemaVersion (db/seeder.h).
 DatasetShape read_dataset_shape(const std::filesystem::path& db_path);
 
-// The scenario's [query] table.
-struct QueryMixConfig {
-  double echo_weight = 0.0;
-  double point_weight = 0.0;
-  double heavy_weight = 1.0;
-  std::int64_t heavy_range_days = 30;      // width of the heavy query's date range
-  std::int32_t heavy_window_minutes = 240;  // width of its time-of-day window
-};
 
 // Built once per client thread; draw() is allocation free. Deterministic for a
 // given rng state, config and shape, on every standard library.

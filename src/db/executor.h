@@ -13,7 +13,7 @@
 #include <string>
 
 #include "db/query.h"
-#include "measure/clock.h"
+#include "core/clock.h"
 
 namespace pathbench {
 

@@ -7,7 +7,7 @@
 #include <array>
 #include <string_view>
 
-#include "measure/clock.h"
+#include "core/clock.h"
 
 namespace pathbench {
 

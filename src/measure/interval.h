@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "measure/histogram.h"
-#include "measure/outcome.h"
+#include "core/histogram.h"
+#include "core/outcome.h"
 #include "measure/schedule.h"
 
 namespace pathbench {

@@ -14,7 +14,8 @@
 #include <optional>
 #include <thread>
 
-#include "paths/registry.h"
+#include "db/catalog.h"
+
 
 namespace pathbench {
 
@@ -39,14 +40,14 @@ namespace {
 
 // Shared by the threads of one run; written before they start or through the start line only.
 struct RunShared {
-  RunShared(const Scenario& s, const PathSpec& p, const PathInfo& i, PathInstance& in, const std::atomic<bool>& st,
+  RunShared(const Scenario& s, const PathSpec& p, bool cq, PathInstance& in, const std::atomic<bool>& st,
             int threads, IntervalCollector::Observer on_second)
-      : scenario(s), spec(p), info(i), instance(in), stop(st), plan(plan_phases(s.load)),
+      : scenario(s), spec(p), carries_queries(cq), instance(in), stop(st), plan(plan_phases(s.load)),
         intervals(plan, threads, std::move(on_second)), connected(threads) {}
 
   const Scenario& scenario;
   const PathSpec& spec;
-  const PathInfo& info;
+  const bool carries_queries;
   PathInstance& instance;
   const std::atomic<bool>& stop;
   std::vector<PhasePlan> plan;
@@ -88,7 +89,7 @@ class ClientThread final : public CompletionSink {
     slots_.resize(capacity_);
     free_.reserve(capacity_);
     for (std::uint32_t i = capacity_; i-- > 0;) free_.push_back(i);
-    if (shared.info.carries_queries && shared.shape.sales > 0) mix_.emplace(shared.scenario.query, shared.shape);
+    if (shared.carries_queries && shared.shape.sales > 0) mix_.emplace(shared.scenario.query, shared.shape);
     scan_interval_ns_ = std::clamp<Nanos>(load.deadline_ns / 10, kNanosPerMilli, 50 * kNanosPerMilli);
   }
 
@@ -400,12 +401,12 @@ class ClientThread final : public CompletionSink {
 
 }  // namespace
 
-PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
+PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carries_queries, PathInstance& instance,
                        const std::atomic<bool>& stop, IntervalCollector::Observer on_second,
                        const std::function<void(Nanos)>& on_start) {
   const int threads = scenario.load.threads;
-  RunShared shared(scenario, spec, info, instance, stop, threads, std::move(on_second));
-  if (info.carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
+  RunShared shared(scenario, spec, carries_queries, instance, stop, threads, std::move(on_second));
+  if (carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
     shared.shape = read_dataset_shape(scenario.database.path);
 
   PathRunResult result;

@@ -14,9 +14,9 @@
 
 #include "measure/cpu.h"
 #include "measure/interval.h"
+#include "measure/path_client.h"
 #include "measure/recorder.h"
 #include "measure/schedule.h"
-#include "paths/path.h"
 #include "roles/balancer_core.h"
 #include "scenario/scenario.h"
 
@@ -59,10 +59,10 @@ struct PathRunResult {
 // when it turns true, issuing stops, in-flight requests drain within their deadline, and the
 // result is marked interrupted. `on_second` (optional) sees each completed second as it ends,
 // on whichever client thread completed it (for live progress; keep it quick).
-struct PathInfo;
 // `on_start` (optional) is told the common start line (steady clock ns) as soon as it is set,
 // on the calling thread; faults are timed from it.
-PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
+// `carries_queries`: the path sends the scenario's query mix (false: a transport floor, echo only).
+PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carries_queries, PathInstance& instance,
                        const std::atomic<bool>& stop, IntervalCollector::Observer on_second = {},
                        const std::function<void(Nanos)>& on_start = {});
 

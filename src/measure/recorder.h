@@ -6,19 +6,11 @@
 #include <numeric>
 #include <string>
 
-#include "measure/clock.h"
-#include "measure/histogram.h"
-#include "measure/outcome.h"
+#include "core/clock.h"
+#include "core/histogram.h"
+#include "core/outcome.h"
 
 namespace pathbench {
-
-// What the servers on the way report about one request (0 = not reported / not on the path).
-struct Hops {
-  Nanos balancer_ns = 0;      // the balancer's time from receiving the request to replying
-  Nanos worker_total_ns = 0;  // the worker's time from receiving the request to replying
-  Nanos worker_queue_ns = 0;  // of which waiting for a SQL thread
-  Nanos worker_sql_ns = 0;    // of which inside SQLite
-};
 
 struct PhaseStats {
   Histogram latency{};    // ns, completion - intended send time (coordinated omission corrected); ok only

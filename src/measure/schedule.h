@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "measure/clock.h"
+#include "core/clock.h"
 #include "scenario/scenario.h"
 
 namespace pathbench {

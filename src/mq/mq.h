@@ -16,8 +16,8 @@
 #include <string>
 #include <string_view>
 
-#include "measure/clock.h"
-#include "measure/outcome.h"
+#include "core/clock.h"
+#include "core/outcome.h"
 
 namespace pathbench::mq {
 

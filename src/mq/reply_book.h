@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "measure/outcome.h"
+#include "core/outcome.h"
 #include "mq/mq.h"
 
 namespace pathbench::mq::detail {

@@ -23,7 +23,7 @@
 #include <memory>
 #include <string>
 
-#include "measure/clock.h"
+#include "core/clock.h"
 
 namespace pathbench::mq {
 

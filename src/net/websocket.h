@@ -29,7 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "measure/clock.h"
+#include "core/clock.h"
 
 namespace pathbench::net {
 

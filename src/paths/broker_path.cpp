@@ -20,7 +20,7 @@
 #include "messagequeue.grpc.pb.h"
 #include "net/websocket.h"
 #include "paths/grpc_common.h"
-#include "runner/topology.h"
+#include "paths/endpoints.h"
 
 namespace pathbench {
 
@@ -725,8 +725,8 @@ class BrokerPathInstance final : public PathInstance {
 
 }  // namespace
 
-std::unique_ptr<PathInstance> create_broker_path(const Scenario& scenario, const PathSpec& spec, Topology& topology) {
-  return std::make_unique<BrokerPathInstance>(scenario, spec, topology.broker_server());
+std::unique_ptr<PathInstance> create_broker_path(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
+  return std::make_unique<BrokerPathInstance>(scenario, spec, endpoints.broker_server());
 }
 
 }  // namespace pathbench

@@ -252,8 +252,8 @@ void QueryStreamReactor::OnDone(const grpc::Status& status) {
 
 }  // namespace
 
-std::unique_ptr<PathInstance> create_grpc_stream(const Scenario& scenario, const PathSpec& spec, Topology& topology) {
-  return std::make_unique<GrpcPathInstance<GrpcStreamClient>>(scenario, spec, path_targets(spec, topology),
+std::unique_ptr<PathInstance> create_grpc_stream(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
+  return std::make_unique<GrpcPathInstance<GrpcStreamClient>>(scenario, spec, path_targets(spec, endpoints),
                                                               "grpc-stream");
 }
 

@@ -104,8 +104,8 @@ class GrpcUnaryClient final : public PathClient {
 
 }  // namespace
 
-std::unique_ptr<PathInstance> create_grpc_unary(const Scenario& scenario, const PathSpec& spec, Topology& topology) {
-  return std::make_unique<GrpcPathInstance<GrpcUnaryClient>>(scenario, spec, path_targets(spec, topology), "grpc");
+std::unique_ptr<PathInstance> create_grpc_unary(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
+  return std::make_unique<GrpcPathInstance<GrpcUnaryClient>>(scenario, spec, path_targets(spec, endpoints), "grpc");
 }
 
 }  // namespace pathbench

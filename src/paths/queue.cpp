@@ -4,7 +4,7 @@
 
 #include "mq/mq.h"
 #include "paths/grpc_common.h"
-#include "runner/topology.h"
+#include "paths/endpoints.h"
 
 namespace pathbench {
 
@@ -81,8 +81,8 @@ class QueuePathInstance final : public PathInstance {
 
 }  // namespace
 
-std::unique_ptr<PathInstance> create_queue(const Scenario& scenario, const PathSpec& spec, Topology& topology) {
-  return std::make_unique<QueuePathInstance>(scenario, topology.queue_endpoint(spec.via));
+std::unique_ptr<PathInstance> create_queue(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
+  return std::make_unique<QueuePathInstance>(scenario, endpoints.queue_endpoint(spec.via));
 }
 
 }  // namespace pathbench

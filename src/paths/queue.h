@@ -10,11 +10,11 @@
 #pragma once
 #include <memory>
 
-#include "paths/path.h"
+#include "measure/path_client.h"
 
 namespace pathbench {
 
-class Topology;
-std::unique_ptr<PathInstance> create_queue(const Scenario& scenario, const PathSpec& spec, Topology& topology);
+class Endpoints;
+std::unique_ptr<PathInstance> create_queue(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints);
 
 }  // namespace pathbench

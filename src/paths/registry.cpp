@@ -41,4 +41,19 @@ const PathInfo* find_path(std::string_view kind) noexcept {
   return it == paths.end() ? nullptr : &*it;
 }
 
+PathKinds path_kinds() {
+  static const std::vector<PathKind> kinds = [] {
+    std::vector<PathKind> out;
+    for (auto& p : table()) out.push_back({p.kind, p.vias});
+    return out;
+  }();
+  return kinds;
+}
+
+Scenario load_scenario_file(const std::filesystem::path& file) { return load_scenario_file(file, path_kinds()); }
+
+Scenario load_scenario_text(std::string_view toml_text, const std::string& source_name) {
+  return load_scenario_text(toml_text, source_name, path_kinds());
+}
+
 }  // namespace pathbench

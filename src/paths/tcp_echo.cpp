@@ -225,7 +225,7 @@ class TcpEchoInstance final : public PathInstance {
 
 }  // namespace
 
-std::unique_ptr<PathInstance> create_tcp_echo(const Scenario& scenario, const PathSpec& spec, Topology&) {
+std::unique_ptr<PathInstance> create_tcp_echo(const Scenario& scenario, const PathSpec& spec, Endpoints&) {
   return std::make_unique<TcpEchoInstance>(scenario, spec);
 }
 

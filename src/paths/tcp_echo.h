@@ -7,12 +7,12 @@
 #pragma once
 #include <memory>
 
-#include "paths/path.h"
+#include "measure/path_client.h"
 
 namespace pathbench {
 
-class Topology;
+class Endpoints;
 
-std::unique_ptr<PathInstance> create_tcp_echo(const Scenario& scenario, const PathSpec& spec, Topology& topology);
+std::unique_ptr<PathInstance> create_tcp_echo(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints);
 
 }  // namespace pathbench

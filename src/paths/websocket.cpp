@@ -7,7 +7,7 @@
 
 #include "net/websocket.h"
 #include "paths/grpc_common.h"
-#include "runner/topology.h"
+#include "paths/endpoints.h"
 
 namespace pathbench {
 
@@ -185,12 +185,12 @@ class WsPathInstance final : public PathInstance {
 
 }  // namespace
 
-std::unique_ptr<PathInstance> create_websocket(const Scenario& scenario, const PathSpec& spec, Topology& topology) {
+std::unique_ptr<PathInstance> create_websocket(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
   std::vector<std::string> targets;
   if (spec.via == "balancer") {
-    targets.push_back(topology.balancer_ws_address());
+    targets.push_back(endpoints.balancer_ws_address());
   } else {
-    targets = topology.worker_ws_addresses();
+    targets = endpoints.worker_ws_addresses();
   }
   return std::make_unique<WsPathInstance>(scenario, spec, std::move(targets));
 }

@@ -9,7 +9,7 @@
 #include <source_location>
 #include <utility>
 
-#include "measure/check.h"
+#include "core/check.h"
 
 namespace pathbench {
 
@@ -27,9 +27,6 @@ BackendResult backend_result_of_status(int code) noexcept {
 
 namespace {
 
-constexpr std::array<RoutingPolicy, 3> kAllRoutingPolicies{
-    RoutingPolicy::least_outstanding, RoutingPolicy::p2c, RoutingPolicy::round_robin};
-
 // A uniform index below `bound` from raw bits (multiply-shift on the top 32 bits): no
 // division on the hot path, and for a handful of backends the bias (< bound / 2^32) is far
 // below anything a run could observe. std::uniform_int_distribution is avoided so a seed
@@ -39,23 +36,6 @@ std::size_t below(std::uint64_t bits, std::size_t bound) noexcept {
 }
 
 }  // namespace
-
-std::string_view to_string(RoutingPolicy policy) noexcept {
-  switch (policy) {
-    case RoutingPolicy::least_outstanding: return "least_outstanding";
-    case RoutingPolicy::p2c: return "p2c";
-    case RoutingPolicy::round_robin: return "round_robin";
-  }
-  return "unknown";  // only reachable through a cast of an out-of-range value
-}
-
-std::optional<RoutingPolicy> routing_policy_from_string(std::string_view name) noexcept {
-  // Loop over the policies so a new one needs only its to_string case.
-  for (RoutingPolicy policy : kAllRoutingPolicies) {
-    if (to_string(policy) == name) return policy;
-  }
-  return std::nullopt;
-}
 
 BalancerCore::BalancerCore(std::vector<std::string> backend_addresses,
                            const BalancerPolicyConfig& config, Clock clock)

@@ -37,24 +37,11 @@
 #include <string_view>
 #include <vector>
 
-#include "measure/clock.h"
+#include "core/clock.h"
+#include "scenario/scenario.h"
 
 namespace pathbench {
 
-enum class RoutingPolicy : std::uint8_t { least_outstanding, p2c, round_robin };
-std::string_view to_string(RoutingPolicy policy) noexcept;
-std::optional<RoutingPolicy> routing_policy_from_string(std::string_view name) noexcept;
-
-struct BalancerPolicyConfig {
-  RoutingPolicy policy = RoutingPolicy::least_outstanding;
-  int max_pending = 1024;
-  int failure_threshold = 5;          // consecutive request failures that eject
-  int unhealthy_threshold = 3;        // consecutive health-check misses that eject
-  int healthy_threshold = 2;          // consecutive health-check passes that re-admit
-  Nanos base_ejection_ns = 1 * kNanosPerSecond;
-  Nanos max_ejection_ns = 30 * kNanosPerSecond;
-  std::uint64_t seed = 42;            // p2c's random choices
-};
 
 // How a forwarded request ended, as far as the backend's health is concerned.
 enum class BackendResult : std::uint8_t {

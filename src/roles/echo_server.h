@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "measure/clock.h"
+#include "core/clock.h"
 
 namespace pathbench {
 

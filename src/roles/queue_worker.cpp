@@ -6,7 +6,7 @@
 
 #include "db/executor.h"
 #include "pathbench.pb.h"
-#include "paths/grpc_common.h"
+#include "wire/query_codec.h"
 
 namespace pathbench {
 

@@ -23,7 +23,7 @@
 #include "db/query.h"
 #include "net/websocket.h"
 #include "pathbench.grpc.pb.h"
-#include "paths/grpc_common.h"
+#include "wire/query_codec.h"
 
 namespace pathbench {
 namespace {

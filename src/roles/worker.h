@@ -31,7 +31,7 @@
 #include <memory>
 #include <string>
 
-#include "measure/clock.h"
+#include "core/clock.h"
 
 namespace pathbench {
 

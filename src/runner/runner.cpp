@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "db/seeder.h"
-#include "measure/knee.h"
+#include "runner/knee.h"
 #include "paths/registry.h"
 #include "runner/faults.h"
 #include "runner/topology.h"
@@ -38,14 +38,6 @@ std::vector<BackendSnapshot> backend_deltas(const std::vector<BackendSnapshot>& 
     after[i].ejections -= before[i].ejections;
   }
   return after;
-}
-
-std::string roles_exposition(Topology& topology) {
-  std::string text;
-  if (auto* balancer = topology.balancer()) text += balancer_exposition(balancer->stats());
-  auto workers = topology.worker_stats();
-  if (!workers.empty()) text += workers_exposition(workers);
-  return text;
 }
 
 // A knee search folded into one PathRunResult: each probe becomes a measured phase.
@@ -99,6 +91,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
   result.machine = collect_machine_context();
   result.started_utc = utc_timestamp();
   Topology topology(result.scenario);
+  if (observer.topology) observer.topology(&topology);
   for (auto& spec : result.scenario.paths) {
     if (stop.load()) {
       result.interrupted = true;
@@ -119,14 +112,12 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       std::vector<BackendSnapshot> before;
       if (topology.balancer()) before = topology.balancer()->stats().backends;
       IntervalCollector::Observer on_second;
-      if (observer.second || observer.metrics) {
+      if (observer.second) {
         double total_s = static_cast<double>(plan_phases(scenario.load).back().end_ns) / 1e9;
         on_second = [&observer, label = spec.label, total_s](const IntervalRow& row, const IntervalBucket& bucket) {
-          if (observer.second) observer.second(label, row, total_s);
-          if (observer.metrics) observer.metrics->add_second(label, bucket);
+          observer.second(label, row, bucket, total_s);
         };
       }
-      if (observer.metrics) observer.metrics->set_roles_source([&topology] { return roles_exposition(topology); });
       CpuSample cpu_before = sample_cpu();
       if (scenario.knee.enabled) {
         path = run_knee(result.scenario, spec, *info, *instance, stop, observer);
@@ -139,7 +130,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
         continue;
       }
       FaultRunner faults(scenario.faults, topology);
-      path = run_path(result.scenario, spec, *info, *instance, stop, std::move(on_second),
+      path = run_path(result.scenario, spec, info->carries_queries, *instance, stop, std::move(on_second),
                       [&faults](Nanos start) { faults.begin(start); });
       faults.finish();
       {
@@ -162,7 +153,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
     result.interrupted = result.interrupted || path.interrupted;
     result.paths.push_back(std::move(path));
   }
-  if (observer.metrics) observer.metrics->set_roles_source({});  // the topology goes away now
+  if (observer.topology) observer.topology(nullptr);  // the topology goes away now
   result.finished_utc = utc_timestamp();
   return result;
 }

@@ -6,18 +6,23 @@
 #include <functional>
 #include <string>
 
-#include "results/metrics.h"
-#include "results/run_result.h"
+#include "measure/interval.h"
+#include "runner/run_result.h"
 
 namespace pathbench {
 
+class Topology;
+
 struct RunObserver {
   std::function<void(const std::string&)> note;  // progress lines for the user (may be empty)
-  // Each second of each path as it completes (on a client thread; keep it quick). `total_s`
-  // is the path's planned length (warm-up + measured) in seconds.
-  std::function<void(const std::string& path, const IntervalRow& row, double total_s)> second;
-  // When set, every completed second and the roles' counters are published here (/metrics).
-  MetricsRegistry* metrics = nullptr;
+  // Each second of each path as it completes (on a client thread; keep it quick): the row for
+  // progress lines, the bucket for live metrics. `total_s` is the path's planned length
+  // (warm-up + measured) in seconds.
+  std::function<void(const std::string& path, const IntervalRow& row, const IntervalBucket& bucket, double total_s)>
+      second;
+  // The run's servers: called with the Topology once it exists and with nullptr just before it
+  // goes away (on the runner's thread), so live metrics can read the roles' counters.
+  std::function<void(const Topology*)> topology;
 };
 
 // Whether any path of the scenario will run database queries.

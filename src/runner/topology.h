@@ -12,6 +12,7 @@
 #include "broker/broker_server.h"
 #include "mq/mq.h"
 #include "mq/server_process.h"
+#include "paths/endpoints.h"
 #include "roles/balancer.h"
 #include "roles/queue_worker.h"
 #include "roles/worker.h"
@@ -19,7 +20,7 @@
 
 namespace pathbench {
 
-class Topology {
+class Topology final : public Endpoints {
  public:
   explicit Topology(const Scenario& scenario);
   ~Topology();
@@ -27,25 +28,25 @@ class Topology {
   Topology& operator=(const Topology&) = delete;
 
   // "host:port" of every worker. Throws std::runtime_error when one cannot start.
-  const std::vector<std::string>& worker_addresses();
+  const std::vector<std::string>& worker_addresses() override;
   // "host:port" of the balancer (starts the workers too). Throws std::runtime_error.
-  const std::string& balancer_address();
+  const std::string& balancer_address() override;
   // The same for their WebSocket fronts (external ones: [workers] ws_endpoints, [balancer]
   // ws_endpoint; a scenario that reaches external roles without them cannot use WebSocket).
-  const std::vector<std::string>& worker_ws_addresses();
-  const std::string& balancer_ws_address();
+  const std::vector<std::string>& worker_ws_addresses() override;
+  const std::string& balancer_ws_address() override;
 
   // Queue paths: the broker of `kind` (embedded | rabbitmq | nats) — the scenario's url for
   // [broker] kind, else "auto": an in-process broker (embedded) or a private server
   // (rabbitmq-server / nats-server, stopped with the topology) — and, unless the workers are
   // external, one QueueWorker per worker consuming its request queue. Started on first use.
   // Throws std::runtime_error (server program missing, broker unreachable, database).
-  mq::Endpoint queue_endpoint(const std::string& kind);
+  mq::Endpoint queue_endpoint(const std::string& kind) override;
   // The run's in-process broker (broker/broker_server.h), started on first use with every front
   // on loopback (native, gRPC MessageQueue, HTTP+WebSocket; free ports) and [broker]
   // max_pending; shared by the embedded queue path and the broker workload paths. Throws
   // std::runtime_error.
-  broker::BrokerServer& broker_server();
+  broker::BrokerServer& broker_server() override;
   // Fault injection (pause_consumers / resume_consumers): every queue worker stops / resumes
   // taking requests. False when no queue worker runs. Thread-safe.
   bool pause_consumers(bool paused);

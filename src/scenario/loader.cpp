@@ -10,7 +10,6 @@
 #include <sstream>
 #include <toml++/toml.h>
 
-#include "paths/registry.h"
 
 namespace pathbench {
 
@@ -438,16 +437,15 @@ void read_knee(TableReader& r, KneeConfig& k) {
 }
 
 void read_path(const toml::table& table, std::size_t index, Reporter& reporter, const BrokerConfig& broker,
-               PathSpec& spec) {
+               PathKinds kinds, PathSpec& spec) {
   TableReader r(table, fmt::format("path[{}]", index), reporter);
   spec.line = static_cast<int>(table.source().begin.line);
   spec.column = static_cast<int>(table.source().begin.column);
   auto kind_node = r.node("kind");
-  if (!kind_node) {
-    std::vector<std::string_view> kinds;
-    for (auto& p : path_registry()) kinds.push_back(p.kind);
-    reporter.error(table.source(), fmt::format("path[{}]: missing key 'kind' (one of: {})", index, fmt::join(kinds, ", ")));
-  }
+  std::vector<std::string_view> kind_names;
+  for (auto& k : kinds) kind_names.push_back(k.kind);
+  if (!kind_node)
+    reporter.error(table.source(), fmt::format("path[{}]: missing key 'kind' (one of: {})", index, fmt::join(kind_names, ", ")));
   r.string("kind", spec.kind);
   r.string("label", spec.label);
   r.string("via", spec.via);
@@ -457,11 +455,9 @@ void read_path(const toml::table& table, std::size_t index, Reporter& reporter, 
   r.reject_unknown_keys();
 
   if (kind_node && kind_node->is_string()) {
-    const PathInfo* info = find_path(spec.kind);
-    if (!info) {
-      std::vector<std::string_view> kinds;
-      for (auto& p : path_registry()) kinds.push_back(p.kind);
-      r.error(*kind_node, "kind", fmt::format("one of {}", fmt::join(kinds, ", ")));
+    auto info = std::find_if(kinds.begin(), kinds.end(), [&](const PathKind& k) { return k.kind == spec.kind; });
+    if (info == kinds.end()) {
+      r.error(*kind_node, "kind", fmt::format("one of {}", fmt::join(kind_names, ", ")));
       return;
     }
     if (spec.via.empty()) {
@@ -474,7 +470,7 @@ void read_path(const toml::table& table, std::size_t index, Reporter& reporter, 
   }
 }
 
-Scenario read_scenario(const toml::table& root, Reporter& reporter) {
+Scenario read_scenario(const toml::table& root, Reporter& reporter, PathKinds kinds) {
   Scenario s;
   s.file = reporter.file();
   TableReader r(root, "", reporter);
@@ -537,7 +533,7 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter) {
       std::size_t index = 0;
       for (auto& element : *array) {
         PathSpec spec;
-        read_path(*element.as_table(), index++, reporter, s.broker, spec);
+        read_path(*element.as_table(), index++, reporter, s.broker, kinds, spec);
         s.paths.push_back(std::move(spec));
       }
     }
@@ -576,7 +572,7 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter) {
 
 }  // namespace
 
-Scenario load_scenario_text(std::string_view toml_text, const std::string& source_name) {
+Scenario load_scenario_text(std::string_view toml_text, const std::string& source_name, PathKinds kinds) {
   Reporter reporter(source_name);
   toml::table root;
   try {
@@ -585,17 +581,17 @@ Scenario load_scenario_text(std::string_view toml_text, const std::string& sourc
     reporter.error(e.source(), std::string(e.description()));
     reporter.throw_if_any();
   }
-  Scenario s = read_scenario(root, reporter);
+  Scenario s = read_scenario(root, reporter, kinds);
   reporter.throw_if_any();
   return s;
 }
 
-Scenario load_scenario_file(const std::filesystem::path& file) {
+Scenario load_scenario_file(const std::filesystem::path& file, PathKinds kinds) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw ScenarioError({{file.string(), 0, 0, "cannot open the scenario file (does it exist?)"}});
   std::stringstream buffer;
   buffer << in.rdbuf();
-  Scenario s = load_scenario_text(buffer.str(), file.string());
+  Scenario s = load_scenario_text(buffer.str(), file.string(), kinds);
   s.file = file;
   return s;
 }

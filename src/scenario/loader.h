@@ -4,6 +4,7 @@
 #pragma once
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,10 +30,19 @@ class ScenarioError : public std::runtime_error {
   std::vector<Diagnostic> diagnostics_;
 };
 
+// The path kinds a scenario may name and the routes (`via`) each supports, the first being
+// the default. The loader sits below the paths it describes: the path registry
+// (paths/registry.h) supplies this list, and its overloads of the two functions below pass it.
+struct PathKind {
+  std::string_view kind;
+  std::vector<std::string_view> vias;
+};
+using PathKinds = std::span<const PathKind>;
+
 // Throws ScenarioError (bad content) — also for a missing or unreadable file.
-Scenario load_scenario_file(const std::filesystem::path& file);
+Scenario load_scenario_file(const std::filesystem::path& file, PathKinds kinds);
 // `source_name` stands in for the file name in messages.
-Scenario load_scenario_text(std::string_view toml_text, const std::string& source_name);
+Scenario load_scenario_text(std::string_view toml_text, const std::string& source_name, PathKinds kinds);
 
 // Command-line overrides of `pathbench run`, validated like the file ("<command line>" positions).
 struct ScenarioOverrides {

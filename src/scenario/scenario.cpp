@@ -2,10 +2,34 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 
 namespace pathbench {
+
+namespace {
+constexpr std::array<RoutingPolicy, 3> kAllRoutingPolicies{
+    RoutingPolicy::least_outstanding, RoutingPolicy::p2c, RoutingPolicy::round_robin};
+}  // namespace
+
+std::string_view to_string(RoutingPolicy policy) noexcept {
+  switch (policy) {
+    case RoutingPolicy::least_outstanding: return "least_outstanding";
+    case RoutingPolicy::p2c: return "p2c";
+    case RoutingPolicy::round_robin: return "round_robin";
+  }
+  return "unknown";  // only reachable through a cast of an out-of-range value
+}
+
+std::optional<RoutingPolicy> routing_policy_from_string(std::string_view name) noexcept {
+  // Loop over the policies so a new one needs only its to_string case.
+  for (RoutingPolicy policy : kAllRoutingPolicies) {
+    if (to_string(policy) == name) return policy;
+  }
+  return std::nullopt;
+}
+
 
 std::string_view to_string(LoadMode mode) noexcept { return mode == LoadMode::open ? "open" : "closed"; }
 std::string_view to_string(Arrival arrival) noexcept {

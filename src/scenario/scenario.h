@@ -4,14 +4,39 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "db/catalog.h"
-#include "measure/clock.h"
-#include "roles/balancer_core.h"
+#include "core/clock.h"
 
 namespace pathbench {
+
+// The scenario's [query] table.
+struct QueryMixConfig {
+  double echo_weight = 0.0;
+  double point_weight = 0.0;
+  double heavy_weight = 1.0;
+  std::int64_t heavy_range_days = 30;      // width of the heavy query's date range
+  std::int32_t heavy_window_minutes = 240;  // width of its time-of-day window
+};
+
+// The balancer's routing policy and limits ([balancer] table; roles/balancer_core.h applies them).
+enum class RoutingPolicy : std::uint8_t { least_outstanding, p2c, round_robin };
+std::string_view to_string(RoutingPolicy policy) noexcept;
+std::optional<RoutingPolicy> routing_policy_from_string(std::string_view name) noexcept;
+
+struct BalancerPolicyConfig {
+  RoutingPolicy policy = RoutingPolicy::least_outstanding;
+  int max_pending = 1024;
+  int failure_threshold = 5;          // consecutive request failures that eject
+  int unhealthy_threshold = 3;        // consecutive health-check misses that eject
+  int healthy_threshold = 2;          // consecutive health-check passes that re-admit
+  Nanos base_ejection_ns = 1 * kNanosPerSecond;
+  Nanos max_ejection_ns = 30 * kNanosPerSecond;
+  std::uint64_t seed = 42;            // p2c's random choices
+};
 
 enum class LoadMode : std::uint8_t { open, closed };
 enum class Arrival : std::uint8_t { constant, poisson };
@@ -77,7 +102,7 @@ struct BrokerConfig {
   Nanos heartbeat_ns = 10 * kNanosPerSecond;  // rabbitmq heartbeats
 };
 
-// [knee]: search each path's highest sustainable open-loop rate instead of one run (measure/knee.h).
+// [knee]: search each path's highest sustainable open-loop rate instead of one run (runner/knee.h).
 struct KneeConfig {
   bool enabled = false;                // a [knee] table turns it on
   Nanos slo_p99_ns = 10 * kNanosPerMilli;
@@ -111,7 +136,7 @@ struct FaultSpec {
 };
 
 struct PathSpec {
-  std::string kind;         // a name from the path registry (paths/registry.h)
+  std::string kind;         // a name from the path registry (paths/registry.h, passed to the loader as PathKinds)
   std::string label;        // unique in the scenario; defaults to kind, or kind_via when via is set
   std::string via;          // "direct", "balancer", ...; must be one the path supports; default: its first
   int connections = 1;      // per client thread (TCP connections / gRPC channels)

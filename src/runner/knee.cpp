@@ -1,4 +1,4 @@
-#include "measure/knee.h"
+#include "runner/knee.h"
 
 #include <fmt/format.h>
 
@@ -42,7 +42,7 @@ KneeResult find_knee(const Scenario& scenario, const PathSpec& spec, const PathI
     s.load.warmup_ns = config.probe_warmup_ns;
     KneeProbe p;
     p.rate_per_s = rate;
-    p.run = run_path(s, spec, info, instance, stop);
+    p.run = run_path(s, spec, info.carries_queries, instance, stop);
     if (!p.run.failure.empty()) {
       p.verdict = "failed: " + p.run.failure;
     } else {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "results/run_result.h"
+#include "runner/run_result.h"
 
 namespace pathbench {
 

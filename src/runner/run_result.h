@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "measure/load_generator.h"
-#include "results/context.h"
+#include "core/machine_context.h"
 #include "scenario/scenario.h"
 
 namespace pathbench {

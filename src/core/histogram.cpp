@@ -4,7 +4,7 @@
 // with sub_bucket_half_count linear slots (bucket 0 additionally owns the lower half,
 // values 0 .. sub_bucket_half_count-1, at resolution 1). A value's bucket comes from
 // its leading-zero count, so record() is a handful of integer instructions.
-#include "measure/histogram.h"
+#include "core/histogram.h"
 
 #include <algorithm>
 #include <bit>
@@ -14,7 +14,7 @@
 #include <limits>
 #include <source_location>
 
-#include "measure/check.h"
+#include "core/check.h"
 
 namespace pathbench {
 

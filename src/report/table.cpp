@@ -1,8 +1,8 @@
-#include "results/table.h"
+#include "report/table.h"
 
 #include <fmt/format.h>
 
-#include "results/writer.h"
+#include "report/writer.h"
 
 namespace pathbench {
 

@@ -3,7 +3,7 @@
 #include <fstream>
 
 #include "build_info.h"
-#include "results/writers.h"
+#include "report/writers.h"
 #include "scenario/loader.h"
 
 namespace pathbench {

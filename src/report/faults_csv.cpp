@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "results/writers.h"
+#include "report/writers.h"
 
 namespace pathbench {
 

@@ -2,7 +2,7 @@
 #pragma once
 #include <string>
 
-#include "results/run_result.h"
+#include "runner/run_result.h"
 
 namespace pathbench {
 

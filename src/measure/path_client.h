@@ -10,7 +10,7 @@
 #include <string>
 
 #include "db/query.h"
-#include "measure/outcome.h"
+#include "core/outcome.h"
 #include "measure/recorder.h"
 #include "scenario/scenario.h"
 

@@ -1,7 +1,7 @@
 #include <fstream>
 
-#include "results/hgrm.h"
-#include "results/writers.h"
+#include "report/hgrm.h"
+#include "report/writers.h"
 
 namespace pathbench {
 

@@ -1,4 +1,4 @@
-#include "results/compare.h"
+#include "report/compare.h"
 
 #include <fmt/format.h>
 

@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "results/writers.h"
+#include "report/writers.h"
 
 namespace pathbench {
 

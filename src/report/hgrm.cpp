@@ -2,7 +2,7 @@
 // (including its floating-point expressions), so a pathbench .hgrm lists the same
 // values, percentiles and counts as HdrHistogram_c would for the same samples and
 // the files can be diffed or plotted next to ones from other HdrHistogram tools.
-#include "results/hgrm.h"
+#include "report/hgrm.h"
 
 #include <cinttypes>
 #include <cmath>

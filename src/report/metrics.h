@@ -13,6 +13,7 @@
 #include "measure/interval.h"
 #include "roles/balancer.h"
 #include "roles/worker.h"
+#include "runner/topology.h"
 
 namespace pathbench {
 
@@ -40,6 +41,8 @@ class MetricsRegistry {
 // Exposition text for one balancer's / worker's counters (used by runs and by `serve`).
 std::string balancer_exposition(const BalancerStats& stats);
 std::string workers_exposition(const std::vector<std::pair<std::string, WorkerStats>>& workers);
+// Both, for a run's spawned roles (empty when it spawned none).
+std::string roles_exposition(const Topology& topology);
 
 // A minimal HTTP server (Boost.Beast) answering GET /metrics with `text()`; anything else
 // gets 404, a malformed request 400 and that connection closed. One thread "pb-metrics".

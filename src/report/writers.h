@@ -2,7 +2,7 @@
 #pragma once
 #include <memory>
 
-#include "results/writer.h"
+#include "report/writer.h"
 
 namespace pathbench {
 

@@ -1,10 +1,10 @@
-#include "results/writer.h"
+#include "report/writer.h"
 
 #include <fmt/format.h>
 
 #include <fstream>
 
-#include "results/writers.h"
+#include "report/writers.h"
 
 namespace pathbench {
 

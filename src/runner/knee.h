@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "measure/load_generator.h"
+#include "paths/registry.h"
 
 namespace pathbench {
 

@@ -1,4 +1,4 @@
-#include "results/metrics.h"
+#include "report/metrics.h"
 
 #include <fmt/format.h>
 #include <pthread.h>
@@ -255,5 +255,13 @@ MetricsHttpServer::MetricsHttpServer(const std::string& listen, std::function<st
     : impl_(std::make_unique<Impl>(listen, std::move(text))) {}
 MetricsHttpServer::~MetricsHttpServer() = default;
 std::string MetricsHttpServer::address() const { return impl_->bound; }
+
+std::string roles_exposition(const Topology& topology) {
+  std::string text;
+  if (auto* balancer = topology.balancer()) text += balancer_exposition(balancer->stats());
+  auto workers = topology.worker_stats();
+  if (!workers.empty()) text += workers_exposition(workers);
+  return text;
+}
 
 }  // namespace pathbench

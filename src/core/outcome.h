@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/clock.h"
+
 namespace pathbench {
 
 enum class Outcome : std::uint8_t {
@@ -41,5 +43,13 @@ constexpr std::string_view to_string(Outcome outcome) noexcept {
 constexpr bool is_error(Outcome outcome) noexcept {
   return outcome != Outcome::ok && outcome != Outcome::timeout && outcome != Outcome::rejected;
 }
+
+// What the servers on the way report about one request (0 = not reported / not on the path).
+struct Hops {
+  Nanos balancer_ns = 0;      // the balancer's time from receiving the request to replying
+  Nanos worker_total_ns = 0;  // the worker's time from receiving the request to replying
+  Nanos worker_queue_ns = 0;  // of which waiting for a SQL thread
+  Nanos worker_sql_ns = 0;    // of which inside SQLite
+};
 
 }  // namespace pathbench

@@ -25,7 +25,7 @@
 #pragma once
 #include <ostream>
 
-#include "measure/histogram.h"
+#include "core/histogram.h"
 
 namespace pathbench {
 

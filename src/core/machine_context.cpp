@@ -1,4 +1,4 @@
-#include "results/context.h"
+#include "core/machine_context.h"
 
 #include <fmt/format.h>
 #include <sqlite3.h>

@@ -1,0 +1,3 @@
+// A lower layer including a higher one: the layer check must refuse this tree.
+#pragma once
+#include "runner/run.h"
