@@ -10,6 +10,7 @@
 
 #include "broker/flat_json.h"
 #include "messagequeue.grpc.pb.h"
+#include "net/grpc_server.h"
 #include "net/websocket.h"
 
 namespace pathbench::broker {
@@ -203,32 +204,25 @@ http::status http_status_of(Status s) {
 
 struct GrpcFront::Impl {
   Impl(Broker& broker, const std::string& listen, std::size_t max_message_bytes) : service(broker) {
-    grpc::ServerBuilder builder;
-    int selected_port = 0;
-    builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
-    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a busy port must be an error
-    builder.SetMaxReceiveMessageSize(static_cast<int>(std::min<std::size_t>(max_message_bytes, INT_MAX)));
-    builder.RegisterService(&service);
-    server = builder.BuildAndStart();
-    if (!server || selected_port == 0) {
-      if (server) server->Shutdown();
-      throw std::runtime_error(fmt::format("broker gRPC front: cannot listen on {}", listen));
-    }
-    address = fmt::format("{}:{}", listen.substr(0, listen.rfind(':')), selected_port);
+    net::GrpcServerOptions o;
+    o.listen = listen;
+    o.what = "broker gRPC front";
+    o.max_receive_message_bytes = static_cast<std::int64_t>(std::min<std::size_t>(max_message_bytes, INT_MAX));
+    server = std::make_unique<net::GrpcServer>(
+        o, std::vector<net::GrpcService>{{&service, v1::MessageQueue::service_full_name()}});
   }
   ~Impl() {
     // Open StreamMessages calls are cancelled at the deadline; Shutdown returns when all are done.
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    server->shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   }
   MessageQueueService service;
-  std::unique_ptr<grpc::Server> server;
-  std::string address;
+  std::unique_ptr<net::GrpcServer> server;
 };
 
 GrpcFront::GrpcFront(Broker& broker, const std::string& listen, std::size_t max_message_bytes)
     : impl_(std::make_unique<Impl>(broker, listen, max_message_bytes)) {}
 GrpcFront::~GrpcFront() = default;
-std::string GrpcFront::address() const { return impl_->address; }
+std::string GrpcFront::address() const { return impl_->server->address(); }
 
 // ---------------------------------------------------------------- HttpFront
 

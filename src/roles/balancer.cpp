@@ -3,9 +3,7 @@
 #include "roles/balancer_ws.h"
 
 #include <fmt/format.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <pthread.h>
 
 #include <atomic>
@@ -17,6 +15,7 @@
 #include <unordered_map>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "net/grpc_server.h"
 #include "pathbench.grpc.pb.h"
 
 namespace pathbench {
@@ -155,18 +154,11 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
     }
     streams.resize(backends.size());
 
-    grpc::EnableDefaultHealthCheckService(true);
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(this);
-    server = builder.BuildAndStart();
-    if (!server || port == 0) throw std::runtime_error(fmt::format("balancer: cannot listen on {}", o.listen));
-    host = o.listen.substr(0, o.listen.rfind(':'));
-    listen_address = fmt::format("{}:{}", host, port);
-    server->GetHealthCheckService()->SetServingStatus(true);
-    server->GetHealthCheckService()->SetServingStatus(v1::Worker::service_full_name(), true);
+    net::GrpcServerOptions grpc_options;
+    grpc_options.listen = o.listen;
+    grpc_options.what = "balancer";
+    server = std::make_unique<net::GrpcServer>(grpc_options,
+                                               std::vector<net::GrpcService>{{this, v1::Worker::service_full_name()}});
     housekeeping = std::thread([this] { housekeeping_loop(); });
     if (!o.ws_listen.empty() && !o.worker_ws.empty()) {
       BalancerWsOptions ws;
@@ -195,7 +187,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
     }
     stop_cv.notify_all();
     housekeeping.join();
-    server->GetHealthCheckService()->SetServingStatus(false);  // every service, "" included
+    server->set_serving(false);  // every service, "" included
     // Backend streams go first: a client stream waiting on a paused worker would otherwise hold
     // Shutdown for its whole deadline. Requests on them fail UNAVAILABLE; no new ones open.
     {
@@ -204,7 +196,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
       for (auto& per_backend : streams)
         for (auto& s : per_backend) s->cancel();
     }
-    server->Shutdown(deadline_after(options.default_deadline_ns));
+    server->shutdown(deadline_after(options.default_deadline_ns));
     // Backend streams are gRPC reactors: wait for their last callback before freeing them.
     for (auto& per_backend : streams)
       for (auto& s : per_backend)
@@ -399,8 +391,7 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
   BalancerOptions options;
   BalancerCore core;
   std::vector<Backend> backends;
-  std::unique_ptr<grpc::Server> server;
-  std::string host, listen_address;
+  std::unique_ptr<net::GrpcServer> server;
   BalancerCounters counters;
   std::atomic<std::uint64_t> next_stream_id{1};
   std::atomic<int> unary_in_flight{0}, health_in_flight{0};
@@ -582,7 +573,7 @@ void BackendStream::OnDone(const grpc::Status&) {
 
 BalancerServer::BalancerServer(const BalancerOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 BalancerServer::~BalancerServer() = default;
-std::string BalancerServer::address() const { return impl_->listen_address; }
+std::string BalancerServer::address() const { return impl_->server->address(); }
 std::string BalancerServer::ws_address() const { return impl_->ws_front ? impl_->ws_front->address() : std::string(); }
 
 BalancerStats BalancerServer::stats() const {
