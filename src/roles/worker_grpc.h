@@ -1,0 +1,19 @@
+// The worker's gRPC front: service pathbench.v1.Worker (unary Query, bidirectional QueryStream)
+// over a QueryEngine, on gRPC's callback threads. Statuses and stream flow control as described
+// in roles/worker.h; served by net::GrpcServer with health and reflection.
+#pragma once
+#include <grpcpp/impl/service_type.h>
+
+#include <memory>
+
+namespace pathbench {
+
+class QueryEngine;
+
+// The name the service is registered and health-checked under.
+inline constexpr const char* kWorkerServiceName = "pathbench.v1.Worker";
+
+// `engine` must outlive the service, and the service the server it is registered with.
+std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine);
+
+}  // namespace pathbench
