@@ -5,10 +5,10 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <mutex>
 #include <thread>
 
 #include "pathbench.grpc.pb.h"
+#include "net/grpc_bidi_client.h"
 #include "paths/grpc_common.h"
 
 namespace pathbench {
@@ -26,48 +26,16 @@ struct StreamReply {
   Hops hops;
 };
 
-// One bidirectional stream. gRPC calls the On* methods on its own threads; each posts the
-// event to the client thread, where all bookkeeping lives, so no lock is needed.
-class QueryStreamReactor final : public grpc::ClientBidiReactor<v1::QueryRequest, v1::QueryReply> {
- public:
-  QueryStreamReactor(GrpcStreamClient& client, asio::io_context& io, int index) : client_(client), io_(io), index_(index) {}
-
-  void begin(v1::Worker::Stub& stub) {
-    stub.async()->QueryStream(&context_, this);
-    // Writes start on the client thread, outside any reaction: the hold keeps gRPC from
-    // finishing the stream until the read loop has seen its end and write() refuses.
-    AddHold();
-    StartRead(&read_buffer_);
-    StartCall();
-  }
-  void cancel() { context_.TryCancel(); }
-  bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
-
-  // Client thread only.
-  v1::QueryRequest& write_buffer() noexcept { return write_buffer_; }
-  // False once the stream is over (nothing was started).
-  bool write() {
-    std::lock_guard lock(mutex_);
-    if (reads_over_) return false;
-    StartWrite(&write_buffer_);
-    return true;
-  }
-
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
-
- private:
-  GrpcStreamClient& client_;
-  asio::io_context& io_;
-  int index_;
-  grpc::ClientContext context_;
-  v1::QueryReply read_buffer_;
-  v1::QueryRequest write_buffer_;
-  std::atomic<bool> finished_{false};
-  std::recursive_mutex mutex_;  // orders write() against the end of the read loop
-  bool reads_over_ = false;
+// The events of one stream (net::GrpcBidiClient), on gRPC's threads: each is posted to the
+// client thread, where all bookkeeping lives, so no lock is needed there.
+struct StreamEvents {
+  GrpcStreamClient* client;
+  asio::io_context* io;
+  int index;
+  void on_reply(v1::QueryReply& reply);
+  void on_done(const grpc::Status& status);
 };
+using QueryStreamReactor = net::GrpcBidiClient<v1::QueryRequest, v1::QueryReply, StreamEvents>;
 
 class GrpcStreamClient final : public PathClient {
  public:
@@ -90,8 +58,8 @@ class GrpcStreamClient final : public PathClient {
         int index = static_cast<int>(streams_.size());
         streams_.emplace_back();
         streams_.back().channel = c;
-        streams_.back().reactor = std::make_unique<QueryStreamReactor>(*this, io_, index);
-        streams_.back().reactor->begin(*channels_.stubs[c]);
+        streams_.back().reactor = std::make_unique<QueryStreamReactor>(StreamEvents{this, &io_, index});
+        begin(streams_.back());
       }
     }
     done("");
@@ -111,8 +79,11 @@ class GrpcStreamClient final : public PathClient {
       }
       slot_stream_[slot] = static_cast<int>(index);
       slot_id_[slot] = request_id;
-      s.queue.push_back({wire_id(slot, request_id), query});
-      if (!s.writing) write_next(s);
+      // False: the stream just ended; on_stream_done fails the request with the stream.
+      s.reactor->write([&](v1::QueryRequest& request) {
+        to_proto(query, 0, request);
+        request.set_request_id(wire_id(slot, request_id));
+      });
       return;
     }
     sink_.complete(slot, request_id, Outcome::unavailable);
@@ -132,18 +103,11 @@ class GrpcStreamClient final : public PathClient {
     sink_.complete(slot, id_of(reply.wire_id), outcome, outcome == Outcome::ok ? &reply.hops : nullptr);
   }
 
-  void on_write_done(int index, bool ok) {
-    Stream& s = streams_[static_cast<std::size_t>(index)];
-    s.writing = false;
-    if (ok && s.open) write_next(s);
-  }
-
   void on_stream_done(int index, grpc::StatusCode code) {
     Stream& s = streams_[static_cast<std::size_t>(index)];
     s.open = false;
     // Everything still waiting on this stream fails with it, at once.
     Outcome outcome = code == grpc::StatusCode::UNAVAILABLE ? Outcome::unavailable : Outcome::transport_error;
-    s.queue.clear();
     for (std::size_t slot = 0; slot < slot_stream_.size(); ++slot) {
       if (slot_stream_[slot] != index) continue;
       slot_stream_[slot] = -1;
@@ -155,15 +119,8 @@ class GrpcStreamClient final : public PathClient {
   }
 
  private:
-  struct Pending {
-    std::uint64_t wire_id;
-    Query query;
-  };
   struct Stream {
     std::unique_ptr<QueryStreamReactor> reactor;
-    std::vector<Pending> queue;  // waiting for the one write in flight
-    std::size_t queue_head = 0;
-    bool writing = false;
     bool open = true;
     std::size_t channel = 0;  // index into channels_.stubs
   };
@@ -182,28 +139,17 @@ class GrpcStreamClient final : public PathClient {
       for (std::size_t i = 0; i < streams_.size(); ++i) {
         Stream& s = streams_[i];
         if (s.open || !s.reactor->finished()) continue;
-        s.reactor = std::make_unique<QueryStreamReactor>(*this, io_, static_cast<int>(i));
-        s.queue.clear();
-        s.queue_head = 0;
-        s.writing = false;
+        s.reactor = std::make_unique<QueryStreamReactor>(StreamEvents{this, &io_, static_cast<int>(i)});
         s.open = true;
-        s.reactor->begin(*channels_.stubs[s.channel]);
+        begin(s);
       }
     });
   }
 
-  void write_next(Stream& s) {
-    if (s.queue_head == s.queue.size() || s.reactor->finished()) {
-      s.queue.clear();
-      s.queue_head = 0;
-      return;
-    }
-    Pending& p = s.queue[s.queue_head++];
-    v1::QueryRequest& request = s.reactor->write_buffer();
-    to_proto(p.query, 0, request);
-    request.set_request_id(p.wire_id);
-    s.writing = true;
-    if (!s.reactor->write()) s.writing = false;  // the stream ended; on_stream_done fails the rest
+  void begin(Stream& s) {
+    s.reactor->begin([&](grpc::ClientContext* context, QueryStreamReactor* reactor) {
+      channels_.stubs[s.channel]->async()->QueryStream(context, reactor);
+    });
   }
 
   asio::io_context& io_;
@@ -221,33 +167,14 @@ class GrpcStreamClient final : public PathClient {
   bool stopping_ = false;
 };
 
-void QueryStreamReactor::OnReadDone(bool ok) {
-  if (!ok) {
-    // The stream is over: no write starts after this, then gRPC may call OnDone.
-    {
-      std::lock_guard lock(mutex_);
-      reads_over_ = true;
-    }
-    RemoveHold();
-    return;
-  }
-  StreamReply reply{read_buffer_.request_id(), read_buffer_.status().code(), hops_from(read_buffer_)};
-  asio::post(io_, [client = &client_, index = index_, reply] { client->on_reply(index, reply); });
-  StartRead(&read_buffer_);
+void StreamEvents::on_reply(v1::QueryReply& r) {
+  StreamReply reply{r.request_id(), r.status().code(), hops_from(r)};
+  asio::post(*io, [client = client, index = index, reply] { client->on_reply(index, reply); });
 }
 
-void QueryStreamReactor::OnWriteDone(bool ok) {
-  asio::post(io_, [client = &client_, index = index_, ok] { client->on_write_done(index, ok); });
-}
-
-void QueryStreamReactor::OnDone(const grpc::Status& status) {
-  // Copies first: once finished_ is set the client thread may delete this reactor.
-  asio::io_context& io = io_;
-  GrpcStreamClient* client = &client_;
-  const int index = index_;
-  const grpc::StatusCode code = status.error_code();
-  finished_.store(true, std::memory_order_release);
-  asio::post(io, [client, index, code] { client->on_stream_done(index, code); });
+void StreamEvents::on_done(const grpc::Status& status) {
+  // A copy of the stream's events: the client thread may already be freeing the stream.
+  asio::post(*io, [client = client, index = index, code = status.error_code()] { client->on_stream_done(index, code); });
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "net/grpc_bidi_client.h"
 #include "net/grpc_server.h"
 #include "pathbench.grpc.pb.h"
 
@@ -92,46 +93,46 @@ class ClientSide : public grpc::ServerBidiReactor<QueryRequest, QueryReply>,
   bool reads_over_ = false;
 };
 
-class BackendStream : public grpc::ClientBidiReactor<QueryRequest, QueryReply> {
+class BackendStream;
+
+// The backend stream's events, on gRPC's threads, handled in place (BackendStream's table is
+// under its own mutex).
+struct BackendEvents {
+  BackendStream* stream;
+  void on_reply(QueryReply& reply);
+  void on_done(const grpc::Status& status);
+};
+
+// One balancer -> worker stream: the bidi client (net/grpc_bidi_client.h) plus the table of
+// requests forwarded on it, by balancer-wide id.
+class BackendStream {
  public:
-  BackendStream(BalancerServer::Impl& balancer, int backend) : balancer_(balancer), backend_(backend) {}
+  BackendStream(BalancerServer::Impl& balancer, int backend)
+      : balancer_(balancer), backend_(backend), client_(BackendEvents{this}) {}
   void begin(v1::Worker::Stub& stub) {
-    stub.async()->QueryStream(&context_, this);
-    // Writes start from client threads, outside any reaction: the hold keeps gRPC from
-    // finishing the stream (OnDone) until the read loop has seen its end and send() can no
-    // longer start one (see OnReadDone).
-    AddHold();
-    StartRead(&reply_);
-    StartCall();
+    client_.begin([&](grpc::ClientContext* context, Client* reactor) { stub.async()->QueryStream(context, reactor); });
   }
-  // False when the stream is no longer usable (the caller picks another route).
+  // False when the stream is no longer usable (the caller picks another route); true once the
+  // request is answered one way or another (by the worker, expire() or the stream's end).
   bool send(std::uint64_t balancer_id, const QueryRequest& request, PendingStreamRequest pending);
-  void cancel() { context_.TryCancel(); }
-  bool alive() {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    return alive_;
-  }
+  void cancel() { client_.cancel(); }
+  bool alive() { return client_.open(); }
+  // The stream's last callback has run: it may be freed.
   bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
   // Fails requests pending longer than their deadline (called by the housekeeping thread).
   void expire(Nanos now);
 
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
+  void on_reply(QueryReply& reply);
+  void on_done();
 
  private:
-  void write_locked();
+  using Client = net::GrpcBidiClient<QueryRequest, QueryReply, BackendEvents>;
   BalancerServer::Impl& balancer_;
   int backend_;
-  grpc::ClientContext context_;
-  QueryReply reply_;
-  QueryRequest writing_;
-  std::recursive_mutex mutex_;  // see ClientSide
-  std::deque<QueryRequest> queue_;
+  std::mutex mutex_;  // guards pending_
   std::unordered_map<std::uint64_t, PendingStreamRequest> pending_;
-  bool write_in_flight_ = false;
-  bool alive_ = true;
   std::atomic<bool> finished_{false};
+  Client client_;  // last: its callbacks use the members above
 };
 
 }  // namespace
@@ -481,61 +482,42 @@ void ClientSide::OnDone() {
 // ---- BackendStream -----------------------------------------------------------------------
 
 bool BackendStream::send(std::uint64_t balancer_id, const QueryRequest& request, PendingStreamRequest pending) {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  if (!alive_) return false;
-  pending_.emplace(balancer_id, std::move(pending));
-  queue_.push_back(request);
-  queue_.back().set_request_id(balancer_id);
-  if (!write_in_flight_) write_locked();
-  return true;
-}
-
-void BackendStream::write_locked() {
-  writing_ = std::move(queue_.front());
-  queue_.pop_front();
-  write_in_flight_ = true;
-  StartWrite(&writing_);
-}
-
-void BackendStream::OnWriteDone(bool ok) {
-  std::lock_guard<std::recursive_mutex> lock(mutex_);
-  write_in_flight_ = false;
-  if (ok && alive_ && !queue_.empty()) write_locked();
-}
-
-void BackendStream::OnReadDone(bool ok) {
-  if (!ok) {
-    // The stream is over: no write may start from now on, then gRPC may finish it (OnDone).
-    {
-      std::lock_guard<std::recursive_mutex> lock(mutex_);
-      alive_ = false;
-    }
-    RemoveHold();
-    return;
+  // In the table before the write, so the reply cannot arrive first.
+  {
+    std::lock_guard lock(mutex_);
+    pending_.emplace(balancer_id, std::move(pending));
   }
+  if (client_.write([&](QueryRequest& slot) {
+        slot.CopyFrom(request);
+        slot.set_request_id(balancer_id);
+      }))
+    return true;
+  // The stream is over. Its end may already have failed the request (then it is answered);
+  // otherwise it was never sent and the caller routes it again.
+  std::lock_guard lock(mutex_);
+  return pending_.erase(balancer_id) == 0;
+}
+
+void BackendStream::on_reply(QueryReply& reply) {
   PendingStreamRequest pending;
   {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    auto it = pending_.find(reply_.request_id());
-    if (it == pending_.end()) {
-      StartRead(&reply_);  // expired already; the client got its error
-      return;
-    }
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(reply.request_id());
+    if (it == pending_.end()) return;  // expired already; the client got its error
     pending = std::move(it->second);
     pending_.erase(it);
   }
-  balancer_.core.release(backend_, classify(static_cast<grpc::StatusCode>(reply_.status().code())));
-  QueryReply out = reply_;
+  balancer_.core.release(backend_, classify(static_cast<grpc::StatusCode>(reply.status().code())));
+  QueryReply out = reply;
   out.set_request_id(pending.client_request_id);
   out.set_balancer_ns(now_ns() - pending.received_ns);
-  StartRead(&reply_);
   pending.client->reply(std::move(out));
 }
 
 void BackendStream::expire(Nanos now) {
   std::vector<PendingStreamRequest> expired;
   {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    std::lock_guard lock(mutex_);
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.deadline_ns <= now) {
         expired.push_back(std::move(it->second));
@@ -552,12 +534,13 @@ void BackendStream::expire(Nanos now) {
   }
 }
 
-void BackendStream::OnDone(const grpc::Status&) {
+void BackendEvents::on_reply(QueryReply& reply) { stream->on_reply(reply); }
+void BackendEvents::on_done(const grpc::Status&) { stream->on_done(); }
+
+void BackendStream::on_done() {
   std::unordered_map<std::uint64_t, PendingStreamRequest> orphans;
   {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    alive_ = false;
-    queue_.clear();
+    std::lock_guard lock(mutex_);
     orphans.swap(pending_);
   }
   // The worker's stream broke: everything on it fails now, and the worker is suspect.
