@@ -50,7 +50,7 @@ class BalancerServer {
   std::string ws_address() const;  // "" without a WebSocket front
   BalancerStats stats() const;
 
-  struct Impl;  // defined in balancer.cpp; public only so its helper classes can name it
+  struct Impl;  // defined in roles/balancer_impl.h; public only so its helper classes can name it
 
  private:
   std::unique_ptr<Impl> impl_;

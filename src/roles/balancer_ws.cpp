@@ -8,7 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <thread>
-#include <unordered_map>
+#include <vector>
 
 #include "net/websocket.h"
 #include "pathbench.pb.h"
@@ -20,15 +20,10 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr int kUnavailable = 14, kDeadlineExceeded = 4, kResourceExhausted = 8;
-constexpr Nanos kSweepNs = 50 * kNanosPerMilli;
 constexpr Nanos kMinBackoffNs = 100 * kNanosPerMilli, kMaxBackoffNs = 1 * kNanosPerSecond;
 
 std::string error_reply(std::uint64_t request_id, int code, std::string_view message) {
-  v1::QueryReply reply;
-  reply.set_request_id(request_id);
-  reply.mutable_status()->set_code(code);
-  reply.mutable_status()->set_message(std::string(message));
-  return reply.SerializeAsString();
+  return forward_error_reply(request_id, code, message).SerializeAsString();
 }
 
 }  // namespace
@@ -42,12 +37,7 @@ struct BalancerWsFront::Impl final : net::WsHandler {
     Nanos backoff_ns = kMinBackoffNs;
     std::unique_ptr<asio::steady_timer> retry;
   };
-  struct Pending {
-    std::shared_ptr<net::WsChannel> client;
-    std::uint64_t client_request_id = 0;
-    Nanos received_ns = 0;
-    Nanos deadline_ns = 0;
-    int backend = 0;
+  struct Pending : Forwarded<std::shared_ptr<net::WsChannel>> {
     Link* link = nullptr;
   };
 
@@ -89,6 +79,7 @@ struct BalancerWsFront::Impl final : net::WsHandler {
     stop_backend();
     // Both threads are joined: drop what refers to connections while their io_contexts live.
     pending.clear();
+    failing.clear();
     for (auto& link : links) link->channel.reset();
   }
 
@@ -149,13 +140,13 @@ struct BalancerWsFront::Impl final : net::WsHandler {
     if (link == nullptr || stopping) {
       // Never reached the worker: a transport failure for the core, and one more try elsewhere.
       core.release(backend, BackendResult::transport_failure);
-      if (attempt < 2 && !stopping) return route(client, std::move(request), received_ns, deadline_ns, attempt + 1);
+      if (!stopping && may_forward_again(attempt, now_ns(), deadline_ns))
+        return route(client, std::move(request), received_ns, deadline_ns, attempt + 1);
       counters.unavailable.fetch_add(1, std::memory_order_relaxed);
       client->send(error_reply(request->request_id(), kUnavailable, "balancer: no connection to the worker"));
       return;
     }
-    const std::uint64_t id = next_id++;
-    pending.emplace(id, Pending{client, request->request_id(), received_ns, deadline_ns, backend, link});
+    const std::uint64_t id = pending.add(Pending{{client, request->request_id(), received_ns, deadline_ns, backend}, link});
     // Sent once at most (a retry happens only when nothing was sent), so this counts requests.
     counters.forwarded.fetch_add(1, std::memory_order_relaxed);
     request->set_request_id(id);
@@ -212,14 +203,12 @@ struct BalancerWsFront::Impl final : net::WsHandler {
       if (link.channel) link.channel->close(net::CloseCode::protocol_error, "not a pathbench.v1.QueryReply");
       return;
     }
-    auto it = pending.find(reply.request_id());
-    if (it == pending.end()) return;  // expired already
-    Pending p = std::move(it->second);
-    pending.erase(it);
-    core.release(p.backend, backend_result_of_status(reply.status().code()));
-    reply.set_request_id(p.client_request_id);
-    reply.set_balancer_ns(now_ns() - p.received_ns);
-    p.client->send(reply.SerializeAsString());
+    auto p = pending.take(reply.request_id());
+    if (!p) return;  // expired already
+    core.release(p->backend, backend_result_of_status(reply.status().code()));
+    reply.set_request_id(p->client_request_id);
+    reply.set_balancer_ns(now_ns() - p->received_ns);
+    p->client->send(reply.SerializeAsString());
   }
 
   void on_link_closed(Link& link, const std::shared_ptr<net::WsChannel>& channel, const std::string& reason) {
@@ -232,33 +221,25 @@ struct BalancerWsFront::Impl final : net::WsHandler {
 
   // Everything pending on `link` (every link when null) fails with `code`.
   void fail_all(Link* link, int code, const std::string& message) {
-    for (auto it = pending.begin(); it != pending.end();) {
-      if (link != nullptr && it->second.link != link) {
-        ++it;
-        continue;
-      }
-      core.release(it->second.backend, BackendResult::transport_failure);
+    pending.take_if([link](const Pending& p) { return link == nullptr || p.link == link; }, failing);
+    for (auto& p : failing) {
+      core.release(p.backend, BackendResult::transport_failure);
       counters.unavailable.fetch_add(1, std::memory_order_relaxed);
-      it->second.client->send(error_reply(it->second.client_request_id, code, message));
-      it = pending.erase(it);
+      p.client->send(error_reply(p.client_request_id, code, message));
     }
+    failing.clear();
   }
 
   void schedule_sweep() {
-    sweep.expires_after(std::chrono::nanoseconds(kSweepNs));
+    sweep.expires_after(std::chrono::nanoseconds(kForwardSweepNs));
     sweep.async_wait([this](boost::system::error_code ec) {
       if (ec || stopping) return;
-      const Nanos now = now_ns();
-      for (auto it = pending.begin(); it != pending.end();) {
-        if (it->second.deadline_ns > now) {
-          ++it;
-          continue;
-        }
-        core.release(it->second.backend, BackendResult::failure);
-        it->second.client->send(
-            error_reply(it->second.client_request_id, kDeadlineExceeded, "balancer: the worker did not answer in time"));
-        it = pending.erase(it);
+      pending.take_expired(now_ns(), failing);
+      for (auto& p : failing) {
+        core.release(p.backend, BackendResult::failure);
+        p.client->send(error_reply(p.client_request_id, kDeadlineExceeded, "balancer: the worker did not answer in time"));
       }
+      failing.clear();
       schedule_sweep();
     });
   }
@@ -273,8 +254,8 @@ struct BalancerWsFront::Impl final : net::WsHandler {
   asio::executor_work_guard<asio::io_context::executor_type> work{backend_io.get_executor()};
   asio::steady_timer sweep;
   std::vector<std::unique_ptr<Link>> links;  // per worker, connections_per_worker in a row
-  std::unordered_map<std::uint64_t, Pending> pending;  // backend thread only
-  std::uint64_t next_id = 1;
+  ForwardTable<Pending> pending;  // backend thread only
+  std::vector<Pending> failing;   // scratch for the sweep and broken links, backend thread only
   std::size_t rotate = 0;
   bool stopping = false;
   std::atomic<int> open_links{0};

@@ -18,13 +18,9 @@
 #include <vector>
 
 #include "roles/balancer_core.h"
+#include "roles/forward_table.h"
 
 namespace pathbench {
-
-// The balancer's request counters, shared by its fronts.
-struct BalancerCounters {
-  std::atomic<std::uint64_t> received{0}, forwarded{0}, rejected{0}, unavailable{0};
-};
 
 struct BalancerWsOptions {
   std::string listen = "127.0.0.1:0";

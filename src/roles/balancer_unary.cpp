@@ -1,0 +1,65 @@
+// Unary Query forwarding: one client call to the chosen worker per request, with the caller's
+// deadline (or the default), retried once elsewhere when the worker could not be reached.
+#include <fmt/format.h>
+
+#include "roles/balancer_impl.h"
+#include "roles/query_engine.h"
+
+namespace pathbench {
+
+using namespace balancer_detail;
+
+grpc::ServerUnaryReactor* BalancerServer::Impl::Query(grpc::CallbackServerContext* context, const QueryRequest* request,
+                                                      QueryReply* reply) {
+  counters.received.fetch_add(1, std::memory_order_relaxed);
+  auto* reactor = context->DefaultReactor();
+  auto* f = new UnaryForward{this, reactor, request, reply, {}, {}, {}, 0, now_ns()};
+  f->deadline = context->deadline() == std::chrono::system_clock::time_point::max()
+                    ? deadline_after(options.default_deadline_ns)
+                    : context->deadline();
+  f->deadline_ns = steady_deadline_ns(f->deadline, f->received_ns);
+  unary_in_flight.fetch_add(1);
+  forward(f);
+  return reactor;
+}
+
+void BalancerServer::Impl::forward(UnaryForward* f) {
+  auto pick = core.pick();
+  if (pick.kind != BalancerCore::Pick::Kind::routed) {
+    bool overloaded = pick.kind == BalancerCore::Pick::Kind::overloaded;
+    (overloaded ? counters.rejected : counters.unavailable).fetch_add(1, std::memory_order_relaxed);
+    finish(f, overloaded ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                        fmt::format("balancer: {} requests pending, the limit", options.routing.max_pending))
+                         : grpc::Status(grpc::StatusCode::UNAVAILABLE, "balancer: no healthy worker"));
+    return;
+  }
+  f->backend = pick.backend;
+  // A retry forwards the same request again: count requests, not attempts.
+  if (++f->attempts == 1) counters.forwarded.fetch_add(1, std::memory_order_relaxed);
+  f->context.emplace();
+  f->context->set_deadline(f->deadline);
+  backends[static_cast<std::size_t>(f->backend)].stub->async()->Query(
+      &*f->context, f->request, &f->worker_reply, [f](grpc::Status status) { f->balancer->on_forwarded(f, std::move(status)); });
+}
+
+void BalancerServer::Impl::on_forwarded(UnaryForward* f, grpc::Status status) {
+  core.release(f->backend, classify(status.error_code()));
+  // A worker that could not be reached never saw the request (forward_table.h's retry once).
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && may_forward_again(f->attempts, now_ns(), f->deadline_ns)) {
+    forward(f);
+    return;
+  }
+  if (status.ok()) {
+    f->reply->Swap(&f->worker_reply);
+    f->reply->set_balancer_ns(now_ns() - f->received_ns);
+  }
+  finish(f, status);
+}
+
+void BalancerServer::Impl::finish(UnaryForward* f, const grpc::Status& status) {
+  f->reactor->Finish(status);
+  delete f;
+  unary_in_flight.fetch_sub(1);
+}
+
+}  // namespace pathbench
