@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -465,4 +467,19 @@ TEST_CASE("scenario: unknown keys in any table get the nearest known key of that
             .find("unknown key 'knee.probe_warmpu' (did you mean 'probe_warmup'?)") != std::string::npos);
   CHECK(all_errors("[[fault]]\nat = \"1s\"\naction = \"kill_worker\"\nwhen = 1\n[[path]]\nkind=\"tcp_echo\"\n")
             .find("unknown key 'fault[0].when' (known here: action, at, delay, target)") != std::string::npos);
+}
+
+TEST_CASE("scenario: every key the loader knows is documented in docs/scenarios.md") {
+  std::ifstream in(std::filesystem::path(PATHBENCH_SOURCE_DIR) / "docs" / "scenarios.md");
+  REQUIRE(in);
+  const std::string docs{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::map<std::string, std::string> keys;
+  key_paths(nlohmann::json::parse(scenario_to_json(load_scenario_text(kEveryKey, "s.toml"))), "", keys);
+  for (auto& [path, value] : keys) {
+    // The last name of the path: "load.phase[1].ramp_to_per_s" -> "ramp_to_per_s".
+    std::string key = path.substr(path.find_last_of('.') == std::string::npos ? 0 : path.find_last_of('.') + 1);
+    CAPTURE(path);
+    CHECK(std::regex_search(docs, std::regex("\\b" + key + "\\b")));
+  }
+  CHECK(keys.size() >= 60);
 }
