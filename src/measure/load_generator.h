@@ -29,6 +29,7 @@ struct PathRunResult {
   std::int64_t late = 0;               // replies that arrived after their request timed out (or unmatched)
   std::int64_t in_flight_after_drain = 0;
   bool interrupted = false;            // stopped early by a signal: results are partial
+  Nanos stopped_at_ns = -1;            // interrupted: when issuing stopped, from the start line
   std::string failure;                 // non-empty: the path could not run (e.g. connect failed)
   std::string started_utc, finished_utc;
   Nanos elapsed_ns = 0;                // from the common start line to the end of the drain
@@ -50,6 +51,10 @@ struct PathRunResult {
     bool confirmed = false, above_high = false;
     std::vector<std::string> verdicts;  // per probe, parallel to the measured phases
   } knee;
+
+  // How long phase `phase` actually ran: its planned length, or up to stopped_at_ns when the
+  // run was cut (0 for a phase that never began). Every rate of a phase divides by this.
+  Nanos ran_ns(std::size_t phase) const noexcept;
 
   // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
   bool accounting_holds() const noexcept;
