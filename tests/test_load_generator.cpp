@@ -283,3 +283,42 @@ TEST_CASE("load generator: requests that could not leave on time are told apart 
   CHECK(rows[0].sent_on_time == m.sent_on_time);
   CHECK(rows[0].sent_on_time_rate_per_s < rows[0].offered_rate_per_s);
 }
+
+TEST_CASE("load generator: a reply that comes after the deadline before the scan runs is a timeout, not ok") {
+  // The thread is held 15 ms per request (a flooded io_context), then the transport says ok:
+  // with a 5 ms deadline every one of them is over it and must count as a timeout and late.
+  FakeBehaviour b;
+  b.ok_inside_issue_after_ns = 15 * kNanosPerMilli;
+  auto s = fake_scenario(LoadMode::closed, 0, 1, 100 * kNanosPerMilli, 0, 1, 5 * kNanosPerMilli);
+  auto r = run_fake(s, b);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued > 0);
+  CHECK(m.count(Outcome::ok) == 0);
+  CHECK(m.count(Outcome::timeout) == m.issued);
+  CHECK(r.late == m.issued);
+  CHECK(m.latency.total_count() == 0);
+  CHECK(r.accounting_holds());
+}
+
+TEST_CASE("load generator: a huge in-flight cap is bounded by what can finish within the deadline") {
+  // 2000/s, 50 ms deadline, concurrency one million: at most 2 x 2000 x 0.05 + 64 = 264 in
+  // flight; the server never answers, so everything beyond that waits unsent and expires.
+  FakeBehaviour silent;
+  silent.silent_every = 1;
+  auto s = fake_scenario(LoadMode::open, 2000, 1'000'000, 300 * kNanosPerMilli, 0, 1, 50 * kNanosPerMilli);
+  auto r = run_fake(s, silent);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued == 600);
+  CHECK(m.count(Outcome::timeout) == 600);
+  CHECK(r.accounting_holds());
+  // Silent requests time out 50 ms after they leave, so at 2000/s about 100 are in flight at
+  // any time — under the bound, so nothing had to wait: none unsent.
+  CHECK(m.unsent == 0);
+
+  CHECK(open_loop_in_flight_cap(r.plan, s.load) == 264);
+  // Per thread, and at the peak of a ramp.
+  auto ramp = s.load;
+  ramp.threads = 4;
+  ramp.phases = {{"up", kNanosPerSecond, 1000, 8000}};
+  CHECK(open_loop_in_flight_cap(plan_phases(ramp), ramp) == 2 * 2000 * 50 / 1000 + 64);
+}

@@ -44,6 +44,15 @@ std::string utc_timestamp(bool compact) {
   return buffer;
 }
 
+std::uint32_t open_loop_in_flight_cap(const std::vector<PhasePlan>& plan, const LoadConfig& load) {
+  double peak_per_s = 0;
+  for (auto& p : plan) peak_per_s = std::max({peak_per_s, p.rate_per_s, p.final_rate_per_s()});
+  const double per_thread = peak_per_s / std::max(load.threads, 1);
+  const double useful = 2.0 * per_thread * static_cast<double>(load.deadline_ns) / 1e9 + 64.0;
+  return static_cast<std::uint32_t>(std::min(useful, 4.0e9));
+}
+
+
 namespace {
 
 // Shared by the threads of one run; written before they start or through the start line only.
@@ -94,6 +103,7 @@ class ClientThread final : public CompletionSink {
     // Closed loop: this thread's share of the concurrency; open loop: its share of the cap.
     int share = load.concurrency / load.threads + (index < load.concurrency % load.threads ? 1 : 0);
     capacity_ = static_cast<std::uint32_t>(std::max(share, 1));
+    if (load.mode == LoadMode::open) capacity_ = std::min(capacity_, open_loop_in_flight_cap(shared.plan, load));
     slots_.resize(capacity_);
     free_.reserve(capacity_);
     for (std::uint32_t i = capacity_; i-- > 0;) free_.push_back(i);
@@ -159,6 +169,12 @@ class ClientThread final : public CompletionSink {
     }
     Slot& s = slots_[slot];
     PhaseStats& stats = phases_[s.phase];
+    if (now > s.deadline_ns) {
+      // Past its deadline before the scan saw it (a busy io_context runs timers late): a
+      // timeout, and the reply is late — never ok, whatever the transport said.
+      outcome = Outcome::timeout;
+      ++late_;
+    }
     ++stats.outcomes[static_cast<std::size_t>(outcome)];
     if (now >= bucket_end_ns_) flush_intervals(now);
     ++bucket_.outcomes[static_cast<std::size_t>(outcome)];
@@ -275,6 +291,7 @@ class ClientThread final : public CompletionSink {
     if (phase >= shared_.plan.size()) return;
     PhaseStats& stats = phases_[phase];
     ++stats.issued;
+    ++stats.unsent;
     ++stats.outcomes[static_cast<std::size_t>(Outcome::timeout)];
     ++bucket_.outcomes[static_cast<std::size_t>(Outcome::timeout)];
     stats.lag.record(now - intended_ns);

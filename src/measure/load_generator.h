@@ -71,6 +71,13 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
                        const std::atomic<bool>& stop, IntervalCollector::Observer on_second = {},
                        const std::function<void(Nanos)>& on_start = {});
 
+// The most requests one open-loop client thread keeps in flight, whatever `concurrency` says:
+// twice its share of the peak rate times the deadline, plus 64 for bursts. More than that could
+// only be replies past their deadline; the cap keeps a huge `concurrency` from handing the
+// transport an unbounded pile of calls. What is due while the cap is full waits in the
+// schedule's backlog (no memory) and, past its deadline, counts as an unsent timeout.
+std::uint32_t open_loop_in_flight_cap(const std::vector<PhasePlan>& plan, const LoadConfig& load);
+
 // ISO-8601 UTC timestamp of the wall clock, e.g. "2026-11-22T05:01:02Z" (for result files only).
 std::string utc_timestamp(bool compact = false);
 

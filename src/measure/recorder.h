@@ -31,6 +31,9 @@ struct PhaseStats {
   std::int64_t issued = 0;
   // Issued no later than kOnTimeToleranceNs after their intended send time (closed loop: all).
   std::int64_t sent_on_time = 0;
+  // Never sent: waited in the open-loop backlog (every in-flight slot taken) past the deadline;
+  // counted in issued and as timeouts.
+  std::int64_t unsent = 0;
 
   void record_hops(const Hops& h, Nanos client_total_ns) noexcept {
     ++hops_recorded;
@@ -63,6 +66,7 @@ struct PhaseStats {
     for (std::size_t i = 0; i < kOutcomeCount; ++i) outcomes[i] += other.outcomes[i];
     issued += other.issued;
     sent_on_time += other.sent_on_time;
+    unsent += other.unsent;
   }
 };
 

@@ -75,6 +75,7 @@ std::vector<SummaryRow> summary_rows(const RunResult& result) {
       r.offered_rate_per_s = per_s(s.issued);
       r.achieved_rate_per_s = per_s(s.count(Outcome::ok));
       r.sent_on_time = s.sent_on_time;
+      r.unsent = s.unsent;
       r.sent_on_time_rate_per_s = per_s(s.sent_on_time);
       r.issued = s.issued;
       r.ok = s.count(Outcome::ok);

@@ -34,7 +34,7 @@ struct SummaryRow {
   // time; achieved: completed ok per second.
   double duration_s = 0, target_rate_per_s = 0, offered_rate_per_s = 0, achieved_rate_per_s = 0;
   double sent_on_time_rate_per_s = 0;
-  std::int64_t sent_on_time = 0;
+  std::int64_t sent_on_time = 0, unsent = 0;
   std::int64_t issued = 0, ok = 0, errors = 0, timeouts = 0, rejected = 0, late = 0;
   std::array<std::int64_t, kOutcomeCount> outcomes{};
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, p9999_us = 0, max_us = 0, mean_us = 0;
