@@ -10,6 +10,7 @@
 
 #include "broker/flat_json.h"
 #include "messagequeue.grpc.pb.h"
+#include "core/host_port.h"
 #include "net/websocket.h"
 
 namespace pathbench::broker {
@@ -214,7 +215,7 @@ struct GrpcFront::Impl {
       if (server) server->Shutdown();
       throw std::runtime_error(fmt::format("broker gRPC front: cannot listen on {}", listen));
     }
-    address = fmt::format("{}:{}", listen.substr(0, listen.rfind(':')), selected_port);
+    address = HostPort{parse_host_port(listen, true).value_or(HostPort{listen}).host, static_cast<std::uint16_t>(selected_port)}.to_string();
   }
   ~Impl() {
     // Open StreamMessages calls are cancelled at the deadline; Shutdown returns when all are done.
