@@ -18,6 +18,7 @@ struct FakeBehaviour {
   std::int64_t stall_at = -1;           // this request index makes the server stall for stall_ns
   Nanos stall_ns = 0;
   bool fail_inside_issue = false;       // complete from inside issue() with `error`
+  Nanos ok_inside_issue_after_ns = 0;   // > 0: hold the thread this long in issue(), then complete ok inline
   Nanos late_reply_ns = 0;              // silent requests reply after this long (0: never)
   std::string connect_error;            // non-empty: start() fails with it
 };
@@ -32,6 +33,11 @@ class FakeClient final : public PathClient {
   void issue(std::uint32_t slot, std::uint64_t id, const Query&) override {
     std::int64_t index = issued_++;
     if (b_.fail_inside_issue) return sink_.complete(slot, id, b_.error);
+    if (b_.ok_inside_issue_after_ns > 0) {
+      for (Nanos until = now_ns() + b_.ok_inside_issue_after_ns; now_ns() < until;) {
+      }
+      return sink_.complete(slot, id, Outcome::ok);
+    }
     Nanos now = now_ns();
     Nanos finish = std::max(now, server_free_at_) + b_.service_ns + (index == b_.stall_at ? b_.stall_ns : 0);
     server_free_at_ = finish;

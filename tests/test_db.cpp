@@ -23,6 +23,7 @@
 #include "db/executor.h"
 #include "db/query.h"
 #include "db/seeder.h"
+#include "db/sqlite_handle.h"
 
 namespace fs = std::filesystem;
 using namespace pathbench;
@@ -654,4 +655,36 @@ TEST_CASE("the executor only reads, and keeps reading a database replaced under 
   CHECK(file_bytes(untouched) == bytes);
   Db writer(untouched, SQLITE_OPEN_READWRITE);  // the lock went with the executor
   CHECK(writer.exec("UPDATE meta SET value = 'x' WHERE key = 'generator'") == SQLITE_OK);
+}
+
+TEST_CASE("SqliteConnection and SqliteStatement: open, prepare, move and close") {
+  TempDir dir;
+  std::string why;
+  SqliteConnection missing = SqliteConnection::open(dir.path() / "none.db", SQLITE_OPEN_READONLY, why);
+  CHECK_FALSE(missing);
+  CHECK(why == "unable to open database file");
+
+  why.clear();
+  SqliteConnection db = SqliteConnection::open(dir.path() / "new.db", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, why);
+  REQUIRE(db);
+  CHECK(why.empty());
+  CHECK_FALSE(SqliteStatement::prepare(db, "SELECT nonsense FROM nowhere"));
+  CHECK(std::string(db.error_message()).find("nowhere") != std::string::npos);
+
+  SqliteStatement one = SqliteStatement::prepare(db, "SELECT 1");
+  REQUIRE(one);
+  SqliteStatement moved = std::move(one);
+  CHECK_FALSE(one);
+  REQUIRE(moved);
+  CHECK(sqlite3_step(moved.get()) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(moved.get(), 0) == 1);
+  sqlite3_reset(moved.get());
+
+  CHECK(db.close() == SQLITE_BUSY);  // a statement is still prepared: the connection stays open
+  CHECK(db);
+  moved = SqliteStatement();
+  SqliteConnection other = std::move(db);
+  CHECK_FALSE(db);
+  CHECK(other.close() == SQLITE_OK);
+  CHECK_FALSE(other);
 }

@@ -6,6 +6,7 @@
 
 #include "fake_path.h"
 #include "measure/load_generator.h"
+#include "report/writer.h"
 
 using namespace pathbench;
 using namespace pathbench::testing;
@@ -189,4 +190,135 @@ TEST_CASE("load generator: when the backlog outlives the deadline, unsent reques
   CHECK(m.count(Outcome::timeout) > 150);
   CHECK(r.accounting_holds());
   CHECK(now_ns() - t0 < kNanosPerSecond);
+}
+
+namespace {
+// Runs with a watchdog: a run that does not end by itself within `limit` is stopped through
+// the stop flag (and so comes back marked interrupted) instead of hanging the test binary.
+PathRunResult run_fake_bounded(const Scenario& s, Nanos limit) {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    Nanos until = now_ns() + limit;
+    while (!done && now_ns() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!done) stop = true;
+  });
+  auto r = run_fake(s, {}, &stop);
+  done = true;
+  watchdog.join();
+  return r;
+}
+}  // namespace
+
+TEST_CASE("load generator: open-loop client threads that get no arrival still end the run") {
+  // 10/s over 64 threads for 2 s: 20 arrivals, so 44 threads have none at all.
+  auto s = fake_scenario(LoadMode::open, 10, 64, 2 * kNanosPerSecond, 0, 64);
+  Nanos t0 = now_ns();
+  auto r = run_fake_bounded(s, 8 * kNanosPerSecond);
+  CHECK_FALSE(r.interrupted);
+  CHECK(now_ns() - t0 < 5 * kNanosPerSecond);
+  CHECK(main_phase(r).issued == 20);
+  CHECK(r.accounting_holds());
+
+  // Poisson at 0.5/s on one thread for 1 s: most often no arrival at all.
+  auto p = fake_scenario(LoadMode::open, 0.5, 4, kNanosPerSecond);
+  p.load.arrival = Arrival::poisson;
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    p.seed = seed;
+    auto rp = run_fake_bounded(p, 6 * kNanosPerSecond);
+    CHECK_FALSE(rp.interrupted);
+    CHECK(rp.accounting_holds());
+  }
+  // Poisson 50/s over 64 threads for 1 s: many threads without arrivals.
+  auto q = fake_scenario(LoadMode::open, 50, 64, kNanosPerSecond, 0, 64);
+  q.load.arrival = Arrival::poisson;
+  auto rq = run_fake_bounded(q, 6 * kNanosPerSecond);
+  CHECK_FALSE(rq.interrupted);
+  CHECK(rq.accounting_holds());
+}
+
+TEST_CASE("load generator: a cut run's rates use the time it ran, not the planned length") {
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    stop = true;
+  });
+  auto s = fake_scenario(LoadMode::open, 1000, 16, 10 * kNanosPerSecond);
+  auto r = run_fake(s, {}, &stop);
+  stopper.join();
+  REQUIRE(r.interrupted);
+  std::size_t main = 0;
+  while (r.plan[main].name != "main") ++main;
+  CHECK(r.ran_ns(main) > 200 * kNanosPerMilli);
+  CHECK(r.ran_ns(main) < 3 * kNanosPerSecond);
+  RunResult run;
+  run.scenario = s;
+  run.interrupted = true;
+  run.paths.push_back(r);
+  auto rows = summary_rows(run);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].duration_s < 3.0);
+  CHECK(rows[0].partial);
+  // About 1000/s offered while it ran, not issued / 10 s.
+  CHECK(rows[0].offered_rate_per_s > 500);
+  CHECK(rows[0].offered_rate_per_s < 1500);
+}
+
+TEST_CASE("load generator: requests that could not leave on time are told apart from those that did") {
+  // One in flight, 20 ms per request, 200/s: the cap is full nearly all the time, so almost
+  // every request leaves late (the server, not the generator, held it back).
+  FakeBehaviour slow;
+  slow.service_ns = 20 * kNanosPerMilli;
+  auto s = fake_scenario(LoadMode::open, 200, 1, 500 * kNanosPerMilli, 0, 1, 5 * kNanosPerSecond);
+  auto r = run_fake(s, slow);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued == 100);
+  CHECK(m.sent_on_time <= m.issued);
+  CHECK(m.sent_on_time < m.issued / 2);
+  RunResult run;
+  run.scenario = s;
+  run.paths.push_back(r);
+  auto rows = summary_rows(run);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].sent_on_time == m.sent_on_time);
+  CHECK(rows[0].sent_on_time_rate_per_s < rows[0].offered_rate_per_s);
+}
+
+TEST_CASE("load generator: a reply that comes after the deadline before the scan runs is a timeout, not ok") {
+  // The thread is held 15 ms per request (a flooded io_context), then the transport says ok:
+  // with a 5 ms deadline every one of them is over it and must count as a timeout and late.
+  FakeBehaviour b;
+  b.ok_inside_issue_after_ns = 15 * kNanosPerMilli;
+  auto s = fake_scenario(LoadMode::closed, 0, 1, 100 * kNanosPerMilli, 0, 1, 5 * kNanosPerMilli);
+  auto r = run_fake(s, b);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued > 0);
+  CHECK(m.count(Outcome::ok) == 0);
+  CHECK(m.count(Outcome::timeout) == m.issued);
+  CHECK(r.late == m.issued);
+  CHECK(m.latency.total_count() == 0);
+  CHECK(r.accounting_holds());
+}
+
+TEST_CASE("load generator: a huge in-flight cap is bounded by what can finish within the deadline") {
+  // 2000/s, 50 ms deadline, concurrency one million: at most 2 x 2000 x 0.05 + 64 = 264 in
+  // flight; the server never answers, so everything beyond that waits unsent and expires.
+  FakeBehaviour silent;
+  silent.silent_every = 1;
+  auto s = fake_scenario(LoadMode::open, 2000, 1'000'000, 300 * kNanosPerMilli, 0, 1, 50 * kNanosPerMilli);
+  auto r = run_fake(s, silent);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued == 600);
+  CHECK(m.count(Outcome::timeout) == 600);
+  CHECK(r.accounting_holds());
+  // Silent requests time out 50 ms after they leave, so at 2000/s about 100 are in flight at
+  // any time — under the bound, so nothing had to wait: none unsent.
+  CHECK(m.unsent == 0);
+
+  CHECK(open_loop_in_flight_cap(r.plan, s.load) == 264);
+  // Per thread, and at the peak of a ramp.
+  auto ramp = s.load;
+  ramp.threads = 4;
+  ramp.phases = {{"up", kNanosPerSecond, 1000, 8000}};
+  CHECK(open_loop_in_flight_cap(plan_phases(ramp), ramp) == 2 * 2000 * 50 / 1000 + 64);
 }

@@ -4,7 +4,13 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
+#include <toml++/toml.h>
 
 #include "paths/registry.h"
 #include "scenario/loader.h"
@@ -319,4 +325,161 @@ kind = "tcp_echo"
             .find("load.phase[0].ramp_to_per_s: expected a number > 0") != std::string::npos);
   CHECK(errors("[[load.phase]]\nduration = \"1s\"\nrate = 3\n[[path]]\nkind=\"tcp_echo\"\n")
             .find("unknown key 'load.phase[0].rate'") != std::string::npos);
+}
+
+namespace {
+
+// Every key path below `node` ("load.rate_per_s", "path[0].kind", ...), with its value's text.
+void key_paths(const nlohmann::json& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+  if (node.is_object()) {
+    for (auto& [key, value] : node.items()) key_paths(value, prefix.empty() ? key : prefix + "." + key, out);
+  } else if (node.is_array() && !node.empty() && node.front().is_object()) {
+    for (std::size_t i = 0; i < node.size(); ++i) key_paths(node[i], fmt::format("{}[{}]", prefix, i), out);
+  } else {
+    out[prefix] = node.dump();
+  }
+}
+
+const char* kEveryKey = R"(
+name = "every-key"
+description = "d"
+seed = 11
+[load]
+mode = "closed"
+arrival = "poisson"
+rate_per_s = 300.5
+concurrency = 9
+threads = 3
+warmup = "1s"
+deadline = "750ms"
+[[load.phase]]
+name = "flat"
+duration = "2s"
+[[load.phase]]
+duration = "3s"
+rate_per_s = 10
+ramp_to_per_s = 20.5
+[database]
+path = "d/x.db"
+sales = 77
+[query]
+mix = { echo = 2, point = 0.5 }
+heavy_range_days = 3
+heavy_window_minutes = 15
+[workers]
+count = 3
+threads = 4
+max_queue = 99
+listen_host = "0.0.0.0"
+[balancer]
+policy = "round_robin"
+max_pending = 10
+failure_threshold = 7
+unhealthy_threshold = 8
+healthy_threshold = 9
+base_ejection = "2s"
+max_ejection = "4s"
+health_interval = "3s"
+health_timeout = "100ms"
+listen_host = "::1"
+endpoint = "[::1]:7000"
+ws_endpoint = "localhost:7001"
+[broker]
+kind = "nats"
+url = "nats://n:4222"
+request_queue = "rq"
+max_pending = 5
+prefetch = 2
+consumers = 1
+direct_reply_to = true
+heartbeat = "0s"
+[knee]
+slo_p99 = "20ms"
+max_error_ratio = 0.01
+low_rate_per_s = 50
+high_rate_per_s = 500
+resolution = 0.1
+probe_duration = "2s"
+probe_warmup = "0s"
+[[fault]]
+at = "1s"
+action = "slow_worker"
+target = 2
+delay = "5ms"
+[[path]]
+kind = "grpc_stream"
+label = "gs"
+via = "direct"
+connections = 2
+streams = 3
+message_bytes = 32
+)";
+
+}  // namespace
+
+TEST_CASE("scenario: every key is written back, the same in TOML and JSON, and reads back to the same text") {
+  Scenario s = load_scenario_text(kEveryKey, "s.toml");
+  CHECK(s.balancer.endpoint == "[::1]:7000");  // IPv6 endpoints in brackets (core/host_port)
+  CHECK(s.knee.enabled);
+  const std::string toml_text = scenario_to_toml(s);
+  CHECK(scenario_to_toml(load_scenario_text(toml_text, "back.toml")) == toml_text);
+
+  std::map<std::string, std::string> from_json, from_toml;
+  key_paths(nlohmann::json::parse(scenario_to_json(s)), "", from_json);
+  std::ostringstream toml_as_json;
+  toml_as_json << toml::json_formatter{toml::parse(toml_text)};
+  key_paths(nlohmann::json::parse(toml_as_json.str()), "", from_toml);
+  CHECK(from_json == from_toml);
+
+  // Every key the file set is written with the value it set (load.duration gives way to phases).
+  std::map<std::string, std::string> from_file;
+  std::ostringstream file_as_json;
+  file_as_json << toml::json_formatter{toml::parse(kEveryKey)};
+  key_paths(nlohmann::json::parse(file_as_json.str()), "", from_file);
+  for (auto& [key, value] : from_file) {
+    CAPTURE(key);
+    REQUIRE(from_json.count(key) == 1);
+    if (key.find("rate") == std::string::npos && key.find("mix") == std::string::npos &&
+        key.find("ratio") == std::string::npos && key.find("resolution") == std::string::npos)
+      CHECK(from_json[key] == value);
+  }
+  CHECK(from_json.count("load.duration") == 0);
+  CHECK(from_json["query.mix.heavy"] == "0.0");  // a mix leaves out what it does not name
+  CHECK(from_json["path[0].via"] == "\"direct\"");
+}
+
+TEST_CASE("scenario: endpoints are host:port as core/host_port parses them") {
+  Scenario s = load_scenario_text("[workers]\nendpoints = [\"[::1]:50051\", \"db-1:9\"]\n[[path]]\nkind=\"grpc_unary\"\n",
+                                  "s.toml");
+  CHECK(s.workers.endpoints == std::vector<std::string>{"[::1]:50051", "db-1:9"});
+  for (const char* bad : {"h:0", "h:65536", ":80", "h", "h:8x"}) {
+    CAPTURE(bad);
+    std::string error = all_errors(fmt::format("[balancer]\nendpoint = \"{}\"\n[[path]]\nkind=\"grpc_unary\"\n", bad));
+    CHECK(error.find(fmt::format("s.toml:2:12: balancer.endpoint: expected a \"host:port\" string, found \"{}\"", bad)) !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("scenario: unknown keys in any table get the nearest known key of that table") {
+  CHECK(all_errors("[balancer]\nmax_ejections = \"1s\"\n[[path]]\nkind=\"tcp_echo\"\n")
+            .find("s.toml:2:1: unknown key 'balancer.max_ejections' (did you mean 'max_ejection'?)") != std::string::npos);
+  CHECK(all_errors("[knee]\nprobe_warmpu = \"1s\"\n[[path]]\nkind=\"tcp_echo\"\n")
+            .find("unknown key 'knee.probe_warmpu' (did you mean 'probe_warmup'?)") != std::string::npos);
+  CHECK(all_errors("[[fault]]\nat = \"1s\"\naction = \"kill_worker\"\nwhen = 1\n[[path]]\nkind=\"tcp_echo\"\n")
+            .find("unknown key 'fault[0].when' (known here: action, at, delay, target)") != std::string::npos);
+}
+
+TEST_CASE("scenario: every key the loader knows is documented in docs/scenarios.md") {
+  std::ifstream in(std::filesystem::path(PATHBENCH_SOURCE_DIR) / "docs" / "scenarios.md");
+  REQUIRE(in);
+  const std::string docs{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::map<std::string, std::string> keys;
+  key_paths(nlohmann::json::parse(scenario_to_json(load_scenario_text(kEveryKey, "s.toml"))), "", keys);
+  for (auto& [path, value] : keys) {
+    // The last name of the path: "load.phase[1].ramp_to_per_s" -> "ramp_to_per_s".
+    std::string key = path.substr(path.find_last_of('.') == std::string::npos ? 0 : path.find_last_of('.') + 1);
+    CAPTURE(path);
+    CHECK(std::regex_search(docs, std::regex("\\b" + key + "\\b")));
+  }
+  CHECK(keys.size() >= 60);
 }

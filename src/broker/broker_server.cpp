@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "net/prometheus.h"
+
 namespace pathbench::broker {
 
 namespace {
@@ -52,30 +54,10 @@ std::string BrokerServer::url() const { return "tcp://" + native_->address(); }
 
 BrokerServerStats BrokerServer::stats() const { return {broker_->stats(), native_->stats()}; }
 
-namespace {
-
-std::string escape_label(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
-
-}  // namespace
-
 std::string prometheus_exposition(const BrokerServerStats& s) {
+  using net::MetricType;
   std::string out;
+  net::PrometheusWriter w(out);
   struct Gauge {
     const char* name;
     const char* help;
@@ -87,47 +69,48 @@ std::string prometheus_exposition(const BrokerServerStats& s) {
       {"pathbench_broker_queue_consumers", "Consumers of each queue.", &QueueStats::consumers},
   };
   for (const auto& g : kGauges) {
-    family(out, g.name, "gauge", g.help);
-    for (const auto& q : s.broker.queues) out += fmt::format("{}{{queue=\"{}\"}} {}\n", g.name, escape_label(q.name), q.*g.field);
+    w.family(g.name, MetricType::gauge, g.help);
+    for (const auto& q : s.broker.queues) w.sample(g.name, {{"queue", q.name}}, q.*g.field);
   }
-  family(out, "pathbench_broker_queue_messages_total", "counter",
-         "Messages by event: enqueued (accepted), rejected (overflow), delivered, acked, redelivered, discarded.");
+  w.family("pathbench_broker_queue_messages_total", MetricType::counter,
+           "Messages by event: enqueued (accepted), rejected (overflow), delivered, acked, redelivered, discarded.");
   for (const auto& q : s.broker.queues) {
     const std::pair<const char*, std::uint64_t> events[] = {{"enqueued", q.enqueued},   {"rejected", q.rejected},
                                                             {"delivered", q.delivered}, {"acked", q.acked},
                                                             {"redelivered", q.redelivered}, {"discarded", q.discarded}};
     for (const auto& [event, n] : events)
-      out += fmt::format("pathbench_broker_queue_messages_total{{queue=\"{}\",event=\"{}\"}} {}\n", escape_label(q.name), event, n);
+      w.sample("pathbench_broker_queue_messages_total", {{"queue", q.name}, {"event", event}}, n);
   }
-  family(out, "pathbench_broker_publish_to_delivery_seconds", "summary", "Time from publish to delivery, per queue.");
+  w.family("pathbench_broker_publish_to_delivery_seconds", MetricType::summary, "Time from publish to delivery, per queue.");
   for (const auto& q : s.broker.queues) {
     const auto& h = q.publish_to_delivery_ns;
-    const std::string name = escape_label(q.name);
-    for (double quantile : {0.5, 0.9, 0.99})
-      out += fmt::format("pathbench_broker_publish_to_delivery_seconds{{queue=\"{}\",quantile=\"{}\"}} {:.9f}\n", name, quantile,
-                         h.total_count() == 0 ? 0.0 : h.value_at_percentile(quantile * 100) / 1e9);
-    out += fmt::format("pathbench_broker_publish_to_delivery_seconds_sum{{queue=\"{}\"}} {:.9f}\n", name,
-                       h.mean() * static_cast<double>(h.total_count()) / 1e9);
-    out += fmt::format("pathbench_broker_publish_to_delivery_seconds_count{{queue=\"{}\"}} {}\n", name, h.total_count());
+    const bool empty = h.total_count() == 0;
+    const std::pair<double, double> quantiles[] = {
+        {0.5, empty ? 0.0 : h.value_at_percentile(50) / 1e9},
+        {0.9, empty ? 0.0 : h.value_at_percentile(90) / 1e9},
+        {0.99, empty ? 0.0 : h.value_at_percentile(99) / 1e9}};
+    w.summary("pathbench_broker_publish_to_delivery_seconds", {{"queue", q.name}}, quantiles,
+              h.mean() * static_cast<double>(h.total_count()) / 1e9, static_cast<std::uint64_t>(h.total_count()));
   }
-  family(out, "pathbench_broker_subject_pending", "gauge", "Messages waiting in subscribers' lists, per subject.");
-  for (const auto& sub : s.broker.subjects)
-    out += fmt::format("pathbench_broker_subject_pending{{subject=\"{}\"}} {}\n", escape_label(sub.subject), sub.pending);
-  family(out, "pathbench_broker_subject_messages_total", "counter", "Subject messages by event: published, rejected, fetched.");
+  w.family("pathbench_broker_subject_pending", MetricType::gauge, "Messages waiting in subscribers' lists, per subject.");
+  for (const auto& sub : s.broker.subjects) w.sample("pathbench_broker_subject_pending", {{"subject", sub.subject}}, sub.pending);
+  w.family("pathbench_broker_subject_messages_total", MetricType::counter, "Subject messages by event: published, rejected, fetched.");
   for (const auto& sub : s.broker.subjects) {
     const std::pair<const char*, std::uint64_t> events[] = {{"published", sub.published}, {"rejected", sub.rejected}, {"fetched", sub.fetched}};
     for (const auto& [event, n] : events)
-      out += fmt::format("pathbench_broker_subject_messages_total{{subject=\"{}\",event=\"{}\"}} {}\n", escape_label(sub.subject), event, n);
+      w.sample("pathbench_broker_subject_messages_total", {{"subject", sub.subject}, {"event", event}}, n);
   }
-  family(out, "pathbench_broker_unroutable_total", "counter", "Publishes to a queue or subject that does not exist or has no subscriber.");
-  out += fmt::format("pathbench_broker_unroutable_total{{reason=\"no_queue\"}} {}\n", s.broker.no_queue);
-  out += fmt::format("pathbench_broker_unroutable_total{{reason=\"no_subscriber\"}} {}\n", s.broker.no_subscriber);
-  family(out, "pathbench_broker_connections_open", "gauge", "Native protocol connections open.");
-  out += fmt::format("pathbench_broker_connections_open {}\n", s.native.connections_open);
-  family(out, "pathbench_broker_connections_total", "counter", "Native protocol connections accepted, and closed for bad input.");
-  out += fmt::format("pathbench_broker_connections_total{{event=\"accepted\"}} {}\n", s.native.connections_accepted);
-  out += fmt::format("pathbench_broker_connections_total{{event=\"closed_malformed\"}} {}\n", s.native.closed_malformed);
-  out += fmt::format("pathbench_broker_connections_total{{event=\"closed_too_large\"}} {}\n", s.native.closed_too_large);
+  w.family("pathbench_broker_unroutable_total", MetricType::counter,
+           "Publishes to a queue or subject that does not exist or has no subscriber.");
+  w.sample("pathbench_broker_unroutable_total", {{"reason", "no_queue"}}, s.broker.no_queue);
+  w.sample("pathbench_broker_unroutable_total", {{"reason", "no_subscriber"}}, s.broker.no_subscriber);
+  w.family("pathbench_broker_connections_open", MetricType::gauge, "Native protocol connections open.");
+  w.sample("pathbench_broker_connections_open", {}, s.native.connections_open);
+  w.family("pathbench_broker_connections_total", MetricType::counter,
+           "Native protocol connections accepted, and closed for bad input.");
+  w.sample("pathbench_broker_connections_total", {{"event", "accepted"}}, s.native.connections_accepted);
+  w.sample("pathbench_broker_connections_total", {{"event", "closed_malformed"}}, s.native.closed_malformed);
+  w.sample("pathbench_broker_connections_total", {{"event", "closed_too_large"}}, s.native.closed_too_large);
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "broker/native_server.h"
+#include "core/host_port.h"
 
 namespace pathbench::broker {
 
@@ -29,10 +30,8 @@ void NativeClient::connect(const std::string& address, Nanos timeout_ns, OnFrame
   on_frame_ = std::move(on_frame);
   on_closed_ = std::move(on_closed);
   connect_done_ = std::move(done);
-  std::string host;
-  std::uint16_t port = 0;
-  const std::string host_port = strip_tcp_scheme(address);
-  if (host_port.empty() || !split_host_port(host_port, host, port)) {
+  const auto host_port = parse_host_port(strip_tcp_scheme(address));
+  if (!host_port) {
     state_ = State::closed;
     auto d = std::move(connect_done_);
     asio::post(io_, [d = std::move(d), address] { d(fmt::format("bad broker address '{}' (expected tcp://host:port)", address)); });
@@ -44,7 +43,7 @@ void NativeClient::connect(const std::string& address, Nanos timeout_ns, OnFrame
     if (ec || self->state_ != State::connecting) return;
     self->fail("connect timed out");
   });
-  resolver_.async_resolve(host, std::to_string(port),
+  resolver_.async_resolve(host_port->host, std::to_string(host_port->port),
                           [self = shared_from_this()](boost::system::error_code ec, tcp::resolver::results_type results) {
                             if (self->state_ != State::connecting) return;
                             if (ec) return self->fail("resolve: " + ec.message());

@@ -6,13 +6,14 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
-#include <charconv>
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
+
+#include "net/listener.h"
 
 namespace pathbench::broker {
 
@@ -21,35 +22,19 @@ using asio::ip::tcp;
 using protocol::Frame;
 using protocol::FrameType;
 
-bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
-  host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned value = 0;
-  const char* first = address.data() + colon + 1;
-  const char* last = address.data() + address.size();
-  auto [ptr, ec] = std::from_chars(first, last, value);
-  if (ec != std::errc() || ptr != last || value > 65535) return false;
-  port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
 struct NativeServer::Impl {
   Impl(Broker& broker_, const NativeServerOptions& options_);
   ~Impl();
-  void do_accept();
+  void on_accept(tcp::socket socket);
 
   Broker& broker;
   NativeServerOptions options;
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{asio::make_work_guard(io)};
-  tcp::acceptor acceptor;
-  std::string host;
-  std::uint16_t port = 0;
+  net::Listener listener;  // after io: closed before it goes
   std::vector<std::thread> threads;
 
-  std::atomic<std::uint64_t> accepted{0}, open{0}, closed_malformed{0}, closed_too_large{0};
+  std::atomic<std::uint64_t> open{0}, closed_malformed{0}, closed_too_large{0};
 
   // Live connections, so the destructor can close their sessions after the threads are joined.
   std::mutex connections_mutex;
@@ -322,21 +307,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 NativeServer::Impl::Impl(Broker& broker_, const NativeServerOptions& options_)
-    : broker(broker_), options(options_), acceptor(io) {
-  std::uint16_t wanted_port = 0;
-  if (!split_host_port(options.listen, host, wanted_port))
-    throw std::runtime_error(fmt::format("broker: bad listen address '{}' (expected host:port)", options.listen));
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error(fmt::format("broker: bad listen address '{}'", options.listen));
-  tcp::endpoint endpoint(address, wanted_port);
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error(fmt::format("broker: cannot listen on {}: {}", options.listen, ec.message()));
-  port = acceptor.local_endpoint().port();
-  do_accept();
+    : broker(broker_), options(options_), listener(io, options.listen, "broker") {
+  listener.start([this](tcp::socket socket) { on_accept(std::move(socket)); });
   const int n = std::max(1, options.threads);
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([this, i] {
@@ -348,6 +320,7 @@ NativeServer::Impl::Impl(Broker& broker_, const NativeServerOptions& options_)
 }
 
 NativeServer::Impl::~Impl() {
+  listener.stop();
   work.reset();
   io.stop();
   for (auto& t : threads) t.join();
@@ -359,42 +332,28 @@ NativeServer::Impl::~Impl() {
       if (auto c = weak.lock()) live.push_back(std::move(c));
   }
   for (auto& c : live) c->close_from_destructor();
-  boost::system::error_code ignored;
-  acceptor.close(ignored);
 }
 
-void NativeServer::Impl::do_accept() {
-  acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (ec) {
-      fail("accept", ec);
-    } else {
-      accepted.fetch_add(1, std::memory_order_relaxed);
-      open.fetch_add(1, std::memory_order_relaxed);
-      auto connection = std::make_shared<Connection>(std::move(socket), *this);
-      {
-        std::lock_guard lock(connections_mutex);
-        connections.emplace(connection.get(), connection);
-      }
-      connection->start();
-    }
-    do_accept();
-  });
+void NativeServer::Impl::on_accept(tcp::socket socket) {
+  open.fetch_add(1, std::memory_order_relaxed);
+  auto connection = std::make_shared<Connection>(std::move(socket), *this);
+  {
+    std::lock_guard lock(connections_mutex);
+    connections.emplace(connection.get(), connection);
+  }
+  connection->start();
 }
 
 NativeServer::NativeServer(Broker& broker, const NativeServerOptions& options)
     : impl_(std::make_unique<Impl>(broker, options)) {}
 NativeServer::~NativeServer() = default;
 
-std::string NativeServer::address() const {
-  if (impl_->host.find(':') != std::string::npos) return fmt::format("[{}]:{}", impl_->host, impl_->port);
-  return fmt::format("{}:{}", impl_->host, impl_->port);
-}
-std::uint16_t NativeServer::port() const noexcept { return impl_->port; }
+std::string NativeServer::address() const { return impl_->listener.address(); }
+std::uint16_t NativeServer::port() const noexcept { return impl_->listener.port(); }
 
 NativeServerStats NativeServer::stats() const noexcept {
   NativeServerStats s;
-  s.connections_accepted = impl_->accepted.load(std::memory_order_relaxed);
+  s.connections_accepted = impl_->listener.stats().accepted;
   s.connections_open = impl_->open.load(std::memory_order_relaxed);
   s.closed_malformed = impl_->closed_malformed.load(std::memory_order_relaxed);
   s.closed_too_large = impl_->closed_too_large.load(std::memory_order_relaxed);

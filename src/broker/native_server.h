@@ -5,6 +5,9 @@
 // reason. A malformed or oversized frame gets an `error` frame (seq 0, malformed / too_large)
 // and closes that connection only; the server keeps serving the others.
 //
+// Listening goes through net/listener.h: a failing accept (out of descriptors) backs off and logs
+// one line per wait instead of spinning.
+//
 // Threads: the constructor starts `threads` named threads ("pb-broker", "pb-broker-1", ...)
 // running one io_context; each connection lives on its own strand (no mutex per connection), with
 // one write in flight and the frames produced meanwhile batched behind it. Broker delivery
@@ -54,8 +57,5 @@ class NativeServer {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-// "host:port" -> host and port; false when it does not parse ("[::1]:5" style is accepted).
-bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port);
 
 }  // namespace pathbench::broker

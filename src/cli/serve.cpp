@@ -8,6 +8,7 @@
 #include "broker/broker_server.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "core/host_port.h"
 #include "report/metrics.h"
 #include "roles/balancer.h"
 #include "roles/echo_server.h"
@@ -175,10 +176,10 @@ int serve_main(std::span<const std::string> args) {
     if (role == "echo") {
       EchoServerOptions o;
       std::string listen = vm.count("listen") ? vm["listen"].as<std::string>() : "127.0.0.1:50050";
-      auto colon = listen.rfind(':');
-      if (colon == std::string::npos) throw po::error("--listen: expected host:port");
-      o.host = listen.substr(0, colon);
-      o.port = static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)));
+      const auto parsed = parse_host_port(listen, /*allow_port_zero=*/true);
+      if (!parsed) throw po::error("--listen: expected host:port");
+      o.host = parsed->host;
+      o.port = parsed->port;
       o.threads = vm["threads"].as<int>();
       EchoServer echo(o);
       fmt::print("echo serving raw TCP on {}:{}\n", echo.host(), echo.port());

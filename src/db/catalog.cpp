@@ -1,10 +1,7 @@
 #include "db/catalog.h"
 
-#include <sqlite3.h>
-
 #include <charconv>
 #include <cmath>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -13,6 +10,7 @@
 #include <fmt/std.h>
 
 #include "db/seeder.h"  // kSchemaVersion, kDatabaseGenerator
+#include "db/sqlite_handle.h"
 
 namespace pathbench {
 namespace {
@@ -29,16 +27,12 @@ class MetaReader {
     if (!std::filesystem::exists(path)) {
       throw std::runtime_error(fmt::format("{} does not exist; create it with `pathbench seed`", path));
     }
-    sqlite3* db = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-    db_.reset(db);  // owned even when opening failed
-    if (rc != SQLITE_OK) fail(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    std::string why;
+    db_ = SqliteConnection::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, why);
+    if (!db_) fail(why);
     // "file is not a database" and "no such table: meta" both surface here.
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &stmt, nullptr) != SQLITE_OK) {
-      fail(sqlite3_errmsg(db));
-    }
-    stmt_.reset(stmt);
+    stmt_ = SqliteStatement::prepare(db_, "SELECT value FROM meta WHERE key = ?1");
+    if (!stmt_) fail(db_.error_message());
   }
 
   std::optional<std::string> find(const char* key) {
@@ -47,7 +41,7 @@ class MetaReader {
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) return std::nullopt;
-    if (rc != SQLITE_ROW) fail(sqlite3_errmsg(db_.get()));
+    if (rc != SQLITE_ROW) fail(db_.error_message());
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
     return std::string(text ? text : "");
   }
@@ -73,15 +67,9 @@ class MetaReader {
   }
 
  private:
-  struct CloseDb {
-    void operator()(sqlite3* db) const { sqlite3_close(db); }
-  };
-  struct Finalize {
-    void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-  };
   std::filesystem::path path_;
-  std::unique_ptr<sqlite3, CloseDb> db_;         // declared first: closed after the statement
-  std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
+  SqliteConnection db_;  // declared first: closed after the statement
+  SqliteStatement stmt_;
 };
 
 }  // namespace

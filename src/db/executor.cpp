@@ -77,45 +77,36 @@ QueryExecutor::QueryExecutor(const std::filesystem::path& db_path) {
     throw std::runtime_error(fmt::format("{} does not exist; create it with `pathbench seed`", db_path));
   }
   const auto fail = [&](const std::string& why) {
-    sqlite3_finalize(heavy_);
-    sqlite3_finalize(point_);
-    sqlite3_close(db_);
-    heavy_ = point_ = nullptr;
-    db_ = nullptr;
     throw std::runtime_error(fmt::format("cannot query {}: {}", db_path, why));
   };
   // NOMUTEX: the connection is confined to one worker thread, so SQLite's own locking is
   // pure overhead. READONLY: workers must never change the data the benchmark measures.
-  const int rc = sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) fail(db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
-  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  std::string why;
+  db_ = SqliteConnection::open(db_path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, why);
+  if (!db_) fail(why);
+  sqlite3_busy_timeout(db_.get(), kBusyTimeoutMs);
   // Nothing writes a seeded database (the seeder builds a new file and renames it over the old
   // one; open connections keep reading the old inode), so each connection keeps its shared lock
   // for good instead of taking and releasing it around every statement: that cost ~7 us of
   // fcntl/fstat/pread per point query, more than the query itself. Memory-mapped reads let all
   // worker threads share the OS page cache instead of each filling a private page cache.
   // SQLite caps mmap_size at its compile-time maximum.
-  if (sqlite3_exec(db_, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA mmap_size=17179869184", nullptr, nullptr,
+  if (sqlite3_exec(db_.get(), "PRAGMA locking_mode=EXCLUSIVE; PRAGMA mmap_size=17179869184", nullptr, nullptr,
                    nullptr) != SQLITE_OK) {
-    fail(sqlite3_errmsg(db_));
+    fail(db_.error_message());
   }
   // PERSISTENT: the statements live as long as the connection, so they should not occupy the
   // connection's small lookaside pool, which the per-query allocations then get to use.
-  if (sqlite3_prepare_v3(db_, kHeavySql, -1, SQLITE_PREPARE_PERSISTENT, &heavy_, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v3(db_, kPointSql, -1, SQLITE_PREPARE_PERSISTENT, &point_, nullptr) != SQLITE_OK) {
-    fail(sqlite3_errmsg(db_));
-  }
+  heavy_ = SqliteStatement::prepare(db_, kHeavySql, SQLITE_PREPARE_PERSISTENT);
+  if (heavy_) point_ = SqliteStatement::prepare(db_, kPointSql, SQLITE_PREPARE_PERSISTENT);
+  if (!heavy_ || !point_) fail(db_.error_message());
   deadline_ns_ = kNoDeadline;
   sqlite3_progress_handler(
-      db_, kProgressInstructions,
+      db_.get(), kProgressInstructions,
       [](void* self) -> int { return now_ns() > static_cast<QueryExecutor*>(self)->deadline_ns_ ? 1 : 0; }, this);
 }
 
-QueryExecutor::~QueryExecutor() {
-  sqlite3_finalize(heavy_);
-  sqlite3_finalize(point_);
-  sqlite3_close(db_);
-}
+QueryExecutor::~QueryExecutor() = default;
 
 QueryOutcome QueryExecutor::run(const Query& query, Nanos deadline_ns) {
   if (auto rejected = validate(query)) return std::move(*rejected);
@@ -127,7 +118,7 @@ QueryOutcome QueryExecutor::run(const Query& query, Nanos deadline_ns) {
     return outcome;
   }
 
-  sqlite3_stmt* stmt = query.kind == QueryKind::heavy ? heavy_ : point_;
+  sqlite3_stmt* stmt = query.kind == QueryKind::heavy ? heavy_.get() : point_.get();
   if (query.kind == QueryKind::heavy) {
     sqlite3_bind_int(stmt, 1, query.category_id);
     sqlite3_bind_int64(stmt, 2, query.from_epoch_s);
@@ -159,7 +150,7 @@ QueryOutcome QueryExecutor::run(const Query& query, Nanos deadline_ns) {
   } else if (rc != SQLITE_DONE) {
     outcome.status = QueryStatus::error;
     outcome.result = {};
-    outcome.error_message = sqlite3_errmsg(db_);
+    outcome.error_message = db_.error_message();
   }
   // Reset releases the read transaction's shared lock and readies the statement; its return
   // code repeats the step's error, already handled above.

@@ -5,14 +5,13 @@
 // is destroyed: other readers are unaffected, but nothing may write the file meanwhile (the
 // seeder never does: it replaces the file by renaming a new one over it).
 #pragma once
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <string>
 
 #include "db/query.h"
+#include "db/sqlite_handle.h"
 #include "core/clock.h"
 
 namespace pathbench {
@@ -54,9 +53,9 @@ class QueryExecutor {
 
  private:
   // implementation-defined members
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* heavy_ = nullptr;
-  sqlite3_stmt* point_ = nullptr;
+  SqliteConnection db_;  // declared first: closed after the statements
+  SqliteStatement heavy_;
+  SqliteStatement point_;
   Nanos deadline_ns_ = kNoDeadline;  // read by the progress handler; set only inside run()
 };
 

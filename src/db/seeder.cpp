@@ -17,6 +17,7 @@
 #include <fmt/std.h>
 
 #include "db/catalog.h"  // uniform_below: portable draws, shared with the query mix
+#include "db/sqlite_handle.h"
 
 namespace pathbench {
 namespace {
@@ -138,66 +139,56 @@ std::uint64_t day_weight(std::int64_t day_index) {
 class Connection {
  public:
   explicit Connection(const fs::path& path) : path_(path) {
-    const int rc = sqlite3_open_v2(path.c_str(), &db_,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-      const std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-      sqlite3_close(db_);
-      db_ = nullptr;
-      throw SeedError(fmt::format("cannot create {}: {}", path, message));
-    }
+    std::string message;
+    db_ = SqliteConnection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, message);
+    if (!db_) throw SeedError(fmt::format("cannot create {}: {}", path, message));
   }
-  ~Connection() { sqlite3_close(db_); }  // on the error path only: close() reports failures
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
 
-  sqlite3* get() const noexcept { return db_; }
+  const SqliteConnection& handle() const noexcept { return db_; }
   void exec(const char* sql) {
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(sql);
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(sql);
   }
   [[noreturn]] void fail(std::string_view what) const {
-    throw SeedError(fmt::format("seeding {} failed ({}): {}", path_, what, sqlite3_errmsg(db_)));
+    throw SeedError(fmt::format("seeding {} failed ({}): {}", path_, what, db_.error_message()));
   }
+  // The destructor closes too, but only on the error path: this reports a failure.
   void close() {
-    if (db_ != nullptr && sqlite3_close(db_) != SQLITE_OK) fail("close");
-    db_ = nullptr;
+    if (db_.close() != SQLITE_OK) fail("close");
   }
 
  private:
   fs::path path_;
-  sqlite3* db_ = nullptr;
+  SqliteConnection db_;
 };
 
 class Statement {
  public:
-  Statement(Connection& connection, const char* sql) : connection_(connection) {
-    if (sqlite3_prepare_v2(connection.get(), sql, -1, &stmt_, nullptr) != SQLITE_OK) connection.fail(sql);
+  Statement(Connection& connection, const char* sql)
+      : connection_(connection), stmt_(SqliteStatement::prepare(connection.handle(), sql)) {
+    if (!stmt_) connection.fail(sql);
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
 
   Statement& bind(int index, std::int64_t value) {
-    sqlite3_bind_int64(stmt_, index, value);
+    sqlite3_bind_int64(stmt_.get(), index, value);
     return *this;
   }
   // Only for text that outlives the statement's next step (string literals, kept strings).
   Statement& bind_static(int index, std::string_view value) {
-    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
     return *this;
   }
   Statement& bind_copy(int index, std::string_view value) {
-    sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
     return *this;
   }
   void run() {
-    if (sqlite3_step(stmt_) != SQLITE_DONE) connection_.fail(sqlite3_sql(stmt_));
-    sqlite3_reset(stmt_);
+    if (sqlite3_step(stmt_.get()) != SQLITE_DONE) connection_.fail(sqlite3_sql(stmt_.get()));
+    sqlite3_reset(stmt_.get());
   }
 
  private:
   Connection& connection_;
-  sqlite3_stmt* stmt_ = nullptr;
+  SqliteStatement stmt_;
 };
 
 // The schema. `sales` is append-only in id order with ids in sale_time order, like a real

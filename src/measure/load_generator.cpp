@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <latch>
@@ -20,6 +21,13 @@
 namespace pathbench {
 
 namespace asio = boost::asio;
+
+Nanos PathRunResult::ran_ns(std::size_t phase) const noexcept {
+  if (phase >= plan.size()) return 0;
+  const PhasePlan& p = plan[phase];
+  if (stopped_at_ns < 0) return p.duration_ns();
+  return std::clamp<Nanos>(stopped_at_ns - p.start_ns, 0, p.duration_ns());
+}
 
 bool PathRunResult::accounting_holds() const noexcept {
   for (auto& p : phases)
@@ -35,6 +43,15 @@ std::string utc_timestamp(bool compact) {
   std::strftime(buffer, sizeof buffer, compact ? "%Y%m%dT%H%M%SZ" : "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buffer;
 }
+
+std::uint32_t open_loop_in_flight_cap(const std::vector<PhasePlan>& plan, const LoadConfig& load) {
+  double peak_per_s = 0;
+  for (auto& p : plan) peak_per_s = std::max({peak_per_s, p.rate_per_s, p.final_rate_per_s()});
+  const double per_thread = peak_per_s / std::max(load.threads, 1);
+  const double useful = 2.0 * per_thread * static_cast<double>(load.deadline_ns) / 1e9 + 64.0;
+  return static_cast<std::uint32_t>(std::min(useful, 4.0e9));
+}
+
 
 namespace {
 
@@ -86,6 +103,7 @@ class ClientThread final : public CompletionSink {
     // Closed loop: this thread's share of the concurrency; open loop: its share of the cap.
     int share = load.concurrency / load.threads + (index < load.concurrency % load.threads ? 1 : 0);
     capacity_ = static_cast<std::uint32_t>(std::max(share, 1));
+    if (load.mode == LoadMode::open) capacity_ = std::min(capacity_, open_loop_in_flight_cap(shared.plan, load));
     slots_.resize(capacity_);
     free_.reserve(capacity_);
     for (std::uint32_t i = capacity_; i-- > 0;) free_.push_back(i);
@@ -113,7 +131,10 @@ class ClientThread final : public CompletionSink {
     issuing_ = true;
     if (shared_.scenario.load.mode == LoadMode::open) {
       next_intended_ns_ = advance_schedule();
-      arm_pace_timer();
+      // A thread may get no arrival at all (a low rate spread over many threads): it is done
+      // issuing at once and must still end, like a thread past its last arrival.
+      if (next_intended_ns_ == kNever) stop_issuing();
+      else arm_pace_timer();
     } else {
       pace_timer_.expires_at(to_time_point(start_ns_));
       pace_timer_.async_wait([this](boost::system::error_code ec) {
@@ -124,7 +145,7 @@ class ClientThread final : public CompletionSink {
         for (auto n = free_.size(); n-- > 0 && issuing_ && !free_.empty();) issue_one(now_ns());
       });
     }
-    arm_scan_timer();
+    if (!finished_) arm_scan_timer();
     io_.run();
     shutdown_client();
     cpu_ns_ = thread_cpu_ns();
@@ -148,6 +169,12 @@ class ClientThread final : public CompletionSink {
     }
     Slot& s = slots_[slot];
     PhaseStats& stats = phases_[s.phase];
+    if (now > s.deadline_ns) {
+      // Past its deadline before the scan saw it (a busy io_context runs timers late): a
+      // timeout, and the reply is late — never ok, whatever the transport said.
+      outcome = Outcome::timeout;
+      ++late_;
+    }
     ++stats.outcomes[static_cast<std::size_t>(outcome)];
     if (now >= bucket_end_ns_) flush_intervals(now);
     ++bucket_.outcomes[static_cast<std::size_t>(outcome)];
@@ -165,6 +192,7 @@ class ClientThread final : public CompletionSink {
   std::int64_t late() const noexcept { return late_; }
   std::int64_t in_flight() const noexcept { return static_cast<std::int64_t>(capacity_ - free_.size()); }
   bool interrupted() const noexcept { return interrupted_; }
+  Nanos interrupted_at_ns() const noexcept { return interrupted_at_ns_; }
   Nanos finished_ns() const noexcept { return finished_ns_; }
 
  private:
@@ -248,6 +276,7 @@ class ClientThread final : public CompletionSink {
              static_cast<std::uint32_t>(phase), true};
     PhaseStats& stats = phases_[phase];
     ++stats.issued;
+    if (sent - intended_ns <= kOnTimeToleranceNs) ++stats.sent_on_time;
     stats.lag.record(sent - intended_ns);
     Query query = mix_ ? mix_->draw(rng_) : Query{};
     in_issue_ = true;
@@ -262,6 +291,7 @@ class ClientThread final : public CompletionSink {
     if (phase >= shared_.plan.size()) return;
     PhaseStats& stats = phases_[phase];
     ++stats.issued;
+    ++stats.unsent;
     ++stats.outcomes[static_cast<std::size_t>(Outcome::timeout)];
     ++bucket_.outcomes[static_cast<std::size_t>(Outcome::timeout)];
     stats.lag.record(now - intended_ns);
@@ -333,6 +363,7 @@ class ClientThread final : public CompletionSink {
     if (now >= bucket_end_ns_) flush_intervals(now);
     if (issuing_ && shared_.stop.load(std::memory_order_relaxed)) {
       interrupted_ = true;
+      interrupted_at_ns_ = now - start_ns_;
       stop_issuing();
     }
     if (issuing_ && now >= end_ns_ && shared_.scenario.load.mode == LoadMode::closed) stop_issuing();
@@ -390,6 +421,7 @@ class ClientThread final : public CompletionSink {
   Nanos next_intended_ns_ = kNever;
   Nanos scan_interval_ns_ = kNanosPerMilli;
   Nanos finished_ns_ = 0;
+  Nanos interrupted_at_ns_ = -1;  // from the start line, when the stop flag ended issuing
   Nanos cpu_ns_ = 0;
   std::int64_t late_ = 0;
   bool issuing_ = false;
@@ -440,6 +472,8 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
     result.late += c->late();
     result.in_flight_after_drain += c->in_flight();
     result.interrupted = result.interrupted || c->interrupted();
+    if (c->interrupted() && (result.stopped_at_ns < 0 || c->interrupted_at_ns() < result.stopped_at_ns))
+      result.stopped_at_ns = c->interrupted_at_ns();
     finished = std::max(finished, c->finished_ns());
     result.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] += c->cpu_ns();
   }

@@ -29,6 +29,7 @@ struct PathRunResult {
   std::int64_t late = 0;               // replies that arrived after their request timed out (or unmatched)
   std::int64_t in_flight_after_drain = 0;
   bool interrupted = false;            // stopped early by a signal: results are partial
+  Nanos stopped_at_ns = -1;            // interrupted: when issuing stopped, from the start line
   std::string failure;                 // non-empty: the path could not run (e.g. connect failed)
   std::string started_utc, finished_utc;
   Nanos elapsed_ns = 0;                // from the common start line to the end of the drain
@@ -51,6 +52,10 @@ struct PathRunResult {
     std::vector<std::string> verdicts;  // per probe, parallel to the measured phases
   } knee;
 
+  // How long phase `phase` actually ran: its planned length, or up to stopped_at_ns when the
+  // run was cut (0 for a phase that never began). Every rate of a phase divides by this.
+  Nanos ran_ns(std::size_t phase) const noexcept;
+
   // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
   bool accounting_holds() const noexcept;
 };
@@ -65,6 +70,13 @@ struct PathRunResult {
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carries_queries, PathInstance& instance,
                        const std::atomic<bool>& stop, IntervalCollector::Observer on_second = {},
                        const std::function<void(Nanos)>& on_start = {});
+
+// The most requests one open-loop client thread keeps in flight, whatever `concurrency` says:
+// twice its share of the peak rate times the deadline, plus 64 for bursts. More than that could
+// only be replies past their deadline; the cap keeps a huge `concurrency` from handing the
+// transport an unbounded pile of calls. What is due while the cap is full waits in the
+// schedule's backlog (no memory) and, past its deadline, counts as an unsent timeout.
+std::uint32_t open_loop_in_flight_cap(const std::vector<PhasePlan>& plan, const LoadConfig& load);
 
 // ISO-8601 UTC timestamp of the wall clock, e.g. "2026-11-22T05:01:02Z" (for result files only).
 std::string utc_timestamp(bool compact = false);

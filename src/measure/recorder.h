@@ -12,6 +12,12 @@
 
 namespace pathbench {
 
+// A request counts as sent on time when it left at most this long after its intended send
+// time: the generator's own wake-up lag on a quiet machine stays well below it, so a
+// shortfall means the schedule could not be kept (the in-flight cap was full, or the
+// generator fell behind).
+inline constexpr Nanos kOnTimeToleranceNs = kNanosPerMilli;
+
 struct PhaseStats {
   Histogram latency{};    // ns, completion - intended send time (coordinated omission corrected); ok only
   Histogram uncorrected{};  // ns, completion - actual send time; ok only
@@ -23,6 +29,11 @@ struct PhaseStats {
   std::int64_t hops_recorded = 0;
   std::array<std::int64_t, kOutcomeCount> outcomes{};
   std::int64_t issued = 0;
+  // Issued no later than kOnTimeToleranceNs after their intended send time (closed loop: all).
+  std::int64_t sent_on_time = 0;
+  // Never sent: waited in the open-loop backlog (every in-flight slot taken) past the deadline;
+  // counted in issued and as timeouts.
+  std::int64_t unsent = 0;
 
   void record_hops(const Hops& h, Nanos client_total_ns) noexcept {
     ++hops_recorded;
@@ -54,6 +65,8 @@ struct PhaseStats {
     hops_recorded += other.hops_recorded;
     for (std::size_t i = 0; i < kOutcomeCount; ++i) outcomes[i] += other.outcomes[i];
     issued += other.issued;
+    sent_on_time += other.sent_on_time;
+    unsent += other.unsent;
   }
 };
 

@@ -11,6 +11,9 @@
 #include <optional>
 #include <stdexcept>
 
+#include "core/host_port.h"
+#include "net/listener.h"
+
 namespace pathbench::net {
 
 namespace asio = boost::asio;
@@ -24,15 +27,6 @@ namespace {
 std::atomic<std::uint64_t> next_channel_id{1};
 
 std::chrono::nanoseconds as_duration(Nanos ns) { return std::chrono::nanoseconds(ns); }
-
-bool split_host_port(const std::string& host_port, std::string& host, std::string& port) {
-  const auto colon = host_port.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) return false;
-  host = host_port.substr(0, colon);
-  port = host_port.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return true;
-}
 
 websocket::stream_base::timeout timeouts(const WsLimits& limits, beast::role_type role) {
   auto t = websocket::stream_base::timeout::suggested(role);
@@ -256,36 +250,13 @@ HttpResponse WsHandler::on_http(const HttpRequest& request) {
 }
 
 struct WsServer::Impl : std::enable_shared_from_this<WsServer::Impl> {
-  Impl(const WsServerOptions& o, WsHandler& h) : options(o), handler(h), acceptor(io) {}
+  Impl(const WsServerOptions& o, WsHandler& h)
+      : options(o), handler(h), listener(io, o.listen, o.name) {}
 
-  void listen() {
-    std::string host, port;
-    if (!split_host_port(options.listen, host, port))
-      throw std::runtime_error(fmt::format("WebSocket server: \"{}\" is not host:port", options.listen));
-    beast::error_code ec;
-    tcp::endpoint endpoint(asio::ip::make_address(host, ec), 0);
-    if (ec) throw std::runtime_error(fmt::format("WebSocket server: bad address \"{}\": {}", host, ec.message()));
-    try {
-      endpoint.port(static_cast<unsigned short>(std::stoul(port)));
-    } catch (const std::exception&) {
-      throw std::runtime_error(fmt::format("WebSocket server: bad port in \"{}\"", options.listen));
-    }
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error(fmt::format("WebSocket server: cannot listen on {}: {}", options.listen, ec.message()));
-    address = fmt::format("{}:{}", host, acceptor.local_endpoint().port());
-  }
-
-  void do_accept() {
+  void start_accepting() {
     // Handlers queued in `io` refer to this Impl by plain pointer: it owns `io`, and a
     // shared_ptr inside its own queue would keep it (and its listening port) alive forever.
-    acceptor.async_accept(asio::make_strand(io), [self = this](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) return;
-      if (!ec) self->on_accept(std::move(socket));
-      self->do_accept();  // a failed accept (e.g. out of descriptors) must not stop the server
-    });
+    listener.start([self = this](tcp::socket socket) { self->on_accept(std::move(socket)); });
   }
 
   void on_accept(tcp::socket socket);
@@ -309,8 +280,7 @@ struct WsServer::Impl : std::enable_shared_from_this<WsServer::Impl> {
   const WsServerOptions options;
   WsHandler& handler;
   asio::io_context io;
-  tcp::acceptor acceptor;
-  std::string address;
+  Listener listener;  // after io: closed before it goes
   std::vector<std::thread> threads;
   mutable std::mutex mutex;  // guards channels and stopped
   std::unordered_map<std::uint64_t, std::weak_ptr<BeastChannel>> channels;
@@ -344,7 +314,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void on_read(beast::error_code ec) {
     if (ec) {
-      // Closed by the client, timed out, or not HTTP at all: this connection only.
+      // Bytes that are not an HTTP request get 400 and the connection closed; a client that
+      // closed or went quiet is just let go. Either way, this connection only.
+      if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message)
+        return respond(bad_request(), false);
       beast::error_code ignored;
       stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
       return;
@@ -362,6 +336,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     HttpResponse res{http::status::not_found, request.version()};
     res.set(http::field::content_type, "text/plain");
     res.body() = "not found\n";
+    return res;
+  }
+
+  static HttpResponse bad_request() {
+    HttpResponse res{http::status::bad_request, 11};
+    res.set(http::field::content_type, "text/plain");
+    res.body() = "bad request\n";
     return res;
   }
 
@@ -423,8 +404,7 @@ void WsServer::Impl::on_accept(tcp::socket socket) {
 }
 
 WsServer::WsServer(const WsServerOptions& options, WsHandler& handler) : impl_(std::make_shared<Impl>(options, handler)) {
-  impl_->listen();
-  impl_->do_accept();
+  impl_->start_accepting();
   const int threads = std::max(1, options.threads);
   for (int i = 0; i < threads; ++i) {
     impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
@@ -435,7 +415,7 @@ WsServer::WsServer(const WsServerOptions& options, WsHandler& handler) : impl_(s
 
 WsServer::~WsServer() { stop(); }
 
-std::string WsServer::address() const { return impl_->address; }
+std::string WsServer::address() const { return impl_->listener.address(); }
 
 std::size_t WsServer::connections() const {
   std::lock_guard lock(impl_->mutex);
@@ -452,10 +432,7 @@ void WsServer::abort_all() {
 
 void WsServer::stop() {
   if (impl_->threads.empty() || impl_->stopped.exchange(true)) return;
-  asio::post(impl_->io, [impl = impl_.get()] {
-    beast::error_code ignored;
-    impl->acceptor.close(ignored);
-  });
+  impl_->listener.stop();  // the port is free from here: a restarted server can listen again
   close_all(CloseCode::going_away);
   // A clean close needs the peer's answer; a peer that does not answer is cut after a grace.
   const Nanos give_up_ns = now_ns() + 500 * kNanosPerMilli;
@@ -464,16 +441,12 @@ void WsServer::stop() {
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
-  // The posted close may not have run before the stop: free the port now, so a server started
-  // again on this address (a restarted worker) can listen.
-  beast::error_code ignored;
-  impl_->acceptor.close(ignored);
 }
 
 void ws_connect(asio::io_context& io, const std::string& host_port, const std::string& target, const WsLimits& limits,
                 WsChannel::Callbacks callbacks, std::function<void(std::shared_ptr<WsChannel>, std::string)> done) {
-  std::string host, port;
-  if (!split_host_port(host_port, host, port)) {
+  const auto parsed = parse_host_port(host_port);
+  if (!parsed) {
     asio::post(io, [done = std::move(done), host_port] { done(nullptr, fmt::format("\"{}\" is not host:port", host_port)); });
     return;
   }
@@ -483,7 +456,7 @@ void ws_connect(asio::io_context& io, const std::string& host_port, const std::s
   // the resolver's own timeouts (it runs before the handshake timer starts).
   beast::error_code ec;
   tcp::resolver resolver(io);
-  auto endpoints = resolver.resolve(host, port, ec);
+  auto endpoints = resolver.resolve(parsed->host, std::to_string(parsed->port), ec);
   if (ec) {
     asio::post(channel->executor(), [channel, done = std::move(done), host_port, ec] {
       done(nullptr, fmt::format("cannot resolve {}: {}", host_port, ec.message()));

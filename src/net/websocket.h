@@ -88,7 +88,8 @@ class WsHandler {
   virtual void on_message(const std::shared_ptr<WsChannel>& channel, std::string_view payload, bool binary) = 0;
   virtual void on_closed(const std::shared_ptr<WsChannel>&, const std::string& /*reason*/) {}
   // A plain HTTP request (no upgrade) on the same port. The default answers 426 for targets
-  // that take WebSocket and 404 otherwise. Keep-alive is honoured.
+  // that take WebSocket and 404 otherwise. Keep-alive is honoured. Bytes that do not parse as an
+  // HTTP request get 400 from the server itself, and that connection is closed.
   virtual HttpResponse on_http(const HttpRequest& request);
 
  protected:
@@ -98,6 +99,7 @@ class WsHandler {
 struct WsServerOptions {
   std::string listen = "127.0.0.1:0";  // host:port; port 0 = a free port
   std::string thread_name = "pb-ws";   // at most 15 characters; threads get a number appended
+  std::string name = "WebSocket server";  // names the server in errors and log lines
   int threads = 1;                     // io_context threads
   int max_connections = 4096;          // beyond this a new connection is closed with 1013
   std::size_t max_http_body_bytes = 1 << 20;
@@ -106,7 +108,8 @@ struct WsServerOptions {
 
 class WsServer {
  public:
-  // Listens at once; throws std::runtime_error naming the address when it cannot.
+  // Listens at once (net/listener.h: a failing accept backs off instead of spinning); throws
+  // std::runtime_error naming the address when it cannot.
   WsServer(const WsServerOptions& options, WsHandler& handler);
   ~WsServer();  // stop()
   WsServer(const WsServer&) = delete;

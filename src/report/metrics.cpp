@@ -1,12 +1,13 @@
 #include "report/metrics.h"
 
 #include <fmt/format.h>
-#include <pthread.h>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <thread>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include "net/prometheus.h"
+#include "net/websocket.h"
 
 namespace pathbench {
 
@@ -16,20 +17,6 @@ namespace {
 constexpr std::array<double, 19> kLatencyBoundsSeconds{
     10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3,
     25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0,   2.5,    5.0,    10.0};
-
-// Label values escape backslash, double quote and newline.
-std::string label(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -62,30 +49,23 @@ void MetricsRegistry::set_roles_source(std::function<std::string()> source) {
 
 std::string MetricsRegistry::exposition() const {
   std::string out;
+  net::PrometheusWriter w(out);
   std::function<std::string()> roles;
   {
     std::lock_guard lock(mutex_);
     roles = roles_source_;
     if (!paths_.empty()) {
-      out += "# HELP pathbench_requests_total Requests completed by the load generator, by path and outcome.\n"
-             "# TYPE pathbench_requests_total counter\n";
+      w.family("pathbench_requests_total", net::MetricType::counter,
+               "Requests completed by the load generator, by path and outcome.");
       for (auto& [path, s] : paths_)
         for (auto o : kAllOutcomes)
-          out += fmt::format("pathbench_requests_total{{path=\"{}\",outcome=\"{}\"}} {}\n", label(path), to_string(o),
-                             s.outcomes[static_cast<std::size_t>(o)]);
-      out += "# HELP pathbench_request_latency_seconds Latency of ok requests, from the intended send time.\n"
-             "# TYPE pathbench_request_latency_seconds histogram\n";
-      for (auto& [path, s] : paths_) {
-        std::uint64_t cumulative = 0;
-        for (std::size_t i = 0; i < kLatencyBoundsSeconds.size(); ++i) {
-          cumulative += s.bucket_counts[i];
-          out += fmt::format("pathbench_request_latency_seconds_bucket{{path=\"{}\",le=\"{}\"}} {}\n", label(path),
-                             kLatencyBoundsSeconds[i], cumulative);
-        }
-        out += fmt::format("pathbench_request_latency_seconds_bucket{{path=\"{}\",le=\"+Inf\"}} {}\n", label(path), s.count);
-        out += fmt::format("pathbench_request_latency_seconds_sum{{path=\"{}\"}} {}\n", label(path), s.sum_seconds);
-        out += fmt::format("pathbench_request_latency_seconds_count{{path=\"{}\"}} {}\n", label(path), s.count);
-      }
+          w.sample("pathbench_requests_total", {{"path", path}, {"outcome", to_string(o)}},
+                   s.outcomes[static_cast<std::size_t>(o)]);
+      w.family("pathbench_request_latency_seconds", net::MetricType::histogram,
+               "Latency of ok requests, from the intended send time.");
+      for (auto& [path, s] : paths_)
+        w.histogram("pathbench_request_latency_seconds", {{"path", path}}, kLatencyBoundsSeconds, s.bucket_counts,
+                    s.sum_seconds, s.count);
     }
   }
   if (roles) out += roles();
@@ -93,42 +73,42 @@ std::string MetricsRegistry::exposition() const {
 }
 
 std::string balancer_exposition(const BalancerStats& s) {
-  std::string out =
-      "# HELP pathbench_balancer_requests_total Requests the balancer received, forwarded, rejected (over max_pending) "
-      "or answered UNAVAILABLE.\n# TYPE pathbench_balancer_requests_total counter\n";
-  out += fmt::format("pathbench_balancer_requests_total{{result=\"received\"}} {}\n", s.received);
-  out += fmt::format("pathbench_balancer_requests_total{{result=\"forwarded\"}} {}\n", s.forwarded);
-  out += fmt::format("pathbench_balancer_requests_total{{result=\"rejected\"}} {}\n", s.rejected);
-  out += fmt::format("pathbench_balancer_requests_total{{result=\"unavailable\"}} {}\n", s.unavailable);
+  std::string out;
+  net::PrometheusWriter w(out);
+  w.family("pathbench_balancer_requests_total", net::MetricType::counter,
+           "Requests the balancer received, forwarded, rejected (over max_pending) or answered UNAVAILABLE.");
+  const std::pair<const char*, std::uint64_t> results[] = {
+      {"received", s.received}, {"forwarded", s.forwarded}, {"rejected", s.rejected}, {"unavailable", s.unavailable}};
+  for (auto& [result, n] : results) w.sample("pathbench_balancer_requests_total", {{"result", result}}, n);
   struct Family {
     const char* name;
-    const char* type;
+    net::MetricType type;
     const char* help;
     std::uint64_t (*value)(const BackendSnapshot&);
   };
   static constexpr Family kFamilies[] = {
-      {"pathbench_balancer_worker_in_flight", "gauge", "Requests outstanding on each worker.",
+      {"pathbench_balancer_worker_in_flight", net::MetricType::gauge, "Requests outstanding on each worker.",
        [](const BackendSnapshot& b) { return static_cast<std::uint64_t>(b.in_flight); }},
-      {"pathbench_balancer_worker_routed_total", "counter", "Requests routed to each worker.",
+      {"pathbench_balancer_worker_routed_total", net::MetricType::counter, "Requests routed to each worker.",
        [](const BackendSnapshot& b) { return b.routed; }},
-      {"pathbench_balancer_worker_failures_total", "counter", "Failed requests per worker.",
+      {"pathbench_balancer_worker_failures_total", net::MetricType::counter, "Failed requests per worker.",
        [](const BackendSnapshot& b) { return b.failures; }},
-      {"pathbench_balancer_worker_ejections_total", "counter", "Times each worker was ejected.",
+      {"pathbench_balancer_worker_ejections_total", net::MetricType::counter, "Times each worker was ejected.",
        [](const BackendSnapshot& b) { return b.ejections; }},
-      {"pathbench_balancer_worker_ejected", "gauge", "1 while the worker is ejected.",
+      {"pathbench_balancer_worker_ejected", net::MetricType::gauge, "1 while the worker is ejected.",
        [](const BackendSnapshot& b) { return static_cast<std::uint64_t>(b.ejected ? 1 : 0); }},
   };
   for (auto& f : kFamilies) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, f.help, f.name, f.type);
-    for (auto& b : s.backends) out += fmt::format("{}{{worker=\"{}\"}} {}\n", f.name, label(b.address), f.value(b));
+    w.family(f.name, f.type, f.help);
+    for (auto& b : s.backends) w.sample(f.name, {{"worker", b.address}}, f.value(b));
   }
   return out;
 }
 
 std::string workers_exposition(const std::vector<std::pair<std::string, WorkerStats>>& workers) {
-  std::string out =
-      "# HELP pathbench_worker_queries_total Queries each worker answered, by result.\n"
-      "# TYPE pathbench_worker_queries_total counter\n";
+  std::string out;
+  net::PrometheusWriter w(out);
+  w.family("pathbench_worker_queries_total", net::MetricType::counter, "Queries each worker answered, by result.");
   for (auto& [id, s] : workers) {
     const std::pair<const char*, std::uint64_t> results[] = {{"received", s.received},
                                                              {"ok", s.ok},
@@ -136,125 +116,67 @@ std::string workers_exposition(const std::vector<std::pair<std::string, WorkerSt
                                                              {"deadline_exceeded", s.deadline_exceeded},
                                                              {"rejected", s.rejected},
                                                              {"failed", s.failed}};
-    for (auto& [result, n] : results)
-      out += fmt::format("pathbench_worker_queries_total{{worker=\"{}\",result=\"{}\"}} {}\n", label(id), result, n);
+    for (auto& [result, n] : results) w.sample("pathbench_worker_queries_total", {{"worker", id}, {"result", result}}, n);
   }
   return out;
 }
 
-// ---- HTTP ----------------------------------------------------------------------------------
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
+// ---- HTTP: GET /metrics on a WsServer that takes no WebSocket ----------------------------------
 
 namespace {
 
-class MetricsSession : public std::enable_shared_from_this<MetricsSession> {
+namespace http = boost::beast::http;
+
+class MetricsHandler final : public net::WsHandler {
  public:
-  MetricsSession(tcp::socket socket, const std::function<std::string()>& text)
-      : stream_(std::move(socket)), text_(text) {}
-  void start() {
-    parser_.header_limit(8 * 1024);
-    parser_.body_limit(64 * 1024);
-    stream_.expires_after(std::chrono::seconds(5));
-    http::async_read(stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_read(ec);
-    });
+  explicit MetricsHandler(std::function<std::string()> text) : text_(std::move(text)) {}
+
+  bool accepts(std::string_view) const override { return false; }
+  void on_message(const std::shared_ptr<net::WsChannel>&, std::string_view, bool) override {}
+
+  // On the server's one thread.
+  net::HttpResponse on_http(const net::HttpRequest& request) override {
+    const std::string_view target(request.target().data(), request.target().size());
+    const bool metrics = request.method() == http::verb::get && (target == "/metrics" || target.starts_with("/metrics?"));
+    net::HttpResponse res{metrics ? http::status::ok : http::status::not_found, request.version()};
+    res.set(http::field::server, "pathbench");
+    if (metrics) {
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = text_();
+    } else {
+      res.set(http::field::content_type, "text/plain");
+      res.body() = "pathbench serves GET /metrics only\n";
+    }
+    return res;
   }
 
  private:
-  void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream) return close();
-    response_.version(11);
-    response_.keep_alive(false);
-    response_.set(http::field::server, "pathbench");
-    if (ec) {
-      response_.result(http::status::bad_request);
-      response_.set(http::field::content_type, "text/plain");
-      response_.body() = "bad request\n";
-    } else {
-      auto& request = parser_.get();
-      std::string_view target(request.target().data(), request.target().size());
-      if (request.method() == http::verb::get && (target == "/metrics" || target.rfind("/metrics?", 0) == 0)) {
-        response_.result(http::status::ok);
-        response_.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        response_.body() = text_();
-      } else {
-        response_.result(http::status::not_found);
-        response_.set(http::field::content_type, "text/plain");
-        response_.body() = "pathbench serves GET /metrics only\n";
-      }
-    }
-    response_.prepare_payload();
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, std::size_t) { self->close(); });
-  }
-  void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
-  }
-
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  http::request_parser<http::string_body> parser_;
-  http::response<http::string_body> response_;
-  const std::function<std::string()>& text_;
+  std::function<std::string()> text_;
 };
+
+net::WsServerOptions metrics_server_options(const std::string& listen) {
+  net::WsServerOptions o;
+  o.listen = listen;
+  o.thread_name = "pb-metrics";
+  o.name = "metrics";
+  o.threads = 1;
+  o.max_http_body_bytes = 64 * 1024;
+  return o;
+}
 
 }  // namespace
 
 struct MetricsHttpServer::Impl {
-  Impl(const std::string& listen, std::function<std::string()> t) : text(std::move(t)), acceptor(io) {
-    auto colon = listen.rfind(':');
-    boost::system::error_code ec;
-    if (colon == std::string::npos) throw std::runtime_error(fmt::format("metrics: expected host:port, found '{}'", listen));
-    auto address = asio::ip::make_address(listen.substr(0, colon), ec);
-    int port = 0;
-    try {
-      port = std::stoi(listen.substr(colon + 1));
-    } catch (...) {
-      port = -1;
-    }
-    if (ec || port < 0 || port > 65535)
-      throw std::runtime_error(fmt::format("metrics: expected host:port, found '{}'", listen));
-    tcp::endpoint endpoint(address, static_cast<std::uint16_t>(port));
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error(fmt::format("metrics: cannot listen on {}: {}", listen, ec.message()));
-    bound = fmt::format("{}:{}", listen.substr(0, colon), acceptor.local_endpoint().port());
-    do_accept();
-    thread = std::thread([this] {
-      pthread_setname_np(pthread_self(), "pb-metrics");
-      io.run();
-    });
-  }
-  ~Impl() {
-    io.stop();
-    thread.join();
-  }
-  void do_accept() {
-    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
-      if (!acceptor.is_open()) return;
-      if (!ec) std::make_shared<MetricsSession>(std::move(socket), text)->start();
-      do_accept();
-    });
-  }
-
-  std::function<std::string()> text;
-  asio::io_context io;
-  tcp::acceptor acceptor;
-  std::string bound;
-  std::thread thread;
+  Impl(const std::string& listen, std::function<std::string()> text)
+      : handler(std::move(text)), server(metrics_server_options(listen), handler) {}
+  MetricsHandler handler;
+  net::WsServer server;  // after the handler: stopped before it goes
 };
 
 MetricsHttpServer::MetricsHttpServer(const std::string& listen, std::function<std::string()> text)
     : impl_(std::make_unique<Impl>(listen, std::move(text))) {}
 MetricsHttpServer::~MetricsHttpServer() = default;
-std::string MetricsHttpServer::address() const { return impl_->bound; }
+std::string MetricsHttpServer::address() const { return impl_->server.address(); }
 
 std::string roles_exposition(const Topology& topology) {
   std::string text;

@@ -44,8 +44,9 @@ std::string workers_exposition(const std::vector<std::pair<std::string, WorkerSt
 // Both, for a run's spawned roles (empty when it spawned none).
 std::string roles_exposition(const Topology& topology);
 
-// A minimal HTTP server (Boost.Beast) answering GET /metrics with `text()`; anything else
-// gets 404, a malformed request 400 and that connection closed. One thread "pb-metrics".
+// GET /metrics answered with `text()` (text/plain; version=0.0.4) on net's WsServer, which takes
+// no WebSocket here; anything else gets 404, a malformed request 400 and that connection closed.
+// Keep-alive is honoured. One thread "pb-metrics", on which `text()` runs.
 class MetricsHttpServer {
  public:
   // `listen` is "host:port" (port 0 = free). Throws std::runtime_error when it cannot listen.

@@ -69,10 +69,14 @@ std::vector<SummaryRow> summary_rows(const RunResult& result) {
       r.kind = path.kind;
       r.via = path.via;
       r.phase = plan.name;
-      r.duration_s = static_cast<double>(plan.duration_ns()) / 1e9;
+      r.duration_s = static_cast<double>(path.ran_ns(i)) / 1e9;
       r.target_rate_per_s = result.scenario.load.mode == LoadMode::open ? plan.mean_rate_per_s() : 0;
-      r.offered_rate_per_s = static_cast<double>(s.issued) / r.duration_s;
-      r.achieved_rate_per_s = static_cast<double>(s.count(Outcome::ok)) / r.duration_s;
+      auto per_s = [&r](std::int64_t n) { return r.duration_s > 0 ? static_cast<double>(n) / r.duration_s : 0.0; };
+      r.offered_rate_per_s = per_s(s.issued);
+      r.achieved_rate_per_s = per_s(s.count(Outcome::ok));
+      r.sent_on_time = s.sent_on_time;
+      r.unsent = s.unsent;
+      r.sent_on_time_rate_per_s = per_s(s.sent_on_time);
       r.issued = s.issued;
       r.ok = s.count(Outcome::ok);
       r.errors = s.errors();

@@ -28,7 +28,13 @@ void write_results(const RunResult& result, const std::filesystem::path& dir);
 // the stdout table and `compare`, so they can never disagree.
 struct SummaryRow {
   std::string path, kind, via, phase;
+  // duration_s: how long the phase ran (shorter than planned when the run was cut); every
+  // rate divides by it. offered: issued (what the schedule asked, including requests that
+  // expired unsent) per second; sent_on_time: issued within kOnTimeToleranceNs of the intended
+  // time; achieved: completed ok per second.
   double duration_s = 0, target_rate_per_s = 0, offered_rate_per_s = 0, achieved_rate_per_s = 0;
+  double sent_on_time_rate_per_s = 0;
+  std::int64_t sent_on_time = 0, unsent = 0;
   std::int64_t issued = 0, ok = 0, errors = 0, timeouts = 0, rejected = 0, late = 0;
   std::array<std::int64_t, kOutcomeCount> outcomes{};
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, p9999_us = 0, max_us = 0, mean_us = 0;

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "net/listener.h"
+
 namespace pathbench {
 
 namespace asio = boost::asio;
@@ -69,18 +71,11 @@ class EchoSession : public std::enable_shared_from_this<EchoSession> {
 }  // namespace
 
 struct EchoServer::Impl {
-  explicit Impl(const EchoServerOptions& o) : options(o), acceptor(io) {
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(o.host, ec);
-    if (ec) throw std::runtime_error(fmt::format("echo server: bad listen address '{}'", o.host));
-    tcp::endpoint endpoint(address, o.port);
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error(fmt::format("echo server: cannot listen on {}:{}: {}", o.host, o.port, ec.message()));
-    port = acceptor.local_endpoint().port();
-    do_accept();
+  explicit Impl(const EchoServerOptions& o)
+      : options(o), listener(io, HostPort{o.host, o.port}, "echo server") {
+    listener.start([this](tcp::socket socket) {
+      std::make_shared<EchoSession>(std::move(socket), options.idle_timeout_ns)->start();
+    });
     for (int i = 0; i < std::max(1, o.threads); ++i) {
       threads.emplace_back([this, i] {
         pthread_setname_np(pthread_self(), fmt::format("pb-echo-{}", i).c_str());
@@ -89,38 +84,22 @@ struct EchoServer::Impl {
     }
   }
   ~Impl() {
-    asio::post(io, [this] {
-      boost::system::error_code ignored;
-      acceptor.close(ignored);
-    });
+    listener.stop();
     work.reset();
     io.stop();
     for (auto& t : threads) t.join();
   }
-  void do_accept() {
-    acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      if (!ec) {
-        ++accepted;
-        std::make_shared<EchoSession>(std::move(socket), options.idle_timeout_ns)->start();
-      }
-      do_accept();
-    });
-  }
-
   EchoServerOptions options;
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{asio::make_work_guard(io)};
-  tcp::acceptor acceptor;
-  std::uint16_t port = 0;
-  std::atomic<std::uint64_t> accepted{0};
+  net::Listener listener;  // after io: closed before it goes
   std::vector<std::thread> threads;
 };
 
 EchoServer::EchoServer(const EchoServerOptions& options) : impl_(std::make_unique<Impl>(options)) {}
 EchoServer::~EchoServer() = default;
-std::uint16_t EchoServer::port() const noexcept { return impl_->port; }
+std::uint16_t EchoServer::port() const noexcept { return impl_->listener.port(); }
 std::string EchoServer::host() const { return impl_->options.host; }
-std::uint64_t EchoServer::connections_accepted() const noexcept { return impl_->accepted.load(); }
+std::uint64_t EchoServer::connections_accepted() const noexcept { return impl_->listener.stats().accepted; }
 
 }  // namespace pathbench

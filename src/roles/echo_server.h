@@ -2,6 +2,7 @@
 // that every request path is compared with (path `tcp_echo`). Any byte sequence is valid
 // input, so there is nothing to reject; a connection idle past `idle_timeout` is closed.
 //
+// Listening goes through net/listener.h (a failing accept backs off instead of spinning).
 // Threads: the constructor starts `threads` named threads ("pb-echo-N") running one
 // io_context; each connection is confined to its strand. The destructor stops and joins them.
 #pragma once
