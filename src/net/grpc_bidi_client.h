@@ -67,9 +67,6 @@ class GrpcBidiClient final : public grpc::ClientBidiReactor<Request, Reply> {
     if (!write_in_flight_) start_write_locked();
     return true;
   }
-  bool write(const Request& request) {
-    return write([&](Request& slot) { slot.CopyFrom(request); });
-  }
 
   // Whether write() may still take requests (the read loop has not seen the end). Any thread.
   bool open() {
