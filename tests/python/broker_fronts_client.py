@@ -68,12 +68,12 @@ def spawn(pathbench, front):
 def grpc_checks(address, proto_dir):
     protoc, plugin = shutil.which("protoc"), shutil.which("grpc_python_plugin")
     if not protoc or not plugin:
-        print("skip: protoc and grpc_python_plugin are needed (protobuf-compiler, protobuf-compiler-grpc)")
+        print("SKIP: protoc and grpc_python_plugin are needed (protobuf-compiler, protobuf-compiler-grpc)")
         return 77
     try:
         import grpc
     except ImportError:
-        print("skip: python3-grpcio is not installed")
+        print("SKIP: python3-grpcio is not installed")
         return 77
     out = tempfile.mkdtemp(prefix="pb-broker-stubs-")
     subprocess.run([protoc, f"--plugin=protoc-gen-grpc_python={plugin}", f"-I{proto_dir}", f"--python_out={out}",
@@ -144,7 +144,7 @@ def main():
         try:
             import websockets
         except ImportError:
-            print("skip: python3-websockets is not installed")
+            print("SKIP: python3-websockets is not installed")
             return 77
         print(f"websockets {websockets.__version__}")
     try:
