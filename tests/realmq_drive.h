@@ -63,7 +63,7 @@ inline Responder::HandlerFactory echo_handlers(int delay_ms = 0) {
 }
 
 inline std::unique_ptr<Responder> make_responder_for(const Endpoint& e, int threads, Responder::HandlerFactory handlers,
-                                              const std::string& id = "t") {
+                                                     const std::string& id = "t") {
   return e.kind == "rabbitmq" ? make_rabbitmq_responder(e, threads, std::move(handlers), id)
                               : make_nats_responder(e, threads, std::move(handlers), id);
 }
@@ -90,7 +90,7 @@ struct Drive {
 };
 
 inline Drive drive(const Endpoint& e, std::uint64_t count, std::uint64_t in_flight, Nanos limit_ns,
-            std::function<bool(std::uint64_t answered, Outcome outcome)> on_progress = {}) {
+                   std::function<bool(std::uint64_t answered, Outcome outcome)> on_progress = {}) {
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);  // replies arrive by post from other threads
   Drive d;
