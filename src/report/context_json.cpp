@@ -73,7 +73,7 @@ class ContextJsonWriter final : public ResultWriter {
       if (c == '\n') out << "  ";
     }
     out << "\n}\n";
-    if (!out) throw std::runtime_error(fmt::format("cannot write {}", (dir / "context.json").string()));
+    out.close();
   }
 };
 
