@@ -24,7 +24,6 @@
 #include "measure/cpu.h"
 #include "messagequeue.grpc.pb.h"
 #include "net/websocket.h"
-#include "paths/broker_path.h"
 #include "paths/registry.h"
 #include "runner/topology.h"
 #include "scenario/loader.h"
@@ -320,13 +319,14 @@ TEST_CASE("broker path: a publish the broker refuses completes as rejected, thro
   Scenario s = load_scenario_text("[load]\nmode = \"closed\"\nconcurrency = 1\n[[path]]\nkind = \"broker\"\n", "rejected.toml");
   Topology topology(s);
   Broker& broker = topology.broker_server().broker();
-  for (auto via : find_path("broker")->vias) {
+  for (auto& route : routes_of("broker")) {
+    const std::string_view via = route.via;
     CAPTURE(via);
     PathSpec spec = s.paths[0];
     spec.via = std::string(via);
     spec.label = fmt::format("rejected_{}", via);
     const std::string queue = fmt::format("bench-{}-0", spec.label);
-    auto instance = create_broker_path(s, spec, topology);
+    auto instance = route.create(s, spec, topology);
     boost::asio::io_context io;
     RecordingSink sink;
     auto client = instance->make_client(io, sink, 0);

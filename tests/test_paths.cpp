@@ -45,7 +45,8 @@ via = "{}"
 TEST_CASE("paths: every registered path runs on loopback with every route, accounting intact") {
   REQUIRE(!path_registry().empty());
   for (auto& info : path_registry()) {
-    for (auto via : info.vias) {
+    {
+      const std::string_view via = info.via;
       CAPTURE(info.kind);
       CAPTURE(via);
       TempDir dir;

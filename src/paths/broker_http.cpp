@@ -1,0 +1,210 @@
+#include "paths/broker_http.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <deque>
+
+#include "core/host_port.h"
+#include "paths/broker_client_base.h"
+#include "paths/endpoints.h"
+
+namespace pathbench {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+// A keep-alive HTTP/1.1 connection with one request in flight and a queue behind it.
+class HttpLane {
+ public:
+  using Done = std::function<void(boost::system::error_code, unsigned status, std::string body)>;
+  HttpLane(asio::io_context& io, std::string host_port) : socket_(io), host_port_(std::move(host_port)) {}
+
+  void connect(std::function<void(boost::system::error_code)> done) {
+    const auto hp = parse_host_port(host_port_);
+    if (!hp) return done(asio::error::invalid_argument);
+    boost::system::error_code ec;
+    tcp::endpoint ep(asio::ip::make_address(hp->host, ec), hp->port);
+    if (ec) return done(ec);
+    socket_.async_connect(ep, [this, done = std::move(done)](boost::system::error_code ec) {
+      if (!ec) socket_.set_option(tcp::no_delay(true), ec);
+      open_ = !ec;
+      done(ec);
+    });
+  }
+  void post(std::string target, std::string body, Done done) {
+    queue_.push_back({std::move(target), std::move(body), std::move(done)});
+    if (!busy_) next();
+  }
+  void close() {
+    boost::system::error_code ignored;
+    open_ = false;
+    socket_.close(ignored);
+  }
+  bool open() const noexcept { return open_; }
+
+ private:
+  struct Pending {
+    std::string target, body;
+    Done done;
+  };
+  void next() {
+    if (queue_.empty() || !open_) return;
+    busy_ = true;
+    Pending& p = queue_.front();
+    request_ = {http::verb::post, p.target, 11};
+    request_.set(http::field::host, host_port_);
+    request_.set(http::field::content_type, "application/json");
+    request_.keep_alive(true);
+    request_.body() = std::move(p.body);
+    request_.prepare_payload();
+    http::async_write(socket_, request_, [this](boost::system::error_code ec, std::size_t) {
+      if (ec) return failed(ec);
+      response_ = {};
+      http::async_read(socket_, buffer_, response_, [this](boost::system::error_code ec, std::size_t) {
+        if (ec) return failed(ec);
+        Done done = std::move(queue_.front().done);
+        queue_.pop_front();
+        busy_ = false;
+        done({}, response_.result_int(), std::move(response_.body()));
+        if (!busy_) next();  // done() may have started the next request already
+      });
+    });
+  }
+  void failed(boost::system::error_code ec) {
+    open_ = false;
+    busy_ = false;
+    auto pending = std::move(queue_);
+    queue_.clear();
+    for (auto& p : pending) p.done(ec, 0, {});
+  }
+
+  tcp::socket socket_;
+  std::string host_port_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> request_;
+  http::response<http::string_body> response_;
+  std::deque<Pending> queue_;
+  bool busy_ = false, open_ = false;
+};
+
+// Subscribes once to the thread's subject, publishes each message with /api/publish (one lane),
+// and polls /api/fetch on another lane while messages are out.
+class HttpBrokerClient final : public BrokerClientBase {
+ public:
+  HttpBrokerClient(asio::io_context& io, CompletionSink& sink, BrokerClientSettings settings, std::string address)
+      : BrokerClientBase(io, sink, std::move(settings)), address_(std::move(address)), publish_(io, address_),
+        fetch_(io, address_), poll_timer_(io) {}
+
+  void start(std::function<void(std::string)> done) override {
+    begin_start(std::move(done), fmt::format("connecting to http://{}/api", address_));
+    publish_.connect([this](boost::system::error_code ec) {
+      if (ec) return finish_start(fmt::format("cannot connect to http://{}: {}", address_, ec.message()));
+      if (++connected_ == 2) subscribe();
+    });
+    fetch_.connect([this](boost::system::error_code ec) {
+      if (ec) return finish_start(fmt::format("cannot connect to http://{}: {}", address_, ec.message()));
+      if (++connected_ == 2) subscribe();
+    });
+  }
+
+  void issue(std::uint32_t slot, std::uint64_t request_id, const Query&) override {
+    if (!publish_.open()) return sink_.complete(slot, request_id, Outcome::unavailable);
+    track(slot, request_id);
+    const std::uint64_t wire = wire_id(slot, request_id);
+    publish_.post("/api/publish", fmt::format(R"({{"subject":"{}","data":"{}"}})", s_.queue, make_broker_body(wire, s_.message_bytes)),
+                  [this, wire](boost::system::error_code ec, unsigned status, std::string) {
+                    if (ec) return fail_all(Outcome::transport_error);
+                    if (status == 200) {
+                      ++waiting_;
+                      if (!fetching_) fetch();
+                      return;
+                    }
+                    finish(slot_of(wire), id_of(wire), status == 507 ? Outcome::rejected : Outcome::server_error);
+                  });
+  }
+
+  void stop() override {
+    stopped_ = true;
+    start_timer_.cancel();
+    poll_timer_.cancel();
+    publish_.close();
+    fetch_.close();
+  }
+
+ private:
+  void subscribe() {
+    fetch_.post("/api/subscribe", fmt::format(R"({{"subject":"{}"}})", s_.queue),
+                [this](boost::system::error_code ec, unsigned status, std::string body) {
+                  const auto at = body.find("\"id\":\"");
+                  if (ec || status != 200 || at == std::string::npos)
+                    return finish_start(fmt::format("subscribe at http://{}/api/subscribe failed: {} {}", address_, status, body));
+                  const auto end = body.find('"', at + 6);
+                  id_ = body.substr(at + 6, end - at - 6);
+                  finish_start("");
+                });
+  }
+
+  void fetch() {
+    if (stopped_ || waiting_ == 0) return;
+    fetching_ = true;
+    fetch_.post("/api/fetch", fmt::format(R"({{"subject":"{}","id":"{}"}})", s_.queue, id_),
+                [this](boost::system::error_code ec, unsigned status, std::string body) {
+                  fetching_ = false;
+                  if (ec || status != 200) return fail_all(ec ? Outcome::transport_error : Outcome::server_error);
+                  // The bodies are ours (digits and 'x', no escapes): each "..." in data is one.
+                  std::size_t got = 0;
+                  auto at = body.find("\"data\":[");
+                  if (at != std::string::npos) {
+                    std::string_view rest(body);
+                    rest.remove_prefix(at + 8);
+                    while (!rest.empty() && rest.front() == '"') {
+                      auto end = rest.find('"', 1);
+                      if (end == std::string_view::npos) break;
+                      finish_body(rest.substr(1, end - 1));
+                      ++got;
+                      rest.remove_prefix(end + 1);
+                      if (!rest.empty() && rest.front() == ',') rest.remove_prefix(1);
+                    }
+                  }
+                  waiting_ -= std::min(waiting_, got);
+                  if (got > 0) return fetch();
+                  // Nothing yet: poll again after a short pause; the loop stays "fetching" meanwhile
+                  // so a publish's answer does not start a second one.
+                  fetching_ = true;
+                  poll_timer_.expires_after(std::chrono::nanoseconds(kBrokerPollBackoffNs));
+                  poll_timer_.async_wait([this](boost::system::error_code ec) {
+                    fetching_ = false;
+                    if (!ec) fetch();
+                  });
+                });
+  }
+
+  std::string address_;
+  HttpLane publish_, fetch_;
+  asio::steady_timer poll_timer_;
+  std::string id_;
+  std::size_t waiting_ = 0;  // published, not yet fetched
+  int connected_ = 0;
+  bool fetching_ = false;
+};
+
+std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, BrokerClientSettings settings,
+                                        const std::string& address, int) {
+  return std::make_unique<HttpBrokerClient>(io, sink, std::move(settings), address);
+}
+
+}  // namespace
+
+std::unique_ptr<PathInstance> create_broker_http(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
+  auto& server = endpoints.broker_server();
+  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.http_address(), "http://" + server.http_address() + "/api", &make_client);
+}
+
+}  // namespace pathbench
