@@ -6,6 +6,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
+#include <nlohmann/json.hpp>
 
 #include "core/host_port.h"
 #include "paths/broker_client_base.h"
@@ -118,7 +119,7 @@ class HttpBrokerClient final : public BrokerClientBase {
     if (!publish_.open()) return sink_.complete(slot, request_id, Outcome::unavailable);
     track(slot, request_id);
     const std::uint64_t wire = wire_id(slot, request_id);
-    publish_.post("/api/publish", fmt::format(R"({{"subject":"{}","data":"{}"}})", s_.queue, make_broker_body(wire, s_.message_bytes)),
+    publish_.post("/api/publish", nlohmann::json{{"subject", s_.queue}, {"data", make_broker_body(wire, s_.message_bytes)}}.dump(),
                   [this, wire](boost::system::error_code ec, unsigned status, std::string) {
                     if (ec) return fail_all(Outcome::transport_error);
                     if (status == 200) {
@@ -140,13 +141,12 @@ class HttpBrokerClient final : public BrokerClientBase {
 
  private:
   void subscribe() {
-    fetch_.post("/api/subscribe", fmt::format(R"({{"subject":"{}"}})", s_.queue),
+    fetch_.post("/api/subscribe", nlohmann::json{{"subject", s_.queue}}.dump(),
                 [this](boost::system::error_code ec, unsigned status, std::string body) {
-                  const auto at = body.find("\"id\":\"");
-                  if (ec || status != 200 || at == std::string::npos)
+                  const auto reply = nlohmann::json::parse(body, nullptr, false);
+                  if (ec || status != 200 || !reply.is_object() || !reply.contains("id") || !reply["id"].is_string())
                     return finish_start(fmt::format("subscribe at http://{}/api/subscribe failed: {} {}", address_, status, body));
-                  const auto end = body.find('"', at + 6);
-                  id_ = body.substr(at + 6, end - at - 6);
+                  id_ = reply["id"].get<std::string>();
                   finish_start("");
                 });
   }
@@ -154,23 +154,18 @@ class HttpBrokerClient final : public BrokerClientBase {
   void fetch() {
     if (stopped_ || waiting_ == 0) return;
     fetching_ = true;
-    fetch_.post("/api/fetch", fmt::format(R"({{"subject":"{}","id":"{}"}})", s_.queue, id_),
+    fetch_.post("/api/fetch", nlohmann::json{{"subject", s_.queue}, {"id", id_}}.dump(),
                 [this](boost::system::error_code ec, unsigned status, std::string body) {
                   fetching_ = false;
                   if (ec || status != 200) return fail_all(ec ? Outcome::transport_error : Outcome::server_error);
-                  // The bodies are ours (digits and 'x', no escapes): each "..." in data is one.
+                  // {"subject":...,"id":...,"data":["<body>",...]}: every string in data is one message.
                   std::size_t got = 0;
-                  auto at = body.find("\"data\":[");
-                  if (at != std::string::npos) {
-                    std::string_view rest(body);
-                    rest.remove_prefix(at + 8);
-                    while (!rest.empty() && rest.front() == '"') {
-                      auto end = rest.find('"', 1);
-                      if (end == std::string_view::npos) break;
-                      finish_body(rest.substr(1, end - 1));
+                  const auto reply = nlohmann::json::parse(body, nullptr, false);
+                  if (reply.is_object() && reply.contains("data") && reply["data"].is_array()) {
+                    for (auto& message : reply["data"]) {
+                      if (!message.is_string()) continue;
+                      finish_body(message.get_ref<const std::string&>());
                       ++got;
-                      rest.remove_prefix(end + 1);
-                      if (!rest.empty() && rest.front() == ',') rest.remove_prefix(1);
                     }
                   }
                   waiting_ -= std::min(waiting_, got);
