@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "db/seeder.h"
@@ -107,9 +108,15 @@ TEST_CASE("results: the writers' files have the documented formats") {
   std::string context = read_file(dir / "out" / "context.json");
   CAPTURE(context);
   for (const char* key : {"\"git_commit\"", "\"build_type\"", "\"cpu_model\"", "\"cores\"", "\"kernel\"",
-                          "\"libraries\"", "\"sqlite\"", "\"scenario\"", "\"rate_per_s\" : 500", "\"command_line\"",
+                          "\"libraries\"", "\"sqlite\"", "\"scenario\"", "\"rate_per_s\": 500", "\"command_line\"",
                           "\"accounting_ok\": true", "\"endpoint\": \"tcp://127.0.0.1:"}) {
     CAPTURE(key);
     CHECK(context.find(key) != std::string::npos);
   }
+  // One JSON document, the scenario embedded as an object, indented by 2 spaces throughout.
+  auto parsed = nlohmann::ordered_json::parse(context, nullptr, false);
+  REQUIRE(parsed.is_object());
+  CHECK(parsed["scenario"]["load"]["rate_per_s"] == 500);
+  CHECK(parsed["paths"][0]["accounting_ok"] == true);
+  CHECK(context == parsed.dump(2) + "\n");
 }
