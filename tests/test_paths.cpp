@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "db/seeder.h"
 #include "paths/registry.h"
@@ -43,28 +44,58 @@ via = "{}"
 
 }  // namespace
 
+TEST_CASE("paths: the registry has one row per route, a kind's rows together, its first the default") {
+  std::set<std::pair<std::string_view, std::string_view>> routes;
+  std::set<std::string_view> kinds_done;
+  std::string_view kind;
+  for (auto& info : path_registry()) {
+    CAPTURE(info.kind);
+    CAPTURE(info.via);
+    CHECK(static_cast<bool>(info.create));
+    CHECK(!info.summary.empty());
+    CHECK(routes.insert({info.kind, info.via}).second);  // no route twice
+    if (info.kind != kind) {
+      CHECK(kinds_done.insert(info.kind).second);  // a kind's rows are adjacent
+      kind = info.kind;
+      CHECK(find_route(info.kind, "") == &info);  // the first row is the default
+    }
+    CHECK(find_route(info.kind, info.via) == &info);
+  }
+  CHECK(find_route("broker", "carrier_pigeon") == nullptr);
+  CHECK(find_route("no_such_kind", "") == nullptr);
+  CHECK(routes_of("no_such_kind").empty());
+  CHECK(routes_of("broker").size() == 5);
+  // The loader's view: the same kinds and routes, in the same order.
+  std::size_t rows = 0;
+  for (auto& k : path_kinds()) {
+    auto of_kind = routes_of(k.kind);
+    REQUIRE(of_kind.size() == k.vias.size());
+    for (std::size_t i = 0; i < of_kind.size(); ++i) CHECK(of_kind[i].via == k.vias[i]);
+    rows += k.vias.size();
+  }
+  CHECK(rows == path_registry().size());
+}
+
 TEST_CASE("paths: every registered path runs on loopback with every route, accounting intact") {
   REQUIRE(!path_registry().empty());
-  for (auto& info : path_registry()) {
-    {
-      const std::string_view via = info.via;
-      CAPTURE(info.kind);
-      CAPTURE(via);
-      TempDir dir;
-      Scenario s = loopback_scenario(dir, info.kind, via);
-      ensure_database(s, {});
-      std::atomic<bool> stop{false};
-      RunResult r = run_scenario(s, stop, {});
-      REQUIRE(r.paths.size() == 1);
-      auto& p = r.paths[0];
-      CHECK(p.failure.empty());
-      CHECK(p.accounting_holds());
-      CHECK(p.in_flight_after_drain == 0);
-      REQUIRE(p.phases.size() == 2);
-      CHECK(p.phases[1].count(Outcome::ok) > 10);
-      CHECK(p.phases[1].errors() == 0);
-      CHECK(p.phases[1].count(Outcome::timeout) == 0);
-    }
+  for (auto& info : path_registry()) {  // every route of every kind
+    const std::string_view via = info.via;
+    CAPTURE(info.kind);
+    CAPTURE(via);
+    TempDir dir;
+    Scenario s = loopback_scenario(dir, info.kind, via);
+    ensure_database(s, {});
+    std::atomic<bool> stop{false};
+    RunResult r = run_scenario(s, stop, {});
+    REQUIRE(r.paths.size() == 1);
+    auto& p = r.paths[0];
+    CHECK(p.failure.empty());
+    CHECK(p.accounting_holds());
+    CHECK(p.in_flight_after_drain == 0);
+    REQUIRE(p.phases.size() == 2);
+    CHECK(p.phases[1].count(Outcome::ok) > 10);
+    CHECK(p.phases[1].errors() == 0);
+    CHECK(p.phases[1].count(Outcome::timeout) == 0);
   }
 }
 
