@@ -13,8 +13,11 @@
 #include <boost/asio/post.hpp>
 #include <optional>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "mq/backends.h"
+#include "mq/reply_book.h"
 #include "mq/server_process.h"
 #include "realmq_drive.h"
 #include "skip_guard.h"
@@ -44,6 +47,37 @@ void echo_round(const std::string& kind) {
 }
 
 }  // namespace
+
+TEST_CASE("reply book: exactly one outcome per id, direct and through the mailbox, duplicates counted") {
+  boost::asio::io_context io;
+  std::vector<std::tuple<std::uint64_t, Outcome, std::string>> got;
+  auto book = std::make_shared<detail::ReplyBook>(
+      io, [&](std::uint64_t id, Outcome outcome, std::string_view body) { got.emplace_back(id, outcome, body); });
+  using Kind = detail::ReplyBook::Kind;
+  for (std::uint64_t id = 1; id <= 4; ++id) book->issue(id);
+  book->settle(Kind::reply, 1, Outcome::ok, "one");             // direct: answered now
+  book->settle(Kind::reply, 1, Outcome::ok, "one again");       // a second reply: a duplicate
+  book->settle(Kind::failure, 1, Outcome::rejected, {});        // a late failure: not news
+  book->settle(Kind::failure, 2, Outcome::rejected, "ignored");  // a failure carries no body
+  REQUIRE(got.size() == 2);
+  CHECK(got[0] == std::tuple<std::uint64_t, Outcome, std::string>{1, Outcome::ok, "one"});
+  CHECK(got[1] == std::tuple<std::uint64_t, Outcome, std::string>{2, Outcome::rejected, ""});
+  CHECK(book->duplicates() == 1);
+  book->reply(3, "three");                     // mailbox: nothing until the io_context runs
+  book->fail_all(Outcome::transport_error);    // ends 4 (3 is answered first, in order)
+  CHECK(got.size() == 2);
+  io.run();
+  REQUIRE(got.size() == 4);
+  CHECK(got[2] == std::tuple<std::uint64_t, Outcome, std::string>{3, Outcome::ok, "three"});
+  CHECK(got[3] == std::tuple<std::uint64_t, Outcome, std::string>{4, Outcome::transport_error, ""});
+  book->issue(5);
+  book->stop();  // nothing after stop
+  book->settle_all(Outcome::transport_error);
+  book->reply(5, "five");
+  io.restart();
+  io.run();
+  CHECK(got.size() == 4);
+}
 
 TEST_CASE("realmq: a missing server program is named with its Debian package") {
   testing::TempDir empty;
