@@ -3,7 +3,7 @@
 # curl against `pathbench serve broker --http-listen 127.0.0.1:0 --max-pending 2`, each reply's
 # status and body compared exactly. Usage: broker_http_curl.sh PATHBENCH. Exit 77 without curl.
 set -u
-command -v curl >/dev/null || { echo "skip: curl is not installed"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: curl is not installed (Debian package curl)"; exit 77; }
 pathbench=$1
 out=$(mktemp -d)
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$out"' EXIT

@@ -81,7 +81,7 @@ class FakeInstance final : public PathInstance {
 };
 
 inline const PathInfo& fake_path_info() {
-  static const PathInfo info{"fake", "a scripted fake transport", {"direct"}, false, nullptr};
+  static const PathInfo info{"fake", "direct", "a scripted fake transport", false, nullptr};
   return info;
 }
 

@@ -20,11 +20,10 @@
 #include <thread>
 
 #include "broker/broker_server.h"
-#include "broker/flat_json.h"
+#include "broker/api_json.h"
 #include "measure/cpu.h"
 #include "messagequeue.grpc.pb.h"
 #include "net/websocket.h"
-#include "paths/broker_path.h"
 #include "paths/registry.h"
 #include "runner/topology.h"
 #include "scenario/loader.h"
@@ -121,28 +120,39 @@ std::unique_ptr<v1::MessageQueue::Stub> stub_for(const BrokerServer& server) {
 
 }  // namespace
 
-TEST_CASE("flat json: strict parsing of flat objects, with the reason on failure") {
-  json::Object o;
-  CHECK(json::parse_flat_object(R"( {"subject":"a\"b\u00e9\ud83d\ude00","n":-1.5e3,"t":true,"z":null} )", o) == "");
-  REQUIRE(o.members.size() == 4);
-  CHECK(o.find("subject")->text == "a\"b\xc3\xa9\xf0\x9f\x98\x80");
-  CHECK(o.find("n")->kind == json::Value::Kind::number);
-  CHECK(o.find("n")->text == "-1.5e3");
-  CHECK(o.find("t")->kind == json::Value::Kind::boolean);
-  CHECK(o.find("z")->kind == json::Value::Kind::null);
-  CHECK(json::parse_flat_object("{}", o) == "");
-  CHECK(json::parse_flat_object("", o) == "end of input: expected '{'");
-  CHECK(json::parse_flat_object(R"({"a":1,})", o) == "byte 7: expected a string key");
-  CHECK(json::parse_flat_object(R"({"a":1} x)", o) == "byte 8: trailing bytes after the object");
-  CHECK(json::parse_flat_object(R"({"a":1,"a":2})", o) == "byte 10: duplicate key \"a\"");
-  CHECK(json::parse_flat_object(R"({"a":{"b":1}})", o) == "byte 5: nested objects and arrays are not accepted here");
-  CHECK(json::parse_flat_object(R"({"a":01})", o) == "byte 6: expected ',' or '}'");
-  CHECK(json::parse_flat_object(R"({"a":"\ud800"})", o) == "byte 12: unpaired surrogate in a \\u escape");
-  CHECK(json::parse_flat_object("{\"a\":\"x\ny\"}", o) == "byte 7: raw control character in a string");
-  CHECK(json::parse_flat_object(R"({"a":"\q"})", o) == "byte 7: unknown escape");
-  std::string out;
-  json::append_string(out, std::string("q\"\\\n\x01z"));
-  CHECK(out == R"("q\"\\\n\u0001z")");
+TEST_CASE("api json: strict parsing of flat objects, with the reason on failure") {
+  ApiJson o;
+  CHECK(parse_api_object(R"( {"subject":"a\"b\u00e9\ud83d\ude00","n":-1.5e3,"t":true,"z":null} )", o) == "");
+  REQUIRE(o.size() == 4);
+  CHECK(o["subject"] == "a\"b\xc3\xa9\xf0\x9f\x98\x80");
+  CHECK(o["n"].is_number());
+  CHECK(o["n"].get<double>() == -1500.0);
+  CHECK(o["t"].is_boolean());
+  CHECK(o["z"].is_null());
+  CHECK(o.begin().key() == "subject");  // document order
+  CHECK(parse_api_object("{}", o) == "");
+  CHECK(parse_api_object("", o) == "end of input: expected '{'");
+  CHECK(parse_api_object("[1]", o) == "byte 0: expected '{'");
+  CHECK(parse_api_object("  7", o) == "byte 2: expected '{'");
+  CHECK(parse_api_object(R"({"a":1,})", o) == "byte 7: expected a string key");
+  CHECK(parse_api_object(R"({"a" 1})", o) == "byte 5: expected ':'");
+  CHECK(parse_api_object(R"({"a":})", o) == "byte 5: expected a value");
+  CHECK(parse_api_object(R"({"a":1)", o) == "end of input: expected ',' or '}'");
+  CHECK(parse_api_object(R"({"a":1,)", o) == "end of input: expected a string key");
+  CHECK(parse_api_object(R"({"a":1} x)", o) == "byte 8: trailing bytes after the object");
+  CHECK(parse_api_object(R"({"a":1} {})", o) == "byte 8: trailing bytes after the object");
+  CHECK(parse_api_object(R"({"a":1,"a":2})", o) == "byte 10: duplicate key \"a\"");
+  CHECK(parse_api_object(R"({"a":{"b":1}})", o) == "byte 5: nested objects and arrays are not accepted here");
+  CHECK(parse_api_object(R"({"a":[1]})", o) == "byte 5: nested objects and arrays are not accepted here");
+  CHECK(parse_api_object(R"({"a":01})", o) == "byte 6: expected ',' or '}'");
+  // Malformed tokens: nlohmann's reason, where it stopped, and never the bytes it read.
+  CHECK(parse_api_object(R"({"a":"\ud800"})", o).starts_with("byte 12: invalid string: surrogate"));
+  CHECK(parse_api_object("{\"a\":\"x\ny\"}", o).starts_with("byte 7: invalid string: control character U+000A"));
+  CHECK(parse_api_object(R"({"a":"\q"})", o).starts_with("byte 7: invalid string: forbidden character after backslash"));
+  CHECK(parse_api_object("{\"a\":\"\xff\"}", o) == "byte 6: invalid string: ill-formed UTF-8 byte");
+  CHECK(parse_api_object(R"({"a":"x)", o) == "end of input: invalid string: missing closing quote");
+  CHECK(dump_api_json(ApiJson{{"q", std::string("q\"\\\n\x01z")}}) == R"({"q":"q\"\\\n\u0001z"})");
+  CHECK(dump_api_json(ApiJson{{"b", std::string("caf\xc3\xa9 \xff")}}) == "{\"b\":\"caf\xc3\xa9 \xef\xbf\xbd\"}");
 }
 
 TEST_CASE("broker gRPC front: Produce/Consume round trips, queue empty, named queues, overflow reported") {
@@ -320,13 +330,14 @@ TEST_CASE("broker path: a publish the broker refuses completes as rejected, thro
   Scenario s = load_scenario_text("[load]\nmode = \"closed\"\nconcurrency = 1\n[[path]]\nkind = \"broker\"\n", "rejected.toml");
   Topology topology(s);
   Broker& broker = topology.broker_server().broker();
-  for (auto via : find_path("broker")->vias) {
+  for (auto& route : routes_of("broker")) {
+    const std::string_view via = route.via;
     CAPTURE(via);
     PathSpec spec = s.paths[0];
     spec.via = std::string(via);
     spec.label = fmt::format("rejected_{}", via);
     const std::string queue = fmt::format("bench-{}-0", spec.label);
-    auto instance = create_broker_path(s, spec, topology);
+    auto instance = route.create(s, spec, topology);
     boost::asio::io_context io;
     RecordingSink sink;
     auto client = instance->make_client(io, sink, 0);

@@ -3,7 +3,8 @@
 non-empty PNG, report.html and comparison.html reference them, optional charts appear only when
 their input exists, and a folder without summary.csv exits 2.
 
-    /usr/bin/python3 tests/test_charts.py [--keep]     (exit 0: all passed, 1: a check failed)
+    /usr/bin/python3 tests/test_charts.py [--keep]
+    (exit 0: all passed, 1: a check failed, 77: matplotlib is not installed - ctest's SKIP_RETURN_CODE)
 
 --keep leaves the fixture folder in place and prints where, to look at the charts.
 """
@@ -166,6 +167,11 @@ def read(path):
 
 def main():
     keep = "--keep" in sys.argv
+    try:
+        import matplotlib  # noqa: F401  (what charts.py draws with)
+    except ImportError:
+        print("SKIP: Python module matplotlib is missing (Debian package python3-matplotlib)")
+        return 77
     root = tempfile.mkdtemp(prefix="pathbench-charts-")
     try:
         stepped = os.path.join(root, "results", "stepped")

@@ -1,6 +1,7 @@
 // The pathbench binary as a user meets it: exit codes, messages, files.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <regex>
 
 #include "test_helpers.h"
@@ -84,4 +85,33 @@ TEST_CASE("cli: seed builds a database and refuses to overwrite it without --for
   CHECK(again.output.find("--force") != std::string::npos);
   CHECK(run_pathbench("seed --db " + db + " --sales 2000 --seed 5 --force").exit_code == 0);
   CHECK(run_pathbench("seed --db " + db + " --sales 0 --force").exit_code == 2);
+}
+
+TEST_CASE("cli: an unusable --out is refused before any load, exit 2") {
+  TempDir dir;
+  write_file(dir / "s.toml", "[load]\nrate_per_s = 100\nduration = \"5s\"\n[[path]]\nkind = \"tcp_echo\"\n");
+  write_file(dir / "a_file", "x");
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_pathbench("run " + (dir / "s.toml").string() + " --out " + (dir / "a_file" / "out").string());
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--out") != std::string::npos);
+  CHECK(r.output.find("a_file") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));  // nothing ran
+  auto long_name = run_pathbench("run " + (dir / "s.toml").string() + " --out " + (dir / std::string(300, 'n')).string());
+  CHECK(long_name.exit_code == 2);
+  CHECK(long_name.output.find("--out") != std::string::npos);
+}
+
+TEST_CASE("cli: a result file that cannot be written fails the run (exit 1) and names the file") {
+  // summary.csv is a link to /dev/full: opening works, every write fails with ENOSPC, as on a full disk.
+  TempDir dir;
+  write_file(dir / "s.toml", "[load]\nrate_per_s = 100\nduration = \"200ms\"\nwarmup = \"0s\"\n[[path]]\nkind = \"tcp_echo\"\n");
+  std::filesystem::create_directories(dir / "out");
+  std::filesystem::create_symlink("/dev/full", dir / "out" / "summary.csv");
+  auto r = run_pathbench("run " + (dir / "s.toml").string() + " --out " + (dir / "out").string());
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("cannot write " + (dir / "out" / "summary.csv").string()) != std::string::npos);
+  CHECK(r.output.find("No space left on device") != std::string::npos);
 }

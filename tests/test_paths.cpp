@@ -3,13 +3,16 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 
 #include "db/seeder.h"
 #include "paths/registry.h"
 #include "report/writer.h"
 #include "runner/runner.h"
 #include "scenario/loader.h"
+#include "skip_guard.h"
 #include "test_helpers.h"
 
 using namespace pathbench;
@@ -40,29 +43,75 @@ via = "{}"
                             "loopback.toml");
 }
 
+// One loopback run of `kind` via `via`, and its accounting.
+void check_loopback_run(std::string_view kind, std::string_view via) {
+  CAPTURE(kind);
+  CAPTURE(via);
+  TempDir dir;
+  Scenario s = loopback_scenario(dir, kind, via);
+  ensure_database(s, {});
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  REQUIRE(r.paths.size() == 1);
+  auto& p = r.paths[0];
+  CHECK(p.failure.empty());
+  CHECK(p.accounting_holds());
+  CHECK(p.in_flight_after_drain == 0);
+  REQUIRE(p.phases.size() == 2);
+  CHECK(p.phases[1].count(Outcome::ok) > 10);
+  CHECK(p.phases[1].errors() == 0);
+  CHECK(p.phases[1].count(Outcome::timeout) == 0);
+}
+
+// The routes through a real broker server (mq::BrokerProcess): the realmq case runs those.
+bool needs_real_broker(std::string_view via) { return via == "rabbitmq" || via == "nats"; }
+
 }  // namespace
+
+TEST_CASE("paths: the registry has one row per route, a kind's rows together, its first the default") {
+  std::set<std::pair<std::string_view, std::string_view>> routes;
+  std::set<std::string_view> kinds_done;
+  std::string_view kind;
+  for (auto& info : path_registry()) {
+    CAPTURE(info.kind);
+    CAPTURE(info.via);
+    CHECK(static_cast<bool>(info.create));
+    CHECK(!info.summary.empty());
+    CHECK(routes.insert({info.kind, info.via}).second);  // no route twice
+    if (info.kind != kind) {
+      CHECK(kinds_done.insert(info.kind).second);  // a kind's rows are adjacent
+      kind = info.kind;
+      CHECK(find_route(info.kind, "") == &info);  // the first row is the default
+    }
+    CHECK(find_route(info.kind, info.via) == &info);
+  }
+  CHECK(find_route("broker", "carrier_pigeon") == nullptr);
+  CHECK(find_route("no_such_kind", "") == nullptr);
+  CHECK(routes_of("no_such_kind").empty());
+  CHECK(routes_of("broker").size() == 5);
+  // The loader's view: the same kinds and routes, in the same order.
+  std::size_t rows = 0;
+  for (auto& k : path_kinds()) {
+    auto of_kind = routes_of(k.kind);
+    REQUIRE(of_kind.size() == k.vias.size());
+    for (std::size_t i = 0; i < of_kind.size(); ++i) CHECK(of_kind[i].via == k.vias[i]);
+    rows += k.vias.size();
+  }
+  CHECK(rows == path_registry().size());
+}
 
 TEST_CASE("paths: every registered path runs on loopback with every route, accounting intact") {
   REQUIRE(!path_registry().empty());
+  for (auto& info : path_registry())  // every route of every kind
+    if (!needs_real_broker(info.via)) check_loopback_run(info.kind, info.via);
+}
+
+TEST_CASE("realmq: paths: every route through a real broker server runs on loopback, accounting intact" *
+          doctest::test_suite("realmq")) {
   for (auto& info : path_registry()) {
-    for (auto via : info.vias) {
-      CAPTURE(info.kind);
-      CAPTURE(via);
-      TempDir dir;
-      Scenario s = loopback_scenario(dir, info.kind, via);
-      ensure_database(s, {});
-      std::atomic<bool> stop{false};
-      RunResult r = run_scenario(s, stop, {});
-      REQUIRE(r.paths.size() == 1);
-      auto& p = r.paths[0];
-      CHECK(p.failure.empty());
-      CHECK(p.accounting_holds());
-      CHECK(p.in_flight_after_drain == 0);
-      REQUIRE(p.phases.size() == 2);
-      CHECK(p.phases[1].count(Outcome::ok) > 10);
-      CHECK(p.phases[1].errors() == 0);
-      CHECK(p.phases[1].count(Outcome::timeout) == 0);
-    }
+    if (!needs_real_broker(info.via)) continue;
+    PATHBENCH_SKIP_UNLESS_BROKER_SERVER(info.via);
+    check_loopback_run(info.kind, info.via);
   }
 }
 
@@ -106,9 +155,15 @@ TEST_CASE("results: the writers' files have the documented formats") {
   std::string context = read_file(dir / "out" / "context.json");
   CAPTURE(context);
   for (const char* key : {"\"git_commit\"", "\"build_type\"", "\"cpu_model\"", "\"cores\"", "\"kernel\"",
-                          "\"libraries\"", "\"sqlite\"", "\"scenario\"", "\"rate_per_s\" : 500", "\"command_line\"",
+                          "\"libraries\"", "\"sqlite\"", "\"scenario\"", "\"rate_per_s\": 500", "\"command_line\"",
                           "\"accounting_ok\": true", "\"endpoint\": \"tcp://127.0.0.1:"}) {
     CAPTURE(key);
     CHECK(context.find(key) != std::string::npos);
   }
+  // One JSON document, the scenario embedded as an object, indented by 2 spaces throughout.
+  auto parsed = nlohmann::ordered_json::parse(context, nullptr, false);
+  REQUIRE(parsed.is_object());
+  CHECK(parsed["scenario"]["load"]["rate_per_s"] == 500);
+  CHECK(parsed["paths"][0]["accounting_ok"] == true);
+  CHECK(context == parsed.dump(2) + "\n");
 }

@@ -273,13 +273,12 @@ TEST_CASE("scenario: every shipped scenario validates") {
 }
 
 TEST_CASE("scenario: every registered path kind is accepted with each of its routes") {
-  for (auto& info : path_registry()) {
-    for (auto via : info.vias) {
-      std::string text = fmt::format("[[path]]\nkind = \"{}\"\nvia = \"{}\"\n", info.kind, via);
-      CAPTURE(text);
-      Scenario s = load_scenario_text(text, "s.toml");
-      CHECK(s.paths[0].via == via);
-    }
+  for (auto& info : path_registry()) {  // every route of every kind
+    const std::string_view via = info.via;
+    std::string text = fmt::format("[[path]]\nkind = \"{}\"\nvia = \"{}\"\n", info.kind, via);
+    CAPTURE(text);
+    Scenario s = load_scenario_text(text, "s.toml");
+    CHECK(s.paths[0].via == via);
   }
 }
 
@@ -482,4 +481,64 @@ TEST_CASE("scenario: every key the loader knows is documented in docs/scenarios.
     CHECK(std::regex_search(docs, std::regex("\\b" + key + "\\b")));
   }
   CHECK(keys.size() >= 60);
+}
+
+TEST_CASE("scenario: names and labels that would leave the results folder are refused") {
+  auto e = all_errors("name = \"..\"\n[[path]]\nkind = \"tcp_echo\"\n");
+  CHECK(e.find("s.toml:1:") != std::string::npos);
+  CHECK(e.find("not \".\" or \"..\"") != std::string::npos);
+  auto l = all_errors("[[path]]\nkind = \"tcp_echo\"\nlabel = \"../escaped\"\n");
+  CHECK(l.find("s.toml:3:") != std::string::npos);
+  CHECK(l.find("label") != std::string::npos);
+  CHECK(all_errors("[[path]]\nkind = \"tcp_echo\"\nlabel = \"a/b\"\n").find("label") != std::string::npos);
+  CHECK(all_errors("name = \"" + std::string(5000, 'x') + "\"\n[[path]]\nkind = \"tcp_echo\"\n").find("100 characters") !=
+        std::string::npos);
+  CHECK(load_scenario_text("[[path]]\nkind = \"tcp_echo\"\nlabel = \"echo.v2-a_b\"\n", "s.toml").paths[0].label ==
+        "echo.v2-a_b");
+}
+
+TEST_CASE("scenario: an open-loop rate that cannot give one request in the run is refused with the reason") {
+  auto e = all_errors("[load]\nrate_per_s = 1e-300\n[[path]]\nkind = \"tcp_echo\"\n");
+  CHECK(e.find("s.toml:1:1") != std::string::npos);
+  CHECK(e.find("at least one is needed") != std::string::npos);
+  // 0.5/s over 2 s is one request: fine.
+  CHECK_NOTHROW(load_scenario_text("[load]\nrate_per_s = 0.5\nduration = \"2s\"\n[[path]]\nkind = \"tcp_echo\"\n", "s.toml"));
+}
+
+TEST_CASE("scenario: a fault that could never happen is refused at its position") {
+  const std::string after = "[load]\nduration = \"5s\"\nwarmup = \"1s\"\n[[fault]]\nat = \"8s\"\naction = \"kill_worker\"\n"
+                            "[[path]]\nkind = \"grpc_unary\"\n";
+  auto e = all_errors(after);
+  CHECK(e.find("s.toml:4:1") != std::string::npos);
+  CHECK(e.find("not before the end of the run (6s") != std::string::npos);
+}
+
+TEST_CASE("scenario: command-line overrides that would change nothing are refused, never ignored") {
+  auto refused = [](const std::string& text, ScenarioOverrides o) {
+    Scenario s = load_scenario_text(text, "s.toml");
+    try {
+      apply_overrides(s, o);
+    } catch (const ScenarioError& e) {
+      return std::string(e.what());
+    }
+    FAIL("override accepted");
+    return std::string();
+  };
+  const std::string phased = "[[load.phase]]\nname = \"a\"\nduration = \"2s\"\nrate_per_s = 100\n[[path]]\nkind = \"tcp_echo\"\n";
+  ScenarioOverrides duration;
+  duration.duration = "5s";
+  CHECK(refused(phased, duration).find("--duration: the load is shaped by [[load.phase]]") != std::string::npos);
+  ScenarioOverrides rate;
+  rate.rate_per_s = 50;
+  CHECK(refused(phased, rate).find("--rate: every [[load.phase]] sets its own rate_per_s") != std::string::npos);
+  CHECK(refused("[knee]\n[[path]]\nkind = \"tcp_echo\"\n", duration).find("probe_duration") != std::string::npos);
+  CHECK(refused("[load]\nmode = \"closed\"\n[[path]]\nkind = \"tcp_echo\"\n", rate).find("closed loop") !=
+        std::string::npos);
+  // A fault that the shortened run would end before.
+  ScenarioOverrides shorter;
+  shorter.duration = "5s";
+  auto f = refused("[load]\nduration = \"20s\"\n[[fault]]\nat = \"8s\"\naction = \"kill_worker\"\n[[path]]\nkind = \"grpc_unary\"\n",
+                   shorter);
+  CHECK(f.find(":3:1") != std::string::npos);
+  CHECK(f.find("with the command-line overrides") != std::string::npos);
 }

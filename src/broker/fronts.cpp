@@ -8,7 +8,7 @@
 #include <climits>
 #include <stdexcept>
 
-#include "broker/flat_json.h"
+#include "broker/api_json.h"
 #include "messagequeue.grpc.pb.h"
 #include "net/grpc_server.h"
 #include "net/websocket.h"
@@ -172,20 +172,21 @@ net::HttpResponse json_response(const net::HttpRequest& request, http::status st
   return res;
 }
 
+net::HttpResponse json_response(const net::HttpRequest& request, http::status status, const ApiJson& body) {
+  return json_response(request, status, dump_api_json(body));
+}
+
 net::HttpResponse error_response(const net::HttpRequest& request, http::status status, std::string_view message) {
-  std::string body = "{\"message\":";
-  json::append_string(body, message);
-  body += "}";
-  return json_response(request, status, std::move(body));
+  return json_response(request, status, ApiJson{{"message", message}});
 }
 
 // A required string member: "" when present and a string, else the 400 reason.
-std::string require_string(const json::Object& o, std::string_view key, std::string& out) {
-  const json::Value* v = o.find(key);
-  if (!v) return fmt::format("missing field \"{}\"", key);
-  if (v->kind != json::Value::Kind::string) return fmt::format("field \"{}\" must be a string", key);
-  if (v->text.empty()) return fmt::format("field \"{}\" must not be empty", key);
-  out = v->text;
+std::string require_string(const ApiJson& o, std::string_view key, std::string& out) {
+  auto it = o.find(key);
+  if (it == o.end()) return fmt::format("missing field \"{}\"", key);
+  if (!it->is_string()) return fmt::format("field \"{}\" must be a string", key);
+  if (it->get_ref<const std::string&>().empty()) return fmt::format("field \"{}\" must not be empty", key);
+  out = it->get<std::string>();
   return {};
 }
 
@@ -274,8 +275,8 @@ struct HttpFront::Impl final : net::WsHandler {
       res.set(http::field::allow, "POST");
       return res;
     }
-    json::Object body;
-    if (auto e = json::parse_flat_object(request.body(), body); !e.empty())
+    ApiJson body;
+    if (auto e = parse_api_object(request.body(), body); !e.empty())
       return error_response(request, http::status::bad_request, "bad json: " + e);
     std::string subject, problem;
     if (auto e = require_string(body, "subject", subject); !e.empty()) return error_response(request, http::status::bad_request, e);
@@ -283,22 +284,20 @@ struct HttpFront::Impl final : net::WsHandler {
     if (path == "/api/publish" || path == "/api/publish/async") {
       // async: GopherMQ answers before its worker pool publishes (and loses overflow); the core's
       // publish never waits, so both publish at once and report the outcome.
-      const json::Value* data = body.find("data");
-      if (!data) return error_response(request, http::status::bad_request, "missing field \"data\"");
-      if (data->kind != json::Value::Kind::string) return error_response(request, http::status::bad_request, "field \"data\" must be a string");
+      auto data = body.find("data");
+      if (data == body.end()) return error_response(request, http::status::bad_request, "missing field \"data\"");
+      if (!data->is_string()) return error_response(request, http::status::bad_request, "field \"data\" must be a string");
       Message m;
-      m.body = data->text;
+      m.body = std::move(data->get_ref<std::string&>());
       Status s = broker.publish_subject(subject, std::move(m));
       if (s != Status::ok) return error_response(request, http_status_of(s), front_error_text(s));
-      return json_response(request, http::status::ok, "{\"status\":\"ok\"}");
+      return json_response(request, http::status::ok, ApiJson{{"status", "ok"}});
     }
     if (path == "/api/subscribe") {
       std::uint64_t id = 0;
       Status s = broker.subscribe(subject, id);
       if (s != Status::ok) return error_response(request, http_status_of(s), front_error_text(s));
-      std::string out = fmt::format("{{\"id\":\"{}\",\"subject\":", id);
-      json::append_string(out, subject);
-      return json_response(request, http::status::ok, out + "}");
+      return json_response(request, http::status::ok, ApiJson{{"id", std::to_string(id)}, {"subject", subject}});
     }
     // /api/fetch
     std::string id_text;
@@ -310,16 +309,10 @@ struct HttpFront::Impl final : net::WsHandler {
     Status s = r.ec == std::errc{} && r.ptr == id_text.data() + id_text.size() ? broker.fetch(subject, id, messages)
                                                                               : Status::no_subscriber;
     if (s != Status::ok) return error_response(request, http_status_of(s), front_error_text(s));
-    std::string out = "{\"subject\":";
-    json::append_string(out, subject);
-    out += ",\"id\":";
-    json::append_string(out, id_text);
-    out += ",\"data\":[";
-    for (std::size_t i = 0; i < messages.size(); ++i) {
-      if (i) out.push_back(',');
-      json::append_string(out, messages[i]->body);
-    }
-    return json_response(request, http::status::ok, out + "]}");
+    ApiJson data = ApiJson::array();
+    for (auto& m : messages) data.push_back(m->body);
+    return json_response(request, http::status::ok,
+                         ApiJson{{"subject", std::move(subject)}, {"id", std::move(id_text)}, {"data", std::move(data)}});
   }
 
   Broker& broker;

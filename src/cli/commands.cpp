@@ -21,8 +21,14 @@ std::span<const Command> commands() {
 
 std::string registered_paths_help() {
   std::string text;
-  for (auto& p : path_registry())
-    text += fmt::format("  {:<12} {} (via: {})\n", p.kind, p.summary, fmt::join(p.vias, ", "));
+  // One line per route; a kind's first route is its default (what `via` left out picks).
+  std::string_view kind;
+  for (auto& p : path_registry()) {
+    const bool first = p.kind != kind;
+    kind = p.kind;
+    text += fmt::format("  {:<12} via {:<22} {}\n", first ? p.kind : "", fmt::format("{}{}", p.via, first ? " (default)" : ""),
+                        p.summary);
+  }
   return text;
 }
 

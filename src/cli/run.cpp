@@ -121,6 +121,13 @@ int run_main(std::span<const std::string> args) {
   std::filesystem::path dir = out_dir.empty()
                                   ? std::filesystem::path("results") / scenario.name / utc_timestamp(true)
                                   : std::filesystem::path(out_dir);
+  // The results must have somewhere to go before any load is spent on them.
+  try {
+    prepare_results_folder(dir);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "pathbench run: --out: {}\n", e.what());
+    return kExitBadInput;
+  }
   install_signal_handlers();
   try {
     ensure_database(scenario, observer);

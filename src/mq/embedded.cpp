@@ -23,10 +23,10 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
-#include <unordered_map>
 
 #include "broker/native_client.h"
 #include "mq/backends.h"
+#include "mq/reply_book.h"
 
 namespace pathbench::mq {
 
@@ -56,10 +56,8 @@ std::string check_queue_name(const std::string& name) {
 class EmbeddedRequester final : public Requester {
  public:
   EmbeddedRequester(const Endpoint& endpoint, asio::io_context& io, OnReply on_reply, int index)
-      : endpoint_(endpoint), io_(io), on_reply_(std::move(on_reply)), reply_queue_(reply_queue_name(index)),
-        start_timer_(io) {
-    outstanding_.reserve(1024);
-  }
+      : endpoint_(endpoint), io_(io), book_(std::make_shared<detail::ReplyBook>(io, std::move(on_reply))),
+        reply_queue_(reply_queue_name(index)), start_timer_(io) {}
   ~EmbeddedRequester() override { stop(); }
 
   void start(std::function<void(std::string)> done) override {
@@ -92,7 +90,7 @@ class EmbeddedRequester final : public Requester {
             .correlation_id = correlation_id, .name = endpoint_.request_queue, .reply_to = reply_queue_, .body = body};
     if (protocol::encoded_size(f) - protocol::kLengthPrefixBytes > client_->max_frame_bytes())
       return answer_later(correlation_id, Outcome::invalid_argument);
-    outstanding_.insert_or_assign(correlation_id, true);
+    book_->issue(correlation_id);
     confirms_.push_back({f.seq, correlation_id});
     client_->send(f);
   }
@@ -102,11 +100,11 @@ class EmbeddedRequester final : public Requester {
     state_ = State::stopped;
     start_timer_.cancel();
     if (client_) client_->close();
-    outstanding_.clear();
+    book_->stop();
     confirms_.clear();
   }
 
-  std::uint64_t duplicates() const noexcept override { return duplicates_; }
+  std::uint64_t duplicates() const noexcept override { return book_->duplicates(); }
 
  private:
   enum class State : std::uint8_t { idle, starting, ready, broken, stopped };
@@ -153,21 +151,13 @@ class EmbeddedRequester final : public Requester {
     const std::uint64_t correlation_id = confirms_.front().second;
     confirms_.pop_front();
     if (f.status == Status::ok) return;
-    auto it = outstanding_.find(correlation_id);
-    if (it == outstanding_.end()) return;  // answered already (cannot be refused then, but be safe)
-    outstanding_.erase(it);
-    on_reply_(correlation_id, f.status == Status::overflow ? Outcome::rejected : Outcome::server_error, {});
+    book_->settle(detail::ReplyBook::Kind::failure, correlation_id,
+                  f.status == Status::overflow ? Outcome::rejected : Outcome::server_error, {});
   }
 
   void on_reply_frame(const Frame& f) {
     if (f.consumer_tag != reply_consumer_) return;
-    auto it = outstanding_.find(f.correlation_id);
-    if (it == outstanding_.end()) {
-      ++duplicates_;
-      return;
-    }
-    outstanding_.erase(it);
-    on_reply_(f.correlation_id, Outcome::ok, f.body);
+    book_->settle(detail::ReplyBook::Kind::reply, f.correlation_id, Outcome::ok, f.body);
   }
 
   void on_closed(const std::string& reason) {
@@ -180,13 +170,8 @@ class EmbeddedRequester final : public Requester {
     if (state_ != State::ready) return;
     state_ = State::broken;
     if (client_) client_->close();
-    auto outstanding = std::move(outstanding_);
-    outstanding_.clear();
     confirms_.clear();
-    for (const auto& [correlation_id, unused] : outstanding) {
-      if (state_ == State::stopped) return;  // stop() from inside on_reply: nothing after it
-      on_reply_(correlation_id, Outcome::transport_error, {});
-    }
+    book_->settle_all(Outcome::transport_error);  // stops early if on_reply calls stop()
   }
 
   void fail_start(std::string reason) {
@@ -197,18 +182,17 @@ class EmbeddedRequester final : public Requester {
     if (auto done = std::move(start_done_)) done(std::move(reason));
   }
 
-  // on_reply runs from the io_context, never inside request() (the caller may not expect re-entry).
+  // on_reply runs from the io_context, never inside request() (the caller may not expect re-entry):
+  // the book's mailbox posts it.
   void answer_later(std::uint64_t correlation_id, Outcome outcome) {
-    asio::post(io_, [this, alive = std::weak_ptr<int>(alive_), correlation_id, outcome] {
-      if (alive.expired() || state_ == State::stopped) return;
-      on_reply_(correlation_id, outcome, {});
-    });
+    book_->issue(correlation_id);
+    book_->fail(correlation_id, outcome);
   }
 
   Endpoint endpoint_;
   asio::io_context& io_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers we post hold a weak_ptr to it
-  OnReply on_reply_;
+  std::shared_ptr<detail::ReplyBook> book_;  // exactly one outcome per correlation id
   std::string reply_queue_;
   asio::steady_timer start_timer_;
   std::shared_ptr<NativeClient> client_;
@@ -217,9 +201,7 @@ class EmbeddedRequester final : public Requester {
   std::uint32_t seq_ = 0;
   std::uint32_t setup_seqs_[3] = {0, 0, 0};
   std::uint64_t reply_consumer_ = 0;
-  std::unordered_map<std::uint64_t, bool> outstanding_;  // correlation id -> (unused)
   std::deque<std::pair<std::uint32_t, std::uint64_t>> confirms_;  // (publish seq, correlation id)
-  std::uint64_t duplicates_ = 0;
 };
 
 // "worker-3" -> "pb-wk3-mqN" within the kernel's 15 characters, as roles/worker names its SQL threads.

@@ -1,12 +1,15 @@
-// The requester-side bookkeeping shared by the real-broker backends (mq/rabbitmq.cpp, mq/nats.cpp):
-// which correlation ids are out, exactly one on_reply per id, duplicates counted, and the hop from
-// the library's threads to the requester's io_context.
+// The requester-side bookkeeping shared by every queue backend (mq/embedded.cpp, mq/rabbitmq.cpp,
+// mq/nats.cpp): which correlation ids are out, exactly one on_reply per id, duplicates counted, and
+// the hop from the library's threads to the requester's io_context.
 //
-// Threads: issue(), stop() and the on_reply callbacks run on the io_context's thread only. deliver()
-// may be called from any thread (the backend's I/O thread, nats.c's callback threads); events are
-// collected in a mailbox and handed to the io_context with one boost::asio::post per batch, so a
-// burst of replies costs one post, not one each. Held by shared_ptr: a post that runs after the
-// Requester is gone still finds the book, sees it stopped, and does nothing.
+// Threads: issue(), stop(), settle(), settle_all() and the on_reply callbacks run on the
+// io_context's thread only. deliver() (and reply/fail/fail_all) may be called from any thread (the
+// backend's I/O thread, nats.c's callback threads); events are collected in a mailbox and handed
+// to the io_context with one boost::asio::post per batch, so a burst of replies costs one post,
+// not one each. A backend whose events already arrive on the io_context's thread (the embedded
+// broker's native client) settles them directly with settle()/settle_all(). Held by shared_ptr:
+// a post that runs after the Requester is gone still finds the book, sees it stopped, and does
+// nothing.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -16,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -77,13 +81,37 @@ class ReplyBook : public std::enable_shared_from_this<ReplyBook> {
   void fail(std::uint64_t id, Outcome outcome) { deliver(Event{Kind::failure, id, outcome, {}}); }
   void fail_all(Outcome outcome) { deliver(Event{Kind::fail_all, 0, outcome, {}}); }
 
+  // io thread, now (no mailbox): the event's outcome for its id, if the id is still out; a reply
+  // for an id already answered counts as a duplicate. on_reply may run before this returns.
+  void settle(Kind kind, std::uint64_t correlation_id, Outcome outcome, std::string_view body) {
+    if (stopped_) return;
+    if (kind == Kind::fail_all) return settle_all(outcome);
+    if (outstanding_.erase(correlation_id) == 0) {
+      // Already answered. A second broker reply is a duplicate; a late failure for an id that
+      // already ended (e.g. "unavailable" after the connection-lost sweep) is not news.
+      if (kind == Kind::reply) duplicates_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    on_reply_(correlation_id, outcome, outcome == Outcome::ok ? body : std::string_view());
+  }
+  // io thread, now: every id still out ends with `outcome` (stops early if on_reply stops the book).
+  void settle_all(Outcome outcome) {
+    // on_reply may call Requester::request() (closed loop), which calls issue(): never iterate
+    // outstanding_ while calling out.
+    std::vector<std::uint64_t> ids(outstanding_.begin(), outstanding_.end());
+    outstanding_.clear();
+    for (auto id : ids) {
+      if (stopped_) break;
+      on_reply_(id, outcome, {});
+    }
+  }
+
  private:
   void post_drain() {
     boost::asio::post(io_, [self = shared_from_this()] { self->drain(); });
   }
 
-  // io thread. on_reply may call Requester::request() (closed loop), which calls issue(): never
-  // iterate outstanding_ while calling out.
+  // io thread.
   void drain() {
     {
       std::lock_guard lock(mutex_);
@@ -91,22 +119,7 @@ class ReplyBook : public std::enable_shared_from_this<ReplyBook> {
     }
     for (auto& e : batch_) {
       if (stopped_) break;
-      if (e.kind == Kind::fail_all) {
-        std::vector<std::uint64_t> ids(outstanding_.begin(), outstanding_.end());
-        outstanding_.clear();
-        for (auto id : ids) {
-          if (stopped_) break;
-          on_reply_(id, e.outcome, {});
-        }
-        continue;
-      }
-      if (outstanding_.erase(e.correlation_id) == 0) {
-        // Already answered. A second broker reply is a duplicate; a late failure for an id that
-        // already ended (e.g. "unavailable" after the connection-lost sweep) is not news.
-        if (e.kind == Kind::reply) duplicates_.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      on_reply_(e.correlation_id, e.outcome, e.outcome == Outcome::ok ? std::string_view(e.body) : std::string_view());
+      settle(e.kind, e.correlation_id, e.outcome, e.body);
     }
     batch_.clear();
   }

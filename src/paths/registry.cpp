@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
-#include "paths/broker_path.h"
+#include "paths/broker_grpc_stream.h"
+#include "paths/broker_grpc_unary.h"
+#include "paths/broker_http.h"
+#include "paths/broker_native.h"
+#include "paths/broker_websocket.h"
 #include "paths/grpc_stream.h"
 #include "paths/grpc_unary.h"
 #include "paths/queue.h"
@@ -13,20 +17,38 @@ namespace pathbench {
 
 namespace {
 
+// The transports that serve several routes read spec.via themselves (the same create function
+// on several rows); the broker's fronts are one file pair each.
 const std::vector<PathInfo>& table() {
   static const std::vector<PathInfo> paths{
-      {"tcp_echo", "raw TCP ping-pong with an in-process echo server: the floor, no query", {"direct"}, false,
+      {"tcp_echo", "direct", "raw TCP ping-pong with an in-process echo server: the floor, no query", false,
        &create_tcp_echo},
-      {"grpc_unary", "gRPC unary Query calls to the workers' SQL queries", {"balancer", "direct"}, true,
+      {"grpc_unary", "balancer", "gRPC unary Query calls to the workers' SQL queries, through the balancer", true,
        &create_grpc_unary},
-      {"grpc_stream", "gRPC bidirectional QueryStream, many requests in flight per stream", {"balancer", "direct"},
+      {"grpc_unary", "direct", "gRPC unary Query calls straight to the workers", true, &create_grpc_unary},
+      {"grpc_stream", "balancer", "gRPC bidirectional QueryStream, many requests in flight per stream, through the balancer",
        true, &create_grpc_stream},
-      {"websocket", "binary WebSocket messages (QueryRequest/QueryReply), many requests in flight per connection",
-       {"balancer", "direct"}, true, &create_websocket},
-      {"queue", "request/reply through a message broker (reply-to + correlation id), workers as competing consumers",
-       {"embedded", "rabbitmq", "nats"}, true, &create_queue},
-      {"broker", "one message published and consumed back through a front of the in-process broker (publish->consume)",
-       {"native", "grpc_unary", "grpc_stream", "websocket", "http"}, false, &create_broker_path},
+      {"grpc_stream", "direct", "gRPC bidirectional QueryStream straight to the workers", true, &create_grpc_stream},
+      {"websocket", "balancer",
+       "binary WebSocket messages (QueryRequest/QueryReply), many requests in flight per connection, through the balancer",
+       true, &create_websocket},
+      {"websocket", "direct", "binary WebSocket messages straight to the workers", true, &create_websocket},
+      {"queue", "embedded",
+       "request/reply through a message broker (reply-to + correlation id), workers as competing consumers: pathbench's own broker",
+       true, &create_queue},
+      {"queue", "rabbitmq", "request/reply through RabbitMQ (AMQP 0-9-1)", true, &create_queue},
+      {"queue", "nats", "request/reply through NATS", true, &create_queue},
+      {"broker", "native",
+       "one message published and consumed back through a front of the in-process broker (publish->consume): native protocol",
+       false, &create_broker_native},
+      {"broker", "grpc_unary", "publish->consume through the broker's gRPC Produce/Consume calls", false,
+       &create_broker_grpc_unary},
+      {"broker", "grpc_stream", "publish->consume through the broker's gRPC StreamMessages stream", false,
+       &create_broker_grpc_stream},
+      {"broker", "websocket", "publish->consume through the broker's WebSocket /ws/publish and /ws/consume", false,
+       &create_broker_websocket},
+      {"broker", "http", "publish->consume through the broker's HTTP /api/publish and /api/fetch", false,
+       &create_broker_http},
   };
   return paths;
 }
@@ -35,16 +57,28 @@ const std::vector<PathInfo>& table() {
 
 std::span<const PathInfo> path_registry() { return table(); }
 
-const PathInfo* find_path(std::string_view kind) noexcept {
+std::span<const PathInfo> routes_of(std::string_view kind) noexcept {
   auto& paths = table();
-  auto it = std::find_if(paths.begin(), paths.end(), [&](const PathInfo& p) { return p.kind == kind; });
-  return it == paths.end() ? nullptr : &*it;
+  auto first = std::find_if(paths.begin(), paths.end(), [&](const PathInfo& p) { return p.kind == kind; });
+  auto last = std::find_if(first, paths.end(), [&](const PathInfo& p) { return p.kind != kind; });
+  return {first, last};
+}
+
+const PathInfo* find_route(std::string_view kind, std::string_view via) noexcept {
+  auto routes = routes_of(kind);
+  if (routes.empty()) return nullptr;
+  if (via.empty()) return &routes.front();
+  auto it = std::find_if(routes.begin(), routes.end(), [&](const PathInfo& p) { return p.via == via; });
+  return it == routes.end() ? nullptr : &*it;
 }
 
 PathKinds path_kinds() {
   static const std::vector<PathKind> kinds = [] {
     std::vector<PathKind> out;
-    for (auto& p : table()) out.push_back({p.kind, p.vias});
+    for (auto& p : table()) {
+      if (out.empty() || out.back().kind != p.kind) out.push_back({p.kind, {}});
+      out.back().vias.push_back(p.via);
+    }
     return out;
   }();
   return kinds;

@@ -48,6 +48,7 @@ class FaultsCsvWriter final : public ResultWriter {
                            errors, baseline, recovered);
       }
     }
+    out.close();
   }
 };
 

@@ -18,8 +18,10 @@ class HgrmWriter final : public ResultWriter {
         if (!path.plan[i].measured) continue;
         auto corrected = open_output(dir / hgrm_file_name(path, path.plan[i], ""));
         write_percentile_distribution(path.phases[i].latency, corrected, 1000.0);
+        corrected.close();
         auto uncorrected = open_output(dir / hgrm_file_name(path, path.plan[i], "uncorrected"));
         write_percentile_distribution(path.phases[i].uncorrected, uncorrected, 1000.0);
+        uncorrected.close();
       }
     }
   }

@@ -36,6 +36,7 @@ class HopsCsvWriter final : public ResultWriter {
         }
       }
     }
+    out.close();
   }
 };
 
@@ -57,6 +58,7 @@ class BackendsCsvWriter final : public ResultWriter {
                            total ? static_cast<double>(b.routed) / static_cast<double>(total) : 0.0, b.failures,
                            b.ejections, b.ejected ? "true" : "false", b.in_flight);
     }
+    out.close();
   }
 };
 

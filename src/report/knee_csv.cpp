@@ -34,6 +34,7 @@ class KneeCsvWriter final : public ResultWriter {
                          p.knee.above_high ? "at least: the highest rate tried held"
                                            : (p.knee.confirmed ? "confirmed" : "not confirmed"));
     }
+    out.close();
   }
 };
 

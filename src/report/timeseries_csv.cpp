@@ -27,6 +27,7 @@ class TimeseriesCsvWriter final : public ResultWriter {
                            static_cast<double>(r.ok), r.p50_us, r.p99_us, r.max_us, r.in_flight, csv_field(marker));
       }
     }
+    out.close();
   }
 };
 

@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+#include <exception>
 #include <fstream>
+
+#include "core/check.h"
 
 #include "report/writers.h"
 
@@ -25,9 +30,7 @@ std::span<const std::unique_ptr<ResultWriter>> result_writers() {
 }
 
 void write_results(const RunResult& result, const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw std::runtime_error(fmt::format("cannot create results folder {}: {}", dir.string(), ec.message()));
+  prepare_results_folder(dir);
   for (auto& writer : result_writers()) writer->write(result, dir);
 }
 
@@ -41,10 +44,41 @@ std::string csv_field(std::string_view text) {
   return quoted + '"';
 }
 
-std::ofstream open_output(const std::filesystem::path& file) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error(fmt::format("cannot write {}", file.string()));
-  return out;
+OutputFile::OutputFile(std::filesystem::path file)
+    : std::ofstream(file, std::ios::binary | std::ios::trunc), file_(std::move(file)) {
+  if (!is_open() || fail()) throw std::runtime_error(fmt::format("cannot write {}: {}", file_.string(), std::strerror(errno)));
+}
+
+OutputFile::~OutputFile() {
+  check(closed_ || std::uncaught_exceptions() > 0 || file_.empty(), "a result file was never closed (OutputFile::close)");
+}
+
+void OutputFile::close() {
+  closed_ = true;
+  errno = 0;
+  flush();
+  const bool flushed = !fail();
+  std::ofstream::close();
+  if (!flushed || fail())
+    throw std::runtime_error(fmt::format("cannot write {}: {}", file_.string(),
+                                         errno != 0 ? std::strerror(errno) : "I/O error"));
+}
+
+OutputFile open_output(const std::filesystem::path& file) { return OutputFile(file); }
+
+void prepare_results_folder(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error(fmt::format("cannot create results folder {}: {}", dir.string(), ec.message()));
+  if (!std::filesystem::is_directory(dir, ec))
+    throw std::runtime_error(fmt::format("results folder {} is not a folder", dir.string()));
+  const auto probe = dir / ".pathbench-write-probe";
+  {
+    OutputFile out(probe);
+    out << "pathbench\n";
+    out.close();
+  }
+  std::filesystem::remove(probe, ec);
 }
 
 std::string hgrm_file_name(const PathRunResult& path, const PhasePlan& phase, std::string_view variant) {

@@ -3,6 +3,7 @@
 // thread, after every client thread has been joined.
 #pragma once
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -50,8 +51,32 @@ std::vector<SummaryRow> summary_rows(const RunResult& result);
 // A CSV field, quoted when it holds a comma, a quote or a newline.
 std::string csv_field(std::string_view text);
 
+// A result file being written. Every writer ends with close(), which flushes and checks: a
+// full disk or an I/O error shows up at the flush, and close() throws std::runtime_error naming
+// the file. Destroying one that was never closed is a bug (aborts) unless an exception is
+// already on its way, so no writer can forget the check.
+class OutputFile : public std::ofstream {
+ public:
+  explicit OutputFile(std::filesystem::path file);  // throws std::runtime_error naming the file
+  OutputFile(OutputFile&& other) noexcept
+      : std::ofstream(std::move(other)), file_(std::move(other.file_)), closed_(other.closed_) {
+    other.closed_ = true;
+  }
+  ~OutputFile() override;
+  void close();
+
+ private:
+  std::filesystem::path file_;
+  bool closed_ = false;
+};
+
 // Opens a file for writing or throws std::runtime_error naming it.
-std::ofstream open_output(const std::filesystem::path& file);
+OutputFile open_output(const std::filesystem::path& file);
+
+// Creates the results folder and proves it writable (a probe file is written, flushed and
+// removed) before any load starts. Throws std::runtime_error with the reason: a read-only
+// folder, a parent that is a file, a name too long for the file system.
+void prepare_results_folder(const std::filesystem::path& dir);
 
 // Name of a path's histogram file for a phase: "<label>.hgrm" for the only measured phase
 // "main", else "<label>.<phase>.hgrm"; `variant` ("", "uncorrected") goes before the suffix.

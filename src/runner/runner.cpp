@@ -13,7 +13,7 @@ namespace pathbench {
 bool scenario_needs_database(const Scenario& scenario) {
   if (scenario.query.point_weight <= 0 && scenario.query.heavy_weight <= 0) return false;
   for (auto& spec : scenario.paths) {
-    const PathInfo* info = find_path(spec.kind);
+    const PathInfo* info = find_route(spec.kind, spec.via);
     if (info && info->carries_queries) return true;
   }
   return false;
@@ -97,7 +97,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       result.interrupted = true;
       break;
     }
-    const PathInfo* info = find_path(spec.kind);
+    const PathInfo* info = find_route(spec.kind, spec.via);  // the loader accepted only registered routes
     PathRunResult path;
     try {
       auto instance = info->create(result.scenario, spec, topology);

@@ -35,6 +35,7 @@ class Reporter {
   void error_no_position(std::string message) { diagnostics_.push_back({file_, 0, 0, std::move(message)}); }
   void throw_if_any();
   const std::string& file() const noexcept { return file_; }
+  bool has_errors() const noexcept { return !diagnostics_.empty(); }
 
  private:
   std::string file_;

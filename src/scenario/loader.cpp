@@ -81,6 +81,33 @@ void read_path(const toml::table& table, std::size_t index, Reporter& reporter, 
   }
 }
 
+// Rules on the run as planned, checked once the file is read and again after command-line
+// overrides (which can move the end of the run under a fault, or cut a rate to nothing).
+struct PlanProblem {
+  int line = 0, column = 0;  // 0: no position (the [load] table as a whole)
+  std::string message;
+};
+
+std::vector<PlanProblem> plan_problems(const Scenario& s) {
+  std::vector<PlanProblem> problems;
+  if (s.load.mode == LoadMode::open && !s.knee.enabled) {
+    const double expected = expected_measured_requests(s.load);
+    if (!(expected >= 1.0))
+      problems.push_back({0, 0, fmt::format("load: the open-loop schedule asks for {:.3g} requests in the measured run "
+                                            "(rate_per_s {:.6g}); at least one is needed — raise the rate or the duration",
+                                            expected, s.load.rate_per_s)});
+  }
+  const Nanos end = planned_length_ns(s.load);
+  for (std::size_t i = 0; i < s.faults.size(); ++i) {
+    const FaultSpec& f = s.faults[i];
+    if (!s.knee.enabled && f.at_ns >= end)
+      problems.push_back({f.line, f.column, fmt::format("fault[{}].at: {} is not before the end of the run ({} "
+                                                        "including the warm-up), so it would never happen",
+                                                        i, format_duration(f.at_ns), format_duration(end))});
+  }
+  return problems;
+}
+
 Scenario read_scenario(const toml::table& root, Reporter& reporter, PathKinds kinds) {
   Scenario s;
   s.file = reporter.file();
@@ -121,6 +148,17 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter, PathKinds ki
     else if (f.target >= s.workers.count)
       reporter.error_at(f.line, f.column, fmt::format("fault[{}].target: expected a worker index in 0..{}, found {}", i,
                                                       s.workers.count - 1, f.target));
+  }
+  if (!reporter.has_errors()) {
+    for (auto& p : plan_problems(s)) {
+      if (p.line > 0) {
+        reporter.error_at(p.line, p.column, p.message);
+      } else if (auto t = root.get("load"); t && t->as_table()) {
+        reporter.error(t->as_table()->source(), p.message);
+      } else {
+        reporter.error_no_position(p.message);
+      }
+    }
   }
   if (s.load.mode == LoadMode::closed && s.load.concurrency < s.load.threads) {
     if (auto t = root.get("load"); t && t->as_table() && t->as_table()->get("concurrency"))
@@ -163,6 +201,26 @@ Scenario load_scenario_file(const std::filesystem::path& file, PathKinds kinds) 
 void apply_overrides(Scenario& scenario, const ScenarioOverrides& o) {
   std::vector<Diagnostic> problems;
   auto bad = [&](std::string message) { problems.push_back({"<command line>", 0, 0, std::move(message)}); };
+  // An override that would change nothing is refused: the run must be what the user asked for.
+  const LoadConfig& load = scenario.load;
+  const bool phased = !load.phases.empty();
+  const bool own_rates = phased && std::all_of(load.phases.begin(), load.phases.end(),
+                                               [](const LoadPhase& p) { return p.rate_per_s > 0; });
+  if (o.duration && scenario.knee.enabled)
+    bad(fmt::format("--duration: a knee search runs probes of [knee] probe_duration ({}); --duration would change nothing",
+                    format_duration(scenario.knee.probe_duration_ns)));
+  else if (o.duration && phased)
+    bad("--duration: the load is shaped by [[load.phase]] steps, whose own durations apply; --duration would change nothing");
+  if (o.warmup && scenario.knee.enabled)
+    bad(fmt::format("--warmup: a knee search warms each probe up for [knee] probe_warmup ({}); --warmup would change nothing",
+                    format_duration(scenario.knee.probe_warmup_ns)));
+  if (o.rate_per_s && scenario.knee.enabled)
+    bad("--rate: a knee search chooses the rate of each probe; --rate would change nothing");
+  else if (o.rate_per_s && load.mode == LoadMode::closed)
+    bad("--rate: the load is a closed loop (mode = \"closed\"), which has no rate; --rate would change nothing");
+  else if (o.rate_per_s && own_rates)
+    bad("--rate: every [[load.phase]] sets its own rate_per_s; --rate would change nothing");
+  if (!problems.empty()) throw ScenarioError(std::move(problems));
   if (o.duration) {
     Nanos v = 0;
     if (!parse_duration(*o.duration, v) || v == 0)
@@ -197,6 +255,11 @@ void apply_overrides(Scenario& scenario, const ScenarioOverrides& o) {
   }
   if (problems.empty() && scenario.load.mode == LoadMode::closed && scenario.load.concurrency < scenario.load.threads)
     bad(fmt::format("closed loop needs concurrency ({}) >= threads ({})", scenario.load.concurrency, scenario.load.threads));
+  if (problems.empty()) {
+    const std::string file = scenario.file.empty() ? "<command line>" : scenario.file.string();
+    for (auto& p : plan_problems(scenario))
+      problems.push_back({p.line > 0 ? file : "<command line>", p.line, p.column, p.message + " (with the command-line overrides)"});
+  }
   if (!problems.empty()) throw ScenarioError(std::move(problems));
 }
 

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -87,6 +89,31 @@ std::string format_duration(Nanos ns) {
   for (auto& u : kUnits)
     if (ns % u.scale == 0) return fmt::format("{}{}", ns / u.scale, u.name);
   return fmt::format("{}ns", ns);
+}
+
+bool is_file_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 100 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+Nanos planned_length_ns(const LoadConfig& load) noexcept {
+  if (load.phases.empty()) return load.warmup_ns + load.duration_ns;
+  Nanos total = load.warmup_ns;
+  for (auto& p : load.phases) total += p.duration_ns;
+  return total;
+}
+
+double expected_measured_requests(const LoadConfig& load) noexcept {
+  if (load.phases.empty()) return load.rate_per_s * static_cast<double>(load.duration_ns) / 1e9;
+  double total = 0;
+  for (auto& p : load.phases) {
+    const double start = p.rate_per_s > 0 ? p.rate_per_s : load.rate_per_s;
+    const double end = p.ramp_to_per_s > 0 ? p.ramp_to_per_s : start;
+    total += (start + end) / 2 * static_cast<double>(p.duration_ns) / 1e9;
+  }
+  return total;
 }
 
 }  // namespace pathbench

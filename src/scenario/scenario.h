@@ -161,6 +161,15 @@ struct Scenario {
   std::vector<PathSpec> paths;
 };
 
+// A scenario name or path label is used as a file name inside the results folder: letters,
+// digits, '_', '-', '.', at most 100 characters, and not "." or "..".
+bool is_file_name(std::string_view name) noexcept;
+
+// The run of one path as the load plans it: warm-up plus the measured phase or the [[load.phase]]
+// steps; and how many requests an open loop's measured phases ask for in total.
+Nanos planned_length_ns(const LoadConfig& load) noexcept;
+double expected_measured_requests(const LoadConfig& load) noexcept;
+
 std::string_view to_string(LoadMode mode) noexcept;
 std::string_view to_string(Arrival arrival) noexcept;
 

@@ -210,11 +210,8 @@ const TableSpec<KneeConfig> kKneeTable{
 
 const Field<Scenario> kScenarioFields[] = {
     text<&Scenario::name>("name").checked([](const Scenario& s) -> Expected {
-      const bool valid = !s.name.empty() && std::all_of(s.name.begin(), s.name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-      });
-      if (valid) return std::nullopt;
-      return "a name of letters, digits, '_', '-' or '.'";
+      if (is_file_name(s.name)) return std::nullopt;
+      return "a name of letters, digits, '_', '-' or '.' (not \".\" or \"..\"), at most 100 characters";
     }),
     text<&Scenario::description>("description"),
     integer<&Scenario::seed>("seed", 0, INT64_MAX),
@@ -245,7 +242,11 @@ const Field<FaultSpec> kFaultFields[] = {
 
 const Field<PathSpec> kPathFields[] = {
     text<&PathSpec::kind>("kind"),
-    text<&PathSpec::label>("label"),
+    // Labels name result files (<label>.hgrm): they must stay inside the results folder.
+    text<&PathSpec::label>("label").checked([](const PathSpec& p) -> Expected {
+      if (p.label.empty() || is_file_name(p.label)) return std::nullopt;
+      return "a label of letters, digits, '_', '-' or '.' (not \".\" or \"..\"), at most 100 characters";
+    }),
     text<&PathSpec::via>("via"),
     integer<&PathSpec::connections>("connections", 1, 4096),
     integer<&PathSpec::streams>("streams", 1, 1024),

@@ -65,16 +65,22 @@ def spawn(pathbench, front):
     raise RuntimeError("the broker did not print its address")
 
 
+def grpc_missing():
+    """Why the grpc front's checks cannot run here, or None."""
+    if not shutil.which("protoc") or not shutil.which("grpc_python_plugin"):
+        return "protoc and grpc_python_plugin are needed (protobuf-compiler, protobuf-compiler-grpc)"
+    for module, package in (("grpc", "python3-grpcio"), ("google.protobuf", "python3-protobuf")):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return f"Python module {module} is missing (Debian package {package})"
+    return None
+
+
 def grpc_checks(address, proto_dir):
+    import grpc
+
     protoc, plugin = shutil.which("protoc"), shutil.which("grpc_python_plugin")
-    if not protoc or not plugin:
-        print("skip: protoc and grpc_python_plugin are needed (protobuf-compiler, protobuf-compiler-grpc)")
-        return 77
-    try:
-        import grpc
-    except ImportError:
-        print("skip: python3-grpcio is not installed")
-        return 77
     out = tempfile.mkdtemp(prefix="pb-broker-stubs-")
     subprocess.run([protoc, f"--plugin=protoc-gen-grpc_python={plugin}", f"-I{proto_dir}", f"--python_out={out}",
                     f"--grpc_python_out={out}", os.path.join(proto_dir, "messagequeue.proto")], check=True)
@@ -144,9 +150,14 @@ def main():
         try:
             import websockets
         except ImportError:
-            print("skip: python3-websockets is not installed")
+            print("SKIP: Python module websockets is missing (Debian package python3-websockets)")
             return 77
         print(f"websockets {websockets.__version__}")
+    elif front == "grpc":
+        missing = grpc_missing()
+        if missing:
+            print(f"SKIP: {missing}")
+            return 77
     try:
         proc, address = spawn(pathbench, front)
     except (OSError, RuntimeError) as e:

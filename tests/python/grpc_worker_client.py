@@ -305,7 +305,7 @@ def main():
         parser.error("pass ADDRESS, or - together with --spawn COMMAND")
     for module, package in (("grpc", "python3-grpcio"), ("google.protobuf", "python3-protobuf")):
         if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
-            print(f"skipped: Python module {module} is missing (Debian package {package})", file=sys.stderr)
+            print(f"SKIP: Python module {module} is missing (Debian package {package})", file=sys.stderr)
             return 77
     spawned = None
     try:
@@ -326,7 +326,7 @@ def main():
         print(f"FAILED: {e}", file=sys.stderr)
         return 1
     except MissingDependency as e:
-        print(f"skipped: {e}", file=sys.stderr)
+        print(f"SKIP: {e}", file=sys.stderr)
         return 77
     except CannotRun as e:
         print(f"cannot run: {e}", file=sys.stderr)

@@ -374,7 +374,7 @@ def main():
         parser.error(f"URL must be ws://HOST:PORT/query, not {args.url}")
     for module, package in (("websockets", "python3-websockets"), ("google.protobuf", "python3-protobuf")):
         if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
-            print(f"skipped: Python module {module} is missing (Debian package {package})", file=sys.stderr)
+            print(f"SKIP: Python module {module} is missing (Debian package {package})", file=sys.stderr)
             return 77
     import websockets  # noqa: E402
     import websockets.exceptions  # noqa: E402,F401
@@ -401,7 +401,7 @@ def main():
         print(f"FAILED: {e}", file=sys.stderr)
         return 1
     except MissingDependency as e:
-        print(f"skipped: {e}", file=sys.stderr)
+        print(f"SKIP: {e}", file=sys.stderr)
         return 77
     except CannotRun as e:
         print(f"cannot run: {e}", file=sys.stderr)

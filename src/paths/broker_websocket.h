@@ -1,0 +1,14 @@
+// The broker path (kind "broker"), via = "websocket": publish -> consume through
+// the WebSocket front: messages on /ws/publish, "next" on /ws/consume (polling an empty queue).
+// Shared pieces: paths/broker_client_base.h.
+#pragma once
+#include <memory>
+
+#include "measure/path_client.h"
+
+namespace pathbench {
+
+class Endpoints;
+std::unique_ptr<PathInstance> create_broker_websocket(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints);
+
+}  // namespace pathbench
