@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mq/supervisor.h"
 #include "realmq_drive.h"
 #include "skip_guard.h"
 
@@ -41,6 +42,8 @@ bool realmq_round_trip_and_rate(const std::string& kind) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A private broker's supervisor is this program again (mq/supervisor.h).
+  if (int status = pathbench::mq::supervise_main(argc, argv); status >= 0) return status;
   std::vector<std::string> kinds(argv + 1, argv + argc);
   if (kinds.empty()) kinds = {"rabbitmq", "nats"};
   bool all_ok = true;

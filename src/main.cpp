@@ -6,6 +6,7 @@
 
 #include "build_info.h"
 #include "cli/commands.h"
+#include "mq/supervisor.h"
 
 namespace {
 
@@ -22,6 +23,8 @@ void print_usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A private broker's supervisor is this program again (mq/supervisor.h).
+  if (int status = pathbench::mq::supervise_main(argc, argv); status >= 0) return status;
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     print_usage();

@@ -115,3 +115,22 @@ TEST_CASE("cli: a result file that cannot be written fails the run (exit 1) and 
   CHECK(r.output.find("cannot write " + (dir / "out" / "summary.csv").string()) != std::string::npos);
   CHECK(r.output.find("No space left on device") != std::string::npos);
 }
+
+TEST_CASE("cli: a broker password appears in no output and no result file") {
+  TempDir dir;
+  write_file(dir / "s.toml",
+             "[load]\nrate_per_s = 50\nduration = \"300ms\"\nwarmup = \"0s\"\ndeadline = \"300ms\"\n"
+             "[broker]\nkind = \"rabbitmq\"\nurl = \"amqp://bench:SuperSecret42@127.0.0.1:1/\"\n"
+             "[[path]]\nkind = \"queue\"\nvia = \"rabbitmq\"\n");
+  auto r = run_pathbench("run " + (dir / "s.toml").string() + " --out " + (dir / "out").string());
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 1);  // nothing listens on port 1: the path fails
+  CHECK(r.output.find("SuperSecret42") == std::string::npos);
+  CHECK(r.output.find("amqp://***@127.0.0.1:1") != std::string::npos);
+  for (auto& entry : std::filesystem::directory_iterator(dir / "out")) {
+    CAPTURE(entry.path());
+    CHECK(read_file(entry.path()).find("SuperSecret42") == std::string::npos);
+  }
+  auto v = run_pathbench("validate " + (dir / "s.toml").string());
+  CHECK(v.output.find("SuperSecret42") == std::string::npos);
+}

@@ -542,3 +542,19 @@ TEST_CASE("scenario: command-line overrides that would change nothing are refuse
   CHECK(f.find(":3:1") != std::string::npos);
   CHECK(f.find("with the command-line overrides") != std::string::npos);
 }
+
+TEST_CASE("scenario: broker URLs are checked by the parser the backends use, and never written back with a secret") {
+  auto tcp = all_errors("[broker]\nurl = \"tcp://:\"\n[[path]]\nkind = \"queue\"\n");
+  CHECK(tcp.find("s.toml:2:") != std::string::npos);
+  CHECK(all_errors("[broker]\nkind = \"rabbitmq\"\nurl = \"amqp://\"\n[[path]]\nkind = \"queue\"\n").find("no host") !=
+        std::string::npos);
+  CHECK(all_errors("[broker]\nkind = \"nats\"\nurl = \"amqp://h:1\"\n[[path]]\nkind = \"queue\"\n").find("nats://") !=
+        std::string::npos);
+  Scenario s = load_scenario_text(
+      "[broker]\nkind = \"rabbitmq\"\nurl = \"amqp://bench:SuperSecret42@127.0.0.1:1/\"\n[[path]]\nkind = \"queue\"\n",
+      "s.toml");
+  CHECK(s.broker.url == "amqp://bench:SuperSecret42@127.0.0.1:1/");  // the run connects with it
+  CHECK(scenario_to_json(s).find("SuperSecret42") == std::string::npos);
+  CHECK(scenario_to_toml(s).find("SuperSecret42") == std::string::npos);
+  CHECK(scenario_to_toml(s).find("amqp://***@127.0.0.1:1") != std::string::npos);
+}

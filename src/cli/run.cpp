@@ -9,6 +9,7 @@
 #include "build_info.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "core/url.h"
 #include "db/seeder.h"
 #include "mq/server_process.h"
 #include "report/metrics.h"
@@ -94,7 +95,7 @@ int run_main(std::span<const std::string> args) {
     if (vm.count("concurrency")) overrides.concurrency = vm["concurrency"].as<int>();
     apply_overrides(scenario, overrides);
   } catch (const ScenarioError& e) {
-    fmt::print(stderr, "{}\n", e.what());
+    fmt::print(stderr, "{}\n", redact_urls(e.what()));
     return kExitBadInput;
   }
 
@@ -104,7 +105,7 @@ int run_main(std::span<const std::string> args) {
   const bool terminal = isatty(STDOUT_FILENO) == 1;
   if (!quiet) {
     observer.note = [terminal](const std::string& line) {
-      fmt::print("{}{}\n", terminal ? "\r\033[K" : "", line);
+      fmt::print("{}{}\n", terminal ? "\r\033[K" : "", redact_urls(line));
       std::fflush(stdout);
     };
     // On a terminal one status line redrawn each second; otherwise a plain line every 5 s.
@@ -132,7 +133,7 @@ int run_main(std::span<const std::string> args) {
   try {
     ensure_database(scenario, observer);
   } catch (const SeedError& e) {
-    fmt::print(stderr, "pathbench run: cannot prepare the database: {}\n", e.what());
+    fmt::print(stderr, "pathbench run: cannot prepare the database: {}\n", redact_urls(e.what()));
     return kExitRunFailed;
   }
 
@@ -171,7 +172,7 @@ int run_main(std::span<const std::string> args) {
   try {
     write_results(result, dir);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "pathbench run: {}\n", e.what());
+    fmt::print(stderr, "pathbench run: {}\n", redact_urls(e.what()));
     return kExitRunFailed;
   }
   if (!quiet && terminal) fmt::print("\r\033[K");

@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "broker/broker_server.h"
+#include "core/url.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "core/host_port.h"
@@ -128,7 +129,7 @@ int serve_main(std::span<const std::string> args) {
           throw po::error(fmt::format("--broker-kind: expected embedded, rabbitmq or nats, found \"{}\"", q.endpoint.kind));
         q.endpoint.request_queue = vm["request-queue"].as<std::string>();
         consumer = std::make_unique<QueueWorker>(q);
-        fmt::print("{} consuming {} from {} ({})\n", o.id, q.endpoint.request_queue, url, q.endpoint.kind);
+        fmt::print("{} consuming {} from {} ({})\n", o.id, q.endpoint.request_queue, redact_urls(url), q.endpoint.kind);
       }
       auto metrics = metrics_server(vm, [&] { return workers_exposition({{o.id, worker.stats()}}); });
       fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
@@ -212,10 +213,10 @@ int serve_main(std::span<const std::string> args) {
     fmt::print(stderr, "pathbench serve: unknown role '{}' (worker, balancer, echo or broker)\n", role);
     return kExitBadInput;
   } catch (const po::error& e) {
-    fmt::print(stderr, "pathbench serve {}: {}\n", role, e.what());
+    fmt::print(stderr, "pathbench serve {}: {}\n", role, redact_urls(e.what()));
     return kExitBadInput;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "pathbench serve {}: {}\n", role, e.what());
+    fmt::print(stderr, "pathbench serve {}: {}\n", role, redact_urls(e.what()));
     return kExitRunFailed;
   }
 }

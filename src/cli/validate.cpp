@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "core/url.h"
 #include "paths/registry.h"
 #include "scenario/loader.h"
 
@@ -33,7 +34,7 @@ int validate_main(std::span<const std::string> args) {
       fmt::print(")\n");
     } catch (const ScenarioError& e) {
       ++bad;
-      fmt::print(stderr, "{}\n", e.what());
+      fmt::print(stderr, "{}\n", redact_urls(e.what()));
     }
   }
   return bad ? kExitBadInput : kExitOk;

@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/url.h"
 #include "mq/backends.h"
 #include "mq/reply_book.h"
 
@@ -184,7 +185,7 @@ class NatsRequester final : public Requester {
     natsOptions_Destroy(opts);
     if (s != NATS_OK) {
       connection_ = nullptr;
-      return fmt::format("nats at {}: {}", endpoint_.url, status_text(s));
+      return fmt::format("nats at {}: {}", redact_urls(endpoint_.url), status_text(s));
     }
     natsInbox* inbox = nullptr;
     natsInbox_Create(&inbox);
@@ -201,7 +202,7 @@ class NatsRequester final : public Requester {
     if (s == NATS_OK) natsSubscription_SetPendingLimits(subscription_, -1, -1);  // replies are never dropped here
     // The server must know the subscription before the first request's reply comes back.
     if (s == NATS_OK) s = natsConnection_FlushTimeout(connection_, to_ms(endpoint_.timeout_ns));
-    if (s != NATS_OK) return fmt::format("nats at {}: subscribing to replies: {}", endpoint_.url, status_text(s));
+    if (s != NATS_OK) return fmt::format("nats at {}: subscribing to replies: {}", redact_urls(endpoint_.url), status_text(s));
     return {};
   }
 
@@ -229,7 +230,7 @@ class NatsResponder final : public Responder {
     natsOptions* opts = make_options(endpoint_, fmt::format("pathbench-responder-{}", worker_id_));
     natsStatus s = natsConnection_Connect(&connection_, opts);
     natsOptions_Destroy(opts);
-    if (s != NATS_OK) throw std::runtime_error(fmt::format("nats at {}: {}", endpoint_.url, status_text(s)));
+    if (s != NATS_OK) throw std::runtime_error(fmt::format("nats at {}: {}", redact_urls(endpoint_.url), status_text(s)));
     workers_.reserve(threads);
     for (int i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>());
     for (int i = 0; i < threads; ++i) {
@@ -244,7 +245,7 @@ class NatsResponder final : public Responder {
     s = natsConnection_FlushTimeout(connection_, to_ms(endpoint_.timeout_ns));
     if (s != NATS_OK) {
       stop();
-      throw std::runtime_error(fmt::format("nats at {}: flushing subscriptions: {}", endpoint_.url, status_text(s)));
+      throw std::runtime_error(fmt::format("nats at {}: flushing subscriptions: {}", redact_urls(endpoint_.url), status_text(s)));
     }
     for (int i = 0; i < threads; ++i)
       workers_[i]->thread = std::thread([this, i, handler = handlers(i)] { run(i, handler); });
@@ -293,7 +294,7 @@ class NatsResponder final : public Responder {
                                                      kQueueGroup);
     if (s != NATS_OK) {
       w.subscription = nullptr;
-      return fmt::format("nats at {}: subscribing to {}: {}", endpoint_.url, endpoint_.request_queue, status_text(s));
+      return fmt::format("nats at {}: subscribing to {}: {}", redact_urls(endpoint_.url), endpoint_.request_queue, status_text(s));
     }
     return {};
   }

@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/url.h"
 #include "mq/backends.h"
 #include "mq/reply_book.h"
 
@@ -181,16 +182,26 @@ class AmqpConnection {
  private:
   void open(const Endpoint& endpoint) {
     const Nanos deadline = now_ns() + endpoint.timeout_ns;
-    std::string url = endpoint.url;
+    // The scenario loader validated the URL with the same parser (core/url.h).
+    std::string why;
+    const auto url = parse_url(endpoint.url, default_port_of("amqp"), &why);
+    if (!url || url->scheme != "amqp")
+      throw std::runtime_error(fmt::format("rabbitmq: cannot use url \"{}\": {}", redact_urls(endpoint.url),
+                                           url ? "the scheme is not amqp://" : why));
     amqp_connection_info info;
     amqp_default_connection_info(&info);
-    if (!url.empty() && amqp_parse_url(url.data(), &info) != AMQP_STATUS_OK)
-      throw std::runtime_error(fmt::format("rabbitmq: cannot parse url \"{}\"", endpoint.url));
+    std::string host = url->host, user = url->has_user_info ? url->user : "guest",
+                password = url->has_user_info ? url->password : "guest", vhost = url->path.empty() ? "/" : url->path;
+    info.host = host.data();
+    info.port = url->port;
+    info.user = user.data();
+    info.password = password.data();
+    info.vhost = vhost.data();
     amqp_socket_t* socket = amqp_tcp_socket_new(state_);
     if (!socket) throw std::runtime_error("rabbitmq: cannot create a socket");
     timeval tv = to_timeval(deadline - now_ns());
     if (int rc = amqp_socket_open_noblock(socket, info.host, info.port, &tv); rc != AMQP_STATUS_OK)
-      throw std::runtime_error(fmt::format("rabbitmq at {}: {}", endpoint.url, amqp_error_string2(rc)));
+      throw std::runtime_error(fmt::format("rabbitmq at {}: {}", url->redacted(), amqp_error_string2(rc)));
     tv = to_timeval(deadline - now_ns());
     amqp_set_handshake_timeout(state_, &tv);
     // Every RPC (declare, qos, consume, cancel, close) is bounded by the same timeout.
@@ -203,7 +214,7 @@ class AmqpConnection {
     amqp_rpc_reply_t r = amqp_login(state_, info.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat_s,
                                     AMQP_SASL_METHOD_PLAIN, info.user, info.password);
     if (r.reply_type != AMQP_RESPONSE_NORMAL)
-      throw std::runtime_error(fmt::format("rabbitmq at {}: login: {}", endpoint.url, describe(r)));
+      throw std::runtime_error(fmt::format("rabbitmq at {}: login: {}", url->redacted(), describe(r)));
     healthy_ = true;
     amqp_channel_open(state_, kChannel);
     check_rpc("opening channel");

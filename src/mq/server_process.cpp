@@ -27,6 +27,8 @@
 
 extern char** environ;
 
+#include "mq/supervisor.h"
+
 namespace pathbench::mq {
 
 namespace fs = std::filesystem;
@@ -387,6 +389,11 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
     set_env(env, "RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1");
     set_env(env, "RABBITMQ_NODE_PORT", std::to_string(port));
     set_env(env, "RABBITMQ_DIST_PORT", std::to_string(dist_port));
+    // Erlang distribution and epmd on loopback only (they listen on every interface by default),
+    // for the server and for rabbitmqctl's own short-lived node.
+    set_env(env, "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1}");
+    set_env(env, "RABBITMQ_CTL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1}");
+    set_env(env, "ERL_EPMD_ADDRESS", "127.0.0.1");
     set_env(env, "RABBITMQ_MNESIA_BASE", (f / "mnesia").string());
     set_env(env, "RABBITMQ_LOG_BASE", (f / "log").string());
     // Nothing from /etc/rabbitmq: no plugins, no config, no env file — the same server every time.
@@ -401,8 +408,12 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
 
   state->env = env;
   const fs::path output = state->folder / "server.out";
+  // The server runs under a supervisor (mq/supervisor.h): this program again, which ends the
+  // server's whole tree and removes the folder if pathbench goes away in any way.
+  std::vector<std::string> supervised{"/proc/self/exe", kSuperviseCommand, state->folder.string()};
+  supervised.insert(supervised.end(), args.begin(), args.end());
   try {
-    state->pgid = spawn(args, env, output);
+    state->pgid = spawn(supervised, env, output);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(state->folder, ec);

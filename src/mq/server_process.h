@@ -1,18 +1,19 @@
 // A private RabbitMQ or NATS server for a run whose scenario says `url = "auto"`, and for tests.
 //
 // BrokerProcess::start(kind) starts the Debian-packaged server on free loopback ports in its own
-// process group and temporary folder, waits until it serves, and returns the URL to put into
-// mq::Endpoint. The destructor (or stop()) shuts it down within a bound and removes the folder.
+// process group and temporary folder, under a supervisor that ends the server's whole process tree
+// and removes the folder when pathbench goes away in any way, SIGKILL included (mq/supervisor.h),
+// waits until it serves, and returns the URL to put into mq::Endpoint. The destructor (or stop()) shuts it down within a bound and removes the folder.
 // Every started server is also in a process-wide registry, so the CLI's signal handling can end
 // them on Ctrl-C (stop_all_brokers, or kill_all_brokers_signal_safe from inside a handler).
 //
 //   rabbitmq — `rabbitmq-server` with RABBITMQ_MNESIA_BASE/LOG_BASE in the folder (owned by the
 //     `rabbitmq` user when running as root: Debian's wrapper runs the server as that user), a unique
 //     node name "pathbench-<pid>-<n>@localhost", free ports for AMQP and for Erlang distribution
-//     (RABBITMQ_DIST_PORT), no plugins and no config file from /etc; ready when the AMQP port
+//     (RABBITMQ_DIST_PORT; distribution and epmd bound to 127.0.0.1), no plugins and no config file from /etc; ready when the AMQP port
 //     accepts and `rabbitmqctl -n NODE await_startup` succeeds (about 8 s here, bounded by
 //     startup_timeout_ns). Stopped with `rabbitmqctl -n NODE stop`, then SIGTERM and SIGKILL of the
-//     process group. Erlang's shared `epmd` daemon is left running, as after any rabbitmq-server.
+//     process group; the supervisor ends what is left, an `epmd` the server started included.
 //   nats — `nats-server -a 127.0.0.1 -p PORT`; ready when the port answers with INFO. Stopped with
 //     SIGTERM, then SIGKILL.
 //
@@ -64,9 +65,8 @@ class BrokerProcess {
 // Stops every server still running in this process (bounded, as BrokerProcess::stop). For the
 // CLI's shutdown paths; also registered with std::atexit when the first server starts.
 void stop_all_brokers() noexcept;
-// Sends SIGTERM to every running server's process group (each server then shuts itself down);
-// async-signal-safe, for a signal handler that is about to _exit. Their temporary folders are
-// left behind under the system temp folder (named pathbench-<kind>-*).
+// Sends SIGTERM to every running server's process group (each supervisor then ends its server's
+// tree and removes its folder); async-signal-safe, for a signal handler that is about to _exit.
 void kill_all_brokers_signal_safe() noexcept;
 
 }  // namespace pathbench::mq

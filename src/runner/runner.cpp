@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/url.h"
 #include "db/seeder.h"
 #include "runner/knee.h"
 #include "paths/registry.h"
@@ -145,7 +146,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       path.label = spec.label;
       path.kind = spec.kind;
       path.via = spec.via;
-      path.failure = e.what();
+      path.failure = redact_urls(e.what());  // results and stdout never hold a secret
       path.plan = plan_phases(scenario.load);
       path.phases.resize(path.plan.size());
     }

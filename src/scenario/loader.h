@@ -55,6 +55,7 @@ struct ScenarioOverrides {
 void apply_overrides(Scenario& scenario, const ScenarioOverrides& overrides);
 
 // The scenario as run, every field explicit (defaults included), as TOML text and as JSON.
+// User info in a URL (a broker password) is written as "***": these texts are stored and printed.
 std::string scenario_to_toml(const Scenario& scenario);
 std::string scenario_to_json(const Scenario& scenario);
 

@@ -9,6 +9,8 @@
 #include <cctype>
 #include <set>
 
+#include "core/url.h"
+
 namespace pathbench::scenario_fields {
 
 namespace {
@@ -158,13 +160,17 @@ const TableSpec<BalancerConfig> kBalancerTable{kBalancerFields, nullptr, [](Tabl
 // ---- [broker], [knee] ------------------------------------------------------------------------
 
 Expected check_broker_url(const BrokerConfig& b) {
-  const bool ok = b.url == "auto" || (b.kind == "embedded" && b.url.rfind("tcp://", 0) == 0) ||
-                  (b.kind == "rabbitmq" && b.url.rfind("amqp://", 0) == 0) ||
-                  (b.kind == "nats" && b.url.rfind("nats://", 0) == 0);
-  if (ok) return std::nullopt;
-  return fmt::format("\"auto\" or a {} URL", b.kind == "embedded"   ? "tcp://host:port"
-                                             : b.kind == "rabbitmq" ? "amqp://user:pass@host:port/vhost"
-                                                                    : "nats://host:port");
+  if (b.url == "auto") return std::nullopt;
+  const std::string_view scheme = b.kind == "embedded" ? "tcp" : b.kind == "rabbitmq" ? "amqp" : "nats";
+  const std::string_view form = b.kind == "embedded"   ? "tcp://host:port"
+                                : b.kind == "rabbitmq" ? "amqp://user:pass@host:port/vhost"
+                                                       : "nats://host:port";
+  // The same parser the backends connect with (core/url.h): what passes here, the run can use.
+  std::string why;
+  auto url = parse_url(b.url, default_port_of(scheme), &why);
+  if (url && url->scheme == scheme) return std::nullopt;
+  if (url || b.url.rfind(fmt::format("{}://", scheme), 0) != 0) return fmt::format("\"auto\" or a {} URL", form);
+  return fmt::format("\"auto\" or a {} URL ({})", form, why);
 }
 
 const Field<BrokerConfig> kBrokerFields[] = {

@@ -5,6 +5,7 @@
 // that layout.
 #include <sstream>
 
+#include "core/url.h"
 #include "scenario/fields.h"
 #include "scenario/loader.h"
 #include "scenario/schema.h"
@@ -25,11 +26,21 @@ nlohmann::json write_array(std::span<const Field<T>> fields, const std::vector<T
   return array;
 }
 
+// What is written is stored and printed: user info in any URL (a broker's password) becomes "***".
+void redact(nlohmann::json& node) {
+  if (node.is_string()) {
+    node = redact_urls(node.get_ref<const std::string&>());
+  } else if (node.is_structured()) {
+    for (auto& child : node) redact(child);
+  }
+}
+
 nlohmann::json to_json(const Scenario& s) {
   nlohmann::json root = nlohmann::json::object();
   write_fields(top_level_fields(), s, root);
   if (!s.faults.empty()) root["fault"] = write_array(fault_fields(), s.faults);
   root["path"] = write_array(path_fields(), s.paths);
+  redact(root);
   return root;
 }
 
