@@ -163,6 +163,11 @@ class BeastChannel final : public WsChannel {
 
   void on_write(beast::error_code ec) {
     writing_ = false;
+    if (closed_) {
+      // finish() ran while this write was in flight: it kept the buffer alive until now.
+      writes_.clear();
+      return;
+    }
     if (ec) {
       // The peer may have closed with a reason (1009 after a message too big) and reset the
       // connection while we were still writing: the read in flight gets the close frame or
@@ -212,7 +217,9 @@ class BeastChannel final : public WsChannel {
     if (closed_) return;
     closed_ = true;
     open_.store(false, std::memory_order_release);
-    writes_.clear();
+    // A write in flight still reads the front buffer: it goes when that write completes.
+    if (writing_) writes_.erase(std::next(writes_.begin()), writes_.end());
+    else writes_.clear();
     if (!close_started_ || reading_) {
       // Not a clean close on our side: make sure the socket goes (pending operations end).
       beast::error_code ignored;

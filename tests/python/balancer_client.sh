@@ -20,7 +20,7 @@ address_of() {
   echo "no address in $1:" >&2; cat "$1" >&2; return 2
 }
 
-"$pathbench" serve worker --listen 127.0.0.1:0 --db "$db" --id worker-py > "$tmp/worker.log" 2>&1 &
+"$pathbench" serve worker --listen 127.0.0.1:0 --ws-listen 127.0.0.1:0 --db "$db" --id worker-py > "$tmp/worker.log" 2>&1 &
 pids+=($!)
 worker=$(address_of "$tmp/worker.log")
 "$pathbench" serve balancer --listen 127.0.0.1:0 --workers "$worker" > "$tmp/balancer.log" 2>&1 &
