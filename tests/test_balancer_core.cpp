@@ -580,3 +580,49 @@ TEST_CASE("balancer core: pick() reads the clock only while a backend is ejected
   CHECK(shares(core, 100) == std::vector<int>{50, 50});
   CHECK(clock_reads == 0);
 }
+
+TEST_CASE("balancer core: a backend back from ejection gets one request at a time until one succeeds") {
+  // A hung worker (SIGSTOP) looks idle to least-outstanding once its ejection ends: it must get
+  // one probe, not a flood, until it answers.
+  FakeClocked f(3, config_for(RoutingPolicy::least_outstanding));
+  f.core.health_result(1, false);
+  f.core.health_result(1, false);
+  f.core.health_result(1, false);
+  REQUIRE(ejected(f.core, 1));
+  f.now = 2 * kNanosPerSecond;  // the ejection (1 s) is over
+  // 30 requests in flight at once: backend 1 gets exactly one of them.
+  std::vector<int> taken;
+  for (int i = 0; i < 30; ++i) taken.push_back(routed(f.core));
+  CHECK(std::count(taken.begin(), taken.end(), 1) == 1);
+  for (int b : taken) f.core.release(b, BackendResult::success);
+  // It answered: back to full share.
+  std::vector<int> more;
+  for (int i = 0; i < 30; ++i) more.push_back(routed(f.core));
+  CHECK(std::count(more.begin(), more.end(), 1) == 10);
+  for (int b : more) f.core.release(b, BackendResult::success);
+
+  SUBCASE("p2c and round_robin keep the probation too") {
+    for (auto policy : {RoutingPolicy::p2c, RoutingPolicy::round_robin}) {
+      FakeClocked g(2, config_for(policy));
+      for (int i = 0; i < 3; ++i) g.core.health_result(0, false);
+      REQUIRE(ejected(g.core, 0));
+      g.now = 2 * kNanosPerSecond;
+      std::vector<int> t;
+      for (int i = 0; i < 10; ++i) t.push_back(routed(g.core));
+      CHECK(std::count(t.begin(), t.end(), 0) == 1);
+      for (int b : t) g.core.release(b, BackendResult::success);
+    }
+  }
+  SUBCASE("a single backend on probation with its probe in flight gives no_backend") {
+    FakeClocked g(1, config_for(RoutingPolicy::least_outstanding));
+    for (int i = 0; i < 3; ++i) g.core.health_result(0, false);
+    g.now = 2 * kNanosPerSecond;
+    CHECK(routed(g.core) == 0);
+    CHECK(g.core.pick().kind == Kind::no_backend);
+    g.core.release(0, BackendResult::success);
+    CHECK(routed(g.core) == 0);
+    CHECK(routed(g.core) == 0);
+    g.core.release(0, BackendResult::success);
+    g.core.release(0, BackendResult::success);
+  }
+}

@@ -66,9 +66,18 @@ bool BalancerCore::still_ejected(Backend& b, Nanos now) noexcept {
   if (now < b.ejected_until_ns) return true;
   // The ejection ran out: clear the flag here rather than with a timer, so nothing runs in
   // the background and pick() can go back to not reading the clock once all have expired.
+  // It comes back on probation: one request at a time until one succeeds.
   b.ejected = false;
+  b.probation = true;
   --flagged_;
   return false;
+}
+
+bool BalancerCore::routable(Backend& b, Nanos now) noexcept {
+  if (still_ejected(b, now)) return false;
+  // A backend on probation may be still hung (a stopped process, a stalled disk): least
+  // outstanding would otherwise see it idle and send it a flood; it gets one probe at a time.
+  return !(b.probation && b.in_flight > 0);
 }
 
 Nanos BalancerCore::ejection_ns(int ejections_in_a_row) const noexcept {
@@ -87,6 +96,7 @@ void BalancerCore::eject(Backend& b, Nanos now) noexcept {
   ++b.ejections_in_a_row;
   ++b.ejections;
   b.ejected_until_ns = now + ejection_ns(b.ejections_in_a_row);
+  b.probation = false;  // set again when this ejection ends
   // Passes seen before the ejection say nothing about the backend now; early re-admission
   // needs healthy_threshold fresh ones.
   b.consecutive_passes = 0;
@@ -101,7 +111,7 @@ int BalancerCore::pick_least_outstanding(Nanos now) noexcept {
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = next_ + k < n ? next_ + k : next_ + k - n;
     Backend& b = backends_[i];
-    if (still_ejected(b, now)) continue;
+    if (!routable(b, now)) continue;
     if (best < 0 || b.in_flight < best_in_flight) {
       best = static_cast<int>(i);
       best_in_flight = b.in_flight;
@@ -111,16 +121,16 @@ int BalancerCore::pick_least_outstanding(Nanos now) noexcept {
 }
 
 int BalancerCore::pick_p2c(Nanos now) noexcept {
-  std::size_t routable = 0;
+  std::size_t routable_count = 0;
   for (std::size_t i = 0; i < backends_.size(); ++i) {
-    if (!still_ejected(backends_[i], now)) candidates_[routable++] = static_cast<int>(i);
+    if (routable(backends_[i], now)) candidates_[routable_count++] = static_cast<int>(i);
   }
-  if (routable == 0) return -1;
-  if (routable == 1) return candidates_[0];
+  if (routable_count == 0) return -1;
+  if (routable_count == 1) return candidates_[0];
   // Two distinct candidates: draw the second from the remaining routable-1 and skip over the
   // first, so a backend is never compared with itself (which would let the busier one win).
-  const std::size_t first = below(rng_(), routable);
-  std::size_t second = below(rng_(), routable - 1);
+  const std::size_t first = below(rng_(), routable_count);
+  std::size_t second = below(rng_(), routable_count - 1);
   if (second >= first) ++second;
   const int a = candidates_[first];
   const int c = candidates_[second];
@@ -134,7 +144,7 @@ int BalancerCore::pick_round_robin(Nanos now) noexcept {
   const std::size_t n = backends_.size();
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = next_ + k < n ? next_ + k : next_ + k - n;
-    if (!still_ejected(backends_[i], now)) return static_cast<int>(i);
+    if (routable(backends_[i], now)) return static_cast<int>(i);
   }
   return -1;
 }
@@ -171,6 +181,7 @@ void BalancerCore::release(int backend, BackendResult result) {
   if (result == BackendResult::success) {
     b.consecutive_failures = 0;
     b.ejections_in_a_row = 0;
+    b.probation = false;
     return;
   }
   ++b.failures;
@@ -196,6 +207,7 @@ void BalancerCore::health_result(int backend, bool serving) {
     b.ejections_in_a_row = 0;
     if (ejected) {
       b.ejected = false;
+      b.probation = true;  // health answers are not query answers: one probe until one succeeds
       --flagged_;
       b.ejected_until_ns = now;  // the snapshot then shows when the ejection actually ended
     }

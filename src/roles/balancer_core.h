@@ -4,10 +4,13 @@
 //   - passive ejection (circuit breaker): at once on a transport failure, or after
 //     `failure_threshold` consecutive failures; the ejection lasts base * 2^(n-1) for the
 //     n-th ejection in a row, capped at max; after it the backend is routable again
-//     ("half-open"): a transport failure, or one more failure after a streak that had
-//     reached the threshold, ejects it again; a success resets the streak;
+//     ("half-open") but on probation — at most one request in flight on it until one succeeds,
+//     so a still-hung backend is not flooded by least-outstanding (it looks idle); a transport
+//     failure, or one more failure after a streak that had reached the threshold, ejects it
+//     again; a success resets the streak and ends the probation;
 //   - active health checks: `unhealthy_threshold` consecutive misses eject, and an ejected
-//     backend comes back after `healthy_threshold` consecutive passes (or its ejection time ends);
+//     backend comes back (on probation) after `healthy_threshold` consecutive passes (or its
+//     ejection time ends);
 //   - admission: at most `max_pending` requests outstanding over all backends.
 //
 // The streak rules in full (per backend):
@@ -102,6 +105,7 @@ class BalancerCore {
     int consecutive_passes = 0;
     int ejections_in_a_row = 0;  // n in base * 2^(n-1)
     bool ejected = false;        // set by eject(); cleared lazily once the clock passes ejected_until_ns
+    bool probation = false;      // back from an ejection: one request in flight until one succeeds
     Nanos ejected_until_ns = 0;
     std::uint64_t routed = 0;
     std::uint64_t failures = 0;
@@ -110,6 +114,7 @@ class BalancerCore {
 
   Backend& backend_at(int backend);
   bool still_ejected(Backend& b, Nanos now) noexcept;
+  bool routable(Backend& b, Nanos now) noexcept;
   void eject(Backend& b, Nanos now) noexcept;
   Nanos ejection_ns(int ejections_in_a_row) const noexcept;
   int pick_least_outstanding(Nanos now) noexcept;
