@@ -9,6 +9,7 @@
 
 #include <boost/asio.hpp>
 #include <map>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -588,4 +589,56 @@ TEST_CASE("embedded mq: responders reconnect to a broker restarted on the same a
   CHECK(log.replies[2][0].first == Outcome::ok);
   CHECK(log.replies[2][0].second == "echo:after");
   requester->stop();
+}
+
+TEST_CASE("broker server: connections past max_connections are refused with the reason, the rest keep working") {
+  BrokerServer server({.max_connections = 2});
+  const auto port = static_cast<std::uint16_t>(std::stoi(server.address().substr(server.address().rfind(':') + 1)));
+  auto keeper = std::make_unique<RawClient>(port);
+  keeper->send({.type = FrameType::ping, .seq = 1});
+  REQUIRE(keeper->read_frame());
+  RawClient second(port);
+  second.send({.type = FrameType::ping, .seq = 1});
+  REQUIRE(second.read_frame());
+  {
+    RawClient third(port);
+    auto reply = third.read_frame();
+    REQUIRE(reply);
+    CHECK(frame_of(*reply).type == FrameType::error);
+    CHECK(frame_of(*reply).status == Status::overflow);
+    CHECK(frame_of(*reply).body.find("too many connections (max_connections 2)") != std::string::npos);
+    CHECK(third.closed_by_peer());
+  }
+  CHECK(server.stats().native.closed_over_limit == 1);
+  keeper.reset();  // a place comes free
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(ping_works(port));
+}
+
+TEST_CASE("broker server: incomplete frames cannot make it hold more than max_buffered_bytes, and idle buffers shrink") {
+  BrokerServer server({.max_frame_bytes = 4 << 20, .max_buffered_bytes = 768 << 10});
+  const auto port = static_cast<std::uint16_t>(std::stoi(server.address().substr(server.address().rfind(':') + 1)));
+  // A well-formed 3 MiB publish of which only the first 300 KiB arrive.
+  const std::string half_frame =
+      encode({.type = FrameType::publish, .seq = 1, .name = "q", .body = std::string(3 << 20, 'x')}).substr(0, 300 * 1024);
+  auto a = std::make_unique<RawClient>(port);
+  a->write(half_frame);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto held = server.stats().native.buffered_bytes;
+  CHECK(held >= 300 * 1024);
+  CHECK(held <= 768 << 10);
+  RawClient b(port);
+  b.write(half_frame);
+  auto reply = b.read_frame();
+  REQUIRE(reply);
+  CHECK(frame_of(*reply).status == Status::overflow);
+  CHECK(frame_of(*reply).body.find("max_buffered_bytes") != std::string::npos);
+  CHECK(b.closed_by_peer());
+  CHECK(server.stats().native.closed_over_limit == 1);
+  CHECK(server.stats().native.buffered_bytes <= 768 << 10);
+  CHECK(ping_works(port));  // new connections still served
+  // a gives up its frame (closes): what it held is released.
+  a.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(server.stats().native.buffered_bytes < 100 * 1024);
 }

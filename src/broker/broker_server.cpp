@@ -23,6 +23,8 @@ NativeServerOptions native_options(const BrokerServerOptions& o) {
   n.listen = o.listen;
   n.threads = o.threads;
   n.max_frame_bytes = o.max_frame_bytes;
+  n.max_connections = o.max_connections;
+  n.max_buffered_bytes = o.max_buffered_bytes;
   return n;
 }
 

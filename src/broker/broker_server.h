@@ -23,6 +23,8 @@ struct BrokerServerOptions {
   int max_pending = 10000;             // queues declared without a bound, and subject subscribers
   int threads = 1;                     // native server I/O threads
   std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
+  std::size_t max_connections = 1024;           // native protocol connections (NativeServerOptions)
+  std::size_t max_buffered_bytes = 128u << 20;  // input held for incomplete native frames, all connections
   std::string grpc_listen = "";         // gRPC MessageQueue front, host:port; "" = off
   std::string http_listen = "";         // HTTP /api/* + WebSocket /ws/* front, host:port; "" = off
   int http_threads = 1;                 // the HTTP front's I/O threads

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <cstring>
@@ -34,7 +35,8 @@ struct NativeServer::Impl {
   net::Listener listener;  // after io: closed before it goes
   std::vector<std::thread> threads;
 
-  std::atomic<std::uint64_t> open{0}, closed_malformed{0}, closed_too_large{0};
+  std::atomic<std::uint64_t> open{0}, closed_malformed{0}, closed_too_large{0}, closed_over_limit{0};
+  std::atomic<std::size_t> buffered{0};  // sum of the connections' input buffer capacities
 
   // Live connections, so the destructor can close their sessions after the threads are joined.
   std::mutex connections_mutex;
@@ -66,6 +68,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::system::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
     session_ = broker_.open_session();
+    account_buffer();
+    if (server_.open.load(std::memory_order_relaxed) > server_.options.max_connections)
+      return refuse_over_limit(fmt::format("too many connections (max_connections {})", server_.options.max_connections));
     do_read();
   }
 
@@ -77,6 +82,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_read() {
     if (closed_) return;
     const auto room = in_.prepare();
+    if (account_buffer() && server_.buffered.load(std::memory_order_relaxed) > server_.options.max_buffered_bytes)
+      return refuse_over_limit(fmt::format("server busy: input held for incomplete frames is over max_buffered_bytes ({})",
+                                           server_.options.max_buffered_bytes));
     socket_.async_read_some(asio::buffer(room.data(), room.size()),
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                               self->on_read(ec, n);
@@ -101,6 +109,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       handle(r.frame);
       in_.consume(r.consumed);
     }
+    in_.shrink_if_idle();
+    account_buffer();
     do_write();
     if (close_after_flush_) return;
     // Back-pressure: a client that sends requests faster than it reads the answers stops being
@@ -110,6 +120,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     do_read();
+  }
+
+  // Brings the server's total of buffered bytes up to date with this connection's input
+  // buffer; true when it grew.
+  bool account_buffer() {
+    const std::size_t now = closed_ ? 0 : in_.capacity();
+    if (now == accounted_) return false;
+    if (now > accounted_) server_.buffered.fetch_add(now - accounted_, std::memory_order_relaxed);
+    else server_.buffered.fetch_sub(accounted_ - now, std::memory_order_relaxed);
+    const bool grew = now > accounted_;
+    accounted_ = now;
+    return grew;
+  }
+
+  void refuse_over_limit(const std::string& reason) {
+    server_.closed_over_limit.fetch_add(1, std::memory_order_relaxed);
+    send_error(0, Status::overflow, reason);
+    close_after_flush_ = true;
+    do_write();
   }
 
   // Tells the peer why, then closes once that is written. Nothing more is read.
@@ -255,7 +284,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_write() {
     if (writing_ || closed_) return;
     if (out_.empty()) {
-      if (close_after_flush_) close();
+      if (close_after_flush_) linger_then_close();
       return;
     }
     std::swap(out_, in_flight_);
@@ -279,6 +308,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  // After the last word to a refused peer: stop sending and read and drop what it still sends
+  // for a moment — closing with its input unread would reset the connection, and the peer
+  // would lose the error frame that says why.
+  void linger_then_close() {
+    if (lingering_ || closed_) return;
+    lingering_ = true;
+    in_ = protocol::InputBuffer();
+    account_buffer();
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    drain_ = std::make_unique<std::array<char, 4096>>();
+    linger_timer_.expires_after(std::chrono::milliseconds(500));
+    linger_timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->close(); });
+    drain();
+  }
+
+  void drain() {
+    socket_.async_read_some(asio::buffer(*drain_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      if (!ec) return self->drain();
+      self->linger_timer_.cancel();
+      self->close();
+    });
+  }
+
   void close() {
     if (closed_) return;
     closed_ = true;
@@ -288,17 +341,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     server_.open.fetch_sub(1, std::memory_order_relaxed);
+    in_ = protocol::InputBuffer();  // a closed connection holds no input
+    account_buffer();
     std::lock_guard lock(server_.connections_mutex);
     server_.connections.erase(this);
   }
 
   tcp::socket socket_;
+  asio::steady_timer linger_timer_{socket_.get_executor()};
+  std::unique_ptr<std::array<char, 4096>> drain_;  // only while lingering
+  bool lingering_ = false;
   NativeServer::Impl& server_;
   Broker& broker_;
   SessionId session_ = 0;
   std::unordered_map<std::uint64_t, ConsumerPtr> consumers_;  // by consumer tag
   std::vector<MessagePtr> fetched_;
   protocol::InputBuffer in_;
+  std::size_t accounted_ = 0;  // in_'s capacity as counted in server_.buffered
   std::string out_, in_flight_;
   bool writing_ = false;
   bool read_paused_ = false;
@@ -357,6 +416,8 @@ NativeServerStats NativeServer::stats() const noexcept {
   s.connections_open = impl_->open.load(std::memory_order_relaxed);
   s.closed_malformed = impl_->closed_malformed.load(std::memory_order_relaxed);
   s.closed_too_large = impl_->closed_too_large.load(std::memory_order_relaxed);
+  s.closed_over_limit = impl_->closed_over_limit.load(std::memory_order_relaxed);
+  s.buffered_bytes = impl_->buffered.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -31,6 +31,12 @@ struct NativeServerOptions {
   int threads = 1;
   std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;  // longer frames close the connection
   std::string thread_name = "pb-broker";  // <= 12 characters, the thread number is appended
+  // Hostile or runaway clients cannot make the server hold unbounded memory: connections beyond
+  // max_connections, and a connection whose input buffer would take the total held for
+  // incomplete frames over max_buffered_bytes, get an error frame (overflow, with the reason)
+  // and are closed. Idle input buffers shrink back to their initial size.
+  std::size_t max_connections = 1024;
+  std::size_t max_buffered_bytes = 128u << 20;
 };
 
 struct NativeServerStats {
@@ -38,6 +44,8 @@ struct NativeServerStats {
   std::uint64_t connections_open = 0;
   std::uint64_t closed_malformed = 0;  // connections closed for a malformed frame
   std::uint64_t closed_too_large = 0;  // connections closed for an oversized frame
+  std::uint64_t closed_over_limit = 0;  // refused: past max_connections or max_buffered_bytes
+  std::uint64_t buffered_bytes = 0;     // input buffer bytes held over every connection now
 };
 
 class NativeServer {

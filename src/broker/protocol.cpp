@@ -262,6 +262,13 @@ std::string_view to_string(DecodeError error) noexcept {
   return error == DecodeError::too_large ? "too_large" : "malformed";
 }
 
+void InputBuffer::shrink_if_idle() {
+  constexpr std::size_t kInitial = 16 * 1024;
+  if (begin_ != end_ || data_.size() <= kInitial) return;
+  std::vector<std::uint8_t>(kInitial).swap(data_);
+  begin_ = end_ = 0;
+}
+
 std::span<std::uint8_t> InputBuffer::prepare() {
   constexpr std::size_t kMinRoom = 4096;
   if (begin_ == end_) begin_ = end_ = 0;

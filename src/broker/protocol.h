@@ -120,6 +120,9 @@ class InputBuffer {
   void commit(std::size_t n) noexcept { end_ += n; }
   std::span<const std::uint8_t> readable() const noexcept { return {data_.data() + begin_, end_ - begin_}; }
   void consume(std::size_t n) noexcept { begin_ += n; }
+  std::size_t capacity() const noexcept { return data_.size(); }
+  // Nothing unread and grown past its initial size: back to the initial size (memory returned).
+  void shrink_if_idle();
 
  private:
   std::vector<std::uint8_t> data_ = std::vector<std::uint8_t>(16 * 1024);
