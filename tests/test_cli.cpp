@@ -134,3 +134,14 @@ TEST_CASE("cli: a broker password appears in no output and no result file") {
   auto v = run_pathbench("validate " + (dir / "s.toml").string());
   CHECK(v.output.find("SuperSecret42") == std::string::npos);
 }
+
+TEST_CASE("cli: seed tells a failed write (exit 1) from bad input (exit 2)") {
+  TempDir dir;
+  auto bad = run_pathbench("seed --db " + (dir / "s.db").string() + " --sales 0");
+  CHECK(bad.exit_code == 2);
+  write_file(dir / "a_file", "x");
+  auto io = run_pathbench("seed --db " + (dir / "a_file" / "s.db").string() + " --sales 10");
+  CAPTURE(io.output);
+  CHECK(io.exit_code == 1);
+  CHECK(io.output.find("a_file") != std::string::npos);
+}

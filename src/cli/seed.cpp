@@ -30,7 +30,7 @@ int seed_main(std::span<const std::string> args) {
     return kExitOk;
   } catch (const SeedError& e) {
     fmt::print(stderr, "pathbench seed: {}\n", e.what());
-    return kExitBadInput;
+    return e.bad_input ? kExitBadInput : kExitRunFailed;  // a failed write is not bad input
   }
 }
 

@@ -183,6 +183,7 @@ int serve_main(std::span<const std::string> args) {
       o.port = parsed->port;
       o.threads = vm["threads"].as<int>();
       EchoServer echo(o);
+      auto metrics = metrics_server(vm, [&] { return echo_exposition(echo); });
       fmt::print("echo serving raw TCP on {}:{}\n", echo.host(), echo.port());
       std::fflush(stdout);
       wait_for_stop_signal();

@@ -412,18 +412,18 @@ void remove_quietly(const fs::path& path) {
 SeedReport seed_database(const SeedOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   if (options.sales < 1 || options.sales > kMaxSales) {
-    throw SeedError(fmt::format("sales must be between 1 and {}, got {}", kMaxSales, options.sales));
+    throw SeedError(fmt::format("sales must be between 1 and {}, got {}", kMaxSales, options.sales), true);
   }
   const fs::path& path = options.db_path;
-  if (path.empty()) throw SeedError("no database path given");
+  if (path.empty()) throw SeedError("no database path given", true);
   std::error_code ec;
   const auto status = fs::status(path, ec);
   if (fs::exists(status)) {
     if (!options.force) {
-      throw SeedError(fmt::format("{} already exists; use --force to overwrite it", path));
+      throw SeedError(fmt::format("{} already exists; use --force to overwrite it", path), true);
     }
     if (!fs::is_regular_file(status)) {
-      throw SeedError(fmt::format("{} exists and is not a regular file; refusing to overwrite it", path));
+      throw SeedError(fmt::format("{} exists and is not a regular file; refusing to overwrite it", path), true);
     }
   }
   if (path.has_parent_path()) {

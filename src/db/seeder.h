@@ -23,9 +23,11 @@ struct SeedReport {
   double seconds = 0;
 };
 
-// A refusal or failure the user can act on (file exists without force, bad count, I/O).
+// A refusal or failure the user can act on: bad_input for what the request itself got wrong (file
+// exists without force, bad count, no path), false for a failure while doing it (I/O, SQLite).
 struct SeedError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit SeedError(const std::string& what, bool bad_input_ = false) : std::runtime_error(what), bad_input(bad_input_) {}
+  bool bad_input = false;
 };
 
 // Same options => byte-for-byte the same rows (and, with one SQLite version, the same file),

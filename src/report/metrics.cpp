@@ -121,6 +121,15 @@ std::string workers_exposition(const std::vector<std::pair<std::string, WorkerSt
   return out;
 }
 
+std::string echo_exposition(const EchoServer& echo) {
+  std::string out;
+  net::PrometheusWriter w(out);
+  w.family("pathbench_echo_connections_accepted_total", net::MetricType::counter,
+           "Connections the echo server accepted since it started.");
+  w.sample("pathbench_echo_connections_accepted_total", {}, echo.connections_accepted());
+  return out;
+}
+
 // ---- HTTP: GET /metrics on a WsServer that takes no WebSocket ----------------------------------
 
 namespace {

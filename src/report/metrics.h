@@ -12,6 +12,7 @@
 
 #include "measure/interval.h"
 #include "roles/balancer.h"
+#include "roles/echo_server.h"
 #include "roles/worker.h"
 #include "runner/topology.h"
 
@@ -41,6 +42,7 @@ class MetricsRegistry {
 // Exposition text for one balancer's / worker's counters (used by runs and by `serve`).
 std::string balancer_exposition(const BalancerStats& stats);
 std::string workers_exposition(const std::vector<std::pair<std::string, WorkerStats>>& workers);
+std::string echo_exposition(const EchoServer& echo);
 // Both, for a run's spawned roles (empty when it spawned none).
 std::string roles_exposition(const Topology& topology);
 
