@@ -6,6 +6,7 @@
 
 #include "fake_path.h"
 #include "measure/load_generator.h"
+#include "report/table.h"
 #include "report/writer.h"
 
 using namespace pathbench;
@@ -321,4 +322,39 @@ TEST_CASE("load generator: a huge in-flight cap is bounded by what can finish wi
   ramp.threads = 4;
   ramp.phases = {{"up", kNanosPerSecond, 1000, 8000}};
   CHECK(open_loop_in_flight_cap(plan_phases(ramp), ramp) == 2 * 2000 * 50 / 1000 + 64);
+}
+
+TEST_CASE("load generator: the generator's own lateness is told apart from waiting for the server") {
+  // A server that holds each request 20 ms with one slot: nearly every request waits for the slot
+  // (the server's doing); the generator itself is on time.
+  FakeBehaviour slow;
+  slow.service_ns = 20 * kNanosPerMilli;
+  auto s = fake_scenario(LoadMode::open, 200, 1, 500 * kNanosPerMilli, 0, 1, 5 * kNanosPerSecond);
+  auto r = run_fake(s, slow);
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.lag.value_at_percentile(99) > 100 * kNanosPerMilli);
+  CHECK(m.wakeup_lag.value_at_percentile(99) < m.lag.value_at_percentile(99) / 10);
+  RunResult run;
+  run.scenario = s;
+  run.paths.push_back(r);
+  std::string table = format_summary_table(run);
+  CAPTURE(table);
+  CHECK(table.find("waited for a free in-flight slot") != std::string::npos);
+  CHECK(table.find("the load generator itself sent late") == std::string::npos);
+
+  // The client thread busy 3 ms in every issue() at 1000/s with slots to spare: the generator
+  // itself falls behind.
+  FakeBehaviour busy;
+  busy.ok_inside_issue_after_ns = 3 * kNanosPerMilli;
+  auto b = fake_scenario(LoadMode::open, 1000, 64, 300 * kNanosPerMilli, 0, 1, 5 * kNanosPerSecond);
+  auto rb = run_fake(b, busy);
+  const PhaseStats& mb = main_phase(rb);
+  CHECK(mb.wakeup_lag.value_at_percentile(99) > kNanosPerMilli);
+  RunResult run_b;
+  run_b.scenario = b;
+  run_b.paths.push_back(rb);
+  std::string table_b = format_summary_table(run_b);
+  CAPTURE(table_b);
+  CHECK(table_b.find("the load generator itself sent late") != std::string::npos);
+  CHECK(table_b.find("generator wake-up lag p99") != std::string::npos);
 }

@@ -254,6 +254,7 @@ class ClientThread final : public CompletionSink {
       } else if (!free_.empty()) {
         issue_one(next_intended_ns_);
       } else {
+        cap_full_ = true;
         break;
       }
       next_intended_ns_ = advance_schedule();
@@ -278,6 +279,9 @@ class ClientThread final : public CompletionSink {
     ++stats.issued;
     if (sent - intended_ns <= kOnTimeToleranceNs) ++stats.sent_on_time;
     stats.lag.record(sent - intended_ns);
+    // Due while every slot was taken: it waited for the server, not for the generator.
+    if (shared_.scenario.load.mode == LoadMode::open && intended_ns >= cap_full_until_ns_)
+      stats.wakeup_lag.record(sent - intended_ns);
     Query query = mix_ ? mix_->draw(rng_) : Query{};
     in_issue_ = true;
     client_->issue(slot, s.id, query);
@@ -310,6 +314,10 @@ class ClientThread final : public CompletionSink {
   void release(std::uint32_t slot) noexcept {
     slots_[slot].busy = false;
     free_.push_back(slot);
+    if (cap_full_) {
+      cap_full_ = false;
+      cap_full_until_ns_ = now_ns();  // everything due before now waited for this slot
+    }
   }
 
   // A slot came free: closed loop sends the next request at once; open loop sends any backlog.
@@ -422,6 +430,8 @@ class ClientThread final : public CompletionSink {
   Nanos scan_interval_ns_ = kNanosPerMilli;
   Nanos finished_ns_ = 0;
   Nanos interrupted_at_ns_ = -1;  // from the start line, when the stop flag ended issuing
+  bool cap_full_ = false;          // a due request found every slot taken
+  Nanos cap_full_until_ns_ = 0;    // when the last such wait ended
   Nanos cpu_ns_ = 0;
   std::int64_t late_ = 0;
   bool issuing_ = false;

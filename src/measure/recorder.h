@@ -22,6 +22,10 @@ struct PhaseStats {
   Histogram latency{};    // ns, completion - intended send time (coordinated omission corrected); ok only
   Histogram uncorrected{};  // ns, completion - actual send time; ok only
   Histogram lag{};        // ns, actual send - intended send (how late the generator was); every issued request
+  // ns, the same for the open-loop requests that had a free in-flight slot when they were due: the
+  // generator's own wake-up lag (timer, scheduling, a busy client thread). `lag` minus these is
+  // time spent waiting for the in-flight cap, i.e. for the server.
+  Histogram wakeup_lag{};
   // Per-hop breakdown of ok requests whose servers reported their timings (ns). The parts add
   // up to the request's time from actual send to reply: client + network (everything outside
   // the outermost server), the balancer's own share, and the worker's queue wait, SQL and rest.
@@ -57,6 +61,7 @@ struct PhaseStats {
     latency.merge(other.latency);
     uncorrected.merge(other.uncorrected);
     lag.merge(other.lag);
+    wakeup_lag.merge(other.wakeup_lag);
     hop_client_network.merge(other.hop_client_network);
     hop_balancer.merge(other.hop_balancer);
     hop_worker_queue.merge(other.hop_worker_queue);

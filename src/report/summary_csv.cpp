@@ -18,7 +18,7 @@ class SummaryCsvWriter final : public ResultWriter {
     for (auto o : kAllOutcomes)
       if (is_error(o)) out << ",err_" << to_string(o);
     out << ",late,p50_us,p90_us,p99_us,p99.9_us,p99.99_us,max_us,mean_us,uncorrected_p50_us,uncorrected_p99_us,"
-           "schedule_lag_p99_us,sent_on_time,sent_on_time_rate_per_s,unsent";
+           "schedule_lag_p99_us,sent_on_time,sent_on_time_rate_per_s,unsent,wakeup_lag_p50_us,wakeup_lag_p99_us";
     for (auto g : kCpuGroupNames) out << ",cpu_" << g << "_us_per_req";
     out << ",cpu_total_us_per_req,accounting_ok,partial,failure\n";
     for (auto& r : summary_rows(result)) {
@@ -31,7 +31,8 @@ class SummaryCsvWriter final : public ResultWriter {
       out << fmt::format(",{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}", r.late, r.p50_us,
                          r.p90_us, r.p99_us, r.p999_us, r.p9999_us, r.max_us, r.mean_us, r.uncorrected_p50_us,
                          r.uncorrected_p99_us, r.lag_p99_us);
-      out << fmt::format(",{},{:.3f},{}", r.sent_on_time, r.sent_on_time_rate_per_s, r.unsent);
+      out << fmt::format(",{},{:.3f},{},{:.3f},{:.3f}", r.sent_on_time, r.sent_on_time_rate_per_s, r.unsent,
+                         r.wakeup_lag_p50_us, r.wakeup_lag_p99_us);
       for (double cpu : r.cpu_us_per_request) out << fmt::format(",{:.3f}", cpu);
       out << fmt::format(",{:.3f},{},{},{}\n", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
                          r.partial ? "true" : "false", csv_field(r.failure));

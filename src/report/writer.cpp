@@ -130,6 +130,8 @@ std::vector<SummaryRow> summary_rows(const RunResult& result) {
       r.uncorrected_p50_us = at(s.uncorrected, 50);
       r.uncorrected_p99_us = at(s.uncorrected, 99);
       r.lag_p99_us = at(s.lag, 99);
+      r.wakeup_lag_p50_us = at(s.wakeup_lag, 50);
+      r.wakeup_lag_p99_us = at(s.wakeup_lag, 99);
       std::int64_t completed = 0;
       for (auto& ph : path.phases) completed += ph.completed();
       if (completed > 0) {

@@ -40,6 +40,7 @@ struct SummaryRow {
   std::array<std::int64_t, kOutcomeCount> outcomes{};
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, p9999_us = 0, max_us = 0, mean_us = 0;
   double uncorrected_p50_us = 0, uncorrected_p99_us = 0, lag_p99_us = 0;
+  double wakeup_lag_p50_us = 0, wakeup_lag_p99_us = 0;  // the generator's own share of the lag (open loop)
   // CPU µs per completed request over the path's whole run, by role group and for the process.
   std::array<double, kCpuGroupCount> cpu_us_per_request{};
   double cpu_total_us_per_request = 0;
