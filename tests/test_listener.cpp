@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "build_info.h"
 #include "net/listener.h"
 
 using namespace pathbench;
@@ -104,6 +105,13 @@ bool wait_for(Pred pred, std::chrono::milliseconds limit) {
 }  // namespace
 
 TEST_CASE("listener: out of descriptors, accepting backs off without spinning, logs once per wait, then resumes") {
+  if (pathbench::build::sanitized) {
+    // The sanitizer runtime needs descriptors itself (a pipe for each memory check of UBSan's
+    // vptr test): with the table full it reports false "invalid vptr" errors. The Release round
+    // runs this test.
+    MESSAGE("SKIP: fd exhaustion starves the sanitizer runtime; this test runs in the Release round");
+    return;
+  }
   IoThread loop;
   std::mutex mutex;
   std::vector<std::string> lines;
