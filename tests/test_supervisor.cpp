@@ -184,3 +184,34 @@ TEST_CASE("realmq: a SIGKILLed run leaves no rabbitmq-server tree and no folder 
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("realmq: a private server's CPU is counted as broker time" * doctest::test_suite("realmq")) {
+  PATHBENCH_SKIP_UNLESS_BROKER_SERVER("nats");
+  TempDir dir;
+  write_file(dir / "s.toml", "[load]\nrate_per_s = 3000\nduration = \"2s\"\nwarmup = \"0s\"\n[workers]\ncount = 1\n"
+                             "[query]\nmix = { echo = 1 }\n[broker]\nkind = \"nats\"\n[[path]]\nkind = \"queue\"\n");
+  auto r = run_pathbench("run " + (dir / "s.toml").string() + " --out " + (dir / "out").string());
+  CAPTURE(r.output);
+  REQUIRE(r.exit_code == 0);
+  std::istringstream csv(slurp(dir / "out" / "summary.csv"));
+  std::string header, row;
+  std::getline(csv, header);
+  std::getline(csv, row);
+  auto column = [](const std::string& line, std::size_t index) {
+    std::istringstream fields(line);
+    std::string field;
+    for (std::size_t i = 0; i <= index && std::getline(fields, field, ','); ++i) {
+    }
+    return field;
+  };
+  std::size_t broker = 0, total = 0, i = 0;
+  std::istringstream names(header);
+  for (std::string name; std::getline(names, name, ','); ++i) {
+    if (name == "cpu_broker_us_per_req") broker = i;
+    if (name == "cpu_total_us_per_req") total = i;
+  }
+  REQUIRE(broker > 0);
+  CAPTURE(row);
+  CHECK(std::stod(column(row, broker)) > 0.0);  // nats-server's own CPU, not only pathbench's threads
+  CHECK(std::stod(column(row, total)) >= std::stod(column(row, broker)));
+}

@@ -27,6 +27,7 @@
 
 extern char** environ;
 
+#include "mq/process_tree.h"
 #include "mq/supervisor.h"
 
 namespace pathbench::mq {
@@ -326,6 +327,13 @@ BrokerProcess::~BrokerProcess() { stop(); }
 const std::string& BrokerProcess::kind() const noexcept { return state_->kind; }
 const std::string& BrokerProcess::url() const noexcept { return state_->url; }
 pid_t BrokerProcess::pid() const noexcept { return state_->pgid; }
+Nanos BrokerProcess::cpu_ns() const {
+  if (!state_) return 0;
+  std::lock_guard lock(state_->mutex);
+  if (state_->stopped || state_->pgid <= 0) return 0;
+  return tree_cpu_ns(state_->pgid);
+}
+
 bool BrokerProcess::running() const noexcept {
   if (!state_) return false;
   std::lock_guard lock(state_->mutex);

@@ -50,7 +50,10 @@ class BrokerProcess {
   const std::string& kind() const noexcept;
   // "amqp://guest:guest@127.0.0.1:PORT" (vhost "/") or "nats://127.0.0.1:PORT".
   const std::string& url() const noexcept;
-  pid_t pid() const noexcept;  // the server's process group leader
+  pid_t pid() const noexcept;  // the server's process group leader (its supervisor)
+  // CPU time the server's whole process tree has used so far (0 once stopped): a private server
+  // is another process, and a run that uses it pays for it (runner: the broker CPU group).
+  Nanos cpu_ns() const;
   bool running() const noexcept;
   // Stops the server (bounded) and removes its folder. Idempotent.
   void stop() noexcept;

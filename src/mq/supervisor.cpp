@@ -1,6 +1,5 @@
 #include "mq/supervisor.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -10,10 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <string>
 #include <vector>
+
+#include "mq/process_tree.h"
 
 namespace pathbench::mq {
 
@@ -24,38 +23,6 @@ volatile sig_atomic_t g_stop_requested = 0;
 void on_stop_signal(int) { g_stop_requested = 1; }
 
 void sleep_ms(int ms) { ::poll(nullptr, 0, ms); }
-
-// Every live process whose chain of parents leads to `root` (from /proc).
-std::vector<pid_t> descendants_of(pid_t root) {
-  std::multimap<pid_t, pid_t> children;  // parent -> child
-  if (DIR* proc = ::opendir("/proc")) {
-    while (dirent* entry = ::readdir(proc)) {
-      char* end = nullptr;
-      const long pid = std::strtol(entry->d_name, &end, 10);
-      if (pid <= 0 || *end != '\0') continue;
-      std::ifstream stat(std::string("/proc/") + entry->d_name + "/stat");
-      std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
-      const auto close = text.rfind(')');
-      if (close == std::string::npos || close + 4 >= text.size()) continue;
-      const long ppid = std::strtol(text.c_str() + close + 4, nullptr, 10);
-      children.emplace(static_cast<pid_t>(ppid), static_cast<pid_t>(pid));
-    }
-    ::closedir(proc);
-  }
-  std::vector<pid_t> found;
-  std::vector<pid_t> frontier{root};
-  while (!frontier.empty()) {
-    pid_t parent = frontier.back();
-    frontier.pop_back();
-    auto [first, last] = children.equal_range(parent);
-    for (auto it = first; it != last; ++it) {
-      found.push_back(it->second);
-      frontier.push_back(it->second);
-    }
-  }
-  return found;
-}
 
 void reap_children() {
   int status;

@@ -195,4 +195,10 @@ bool Topology::pause_consumers(bool paused) {
   return !queue_workers_.empty();
 }
 
+Nanos Topology::external_cpu_ns() const {
+  Nanos total = 0;
+  for (auto& p : broker_processes_) total += p->cpu_ns();
+  return total;
+}
+
 }  // namespace pathbench

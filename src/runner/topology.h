@@ -61,6 +61,10 @@ class Topology final : public Endpoints {
   bool slow_worker(int index, Nanos delay_ns);
   void restore();
 
+  // CPU time used so far by the servers this run started as separate processes (private
+  // rabbitmq-server / nats-server trees); runner's thread.
+  Nanos external_cpu_ns() const;
+
   // The spawned workers' counters (id, stats), for metrics; thread-safe. Killed ones are left out.
   std::vector<std::pair<std::string, WorkerStats>> worker_stats() const;
   // The spawned balancer, or null (any thread: the metrics thread reads it while a later path
