@@ -167,3 +167,41 @@ TEST_CASE("results: the writers' files have the documented formats") {
   CHECK(parsed["paths"][0]["accounting_ok"] == true);
   CHECK(context == parsed.dump(2) + "\n");
 }
+
+TEST_CASE("paths: CPU per request is measured per phase, not the whole run's repeated on every row") {
+  TempDir dir;
+  Scenario s = load_scenario_text(R"(
+name = "phases"
+[load]
+rate_per_s = 200
+warmup = "200ms"
+[[load.phase]]
+name = "low"
+duration = "600ms"
+rate_per_s = 200
+[[load.phase]]
+name = "high"
+duration = "600ms"
+rate_per_s = 3000
+[[path]]
+kind = "tcp_echo"
+)",
+                                  "phases.toml");
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  REQUIRE(r.paths.size() == 1);
+  const auto& p = r.paths[0];
+  REQUIRE(p.failure.empty());
+  REQUIRE(p.phase_cpu.size() == p.plan.size());
+  auto rows = summary_rows(r);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].phase == "low");
+  CHECK(rows[1].phase == "high");
+  CHECK(rows[0].cpu_total_us_per_request > 0);
+  CHECK(rows[1].cpu_total_us_per_request > 0);
+  CHECK(rows[0].cpu_total_us_per_request != rows[1].cpu_total_us_per_request);
+  // The phases' CPU adds up to no more than the whole run's (which also has connect and the stop).
+  Nanos phases_ns = 0;
+  for (auto& c : p.phase_cpu) phases_ns += c.process_ns;
+  CHECK(phases_ns <= p.cpu.process_ns + 20 * kNanosPerMilli);
+}

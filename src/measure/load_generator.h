@@ -44,6 +44,9 @@ struct PathRunResult {
   };
   std::vector<FaultEvent> faults;
   CpuSample cpu;  // CPU used by role over this path's run (warm-up and drain included)
+  // The same per phase, parallel to plan (the last phase includes the drain); empty when not
+  // sampled (then only `cpu` is known).
+  std::vector<CpuSample> phase_cpu;
   // A knee search ([knee]): each probe is one measured phase of this result, in run order.
   struct Knee {
     bool searched = false;

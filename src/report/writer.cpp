@@ -132,12 +132,19 @@ std::vector<SummaryRow> summary_rows(const RunResult& result) {
       r.lag_p99_us = at(s.lag, 99);
       r.wakeup_lag_p50_us = at(s.wakeup_lag, 50);
       r.wakeup_lag_p99_us = at(s.wakeup_lag, 99);
-      std::int64_t completed = 0;
-      for (auto& ph : path.phases) completed += ph.completed();
+      // This phase's CPU over this phase's requests when it was sampled per phase; otherwise the
+      // whole run's over all of its requests (the same on every row of the path).
+      const bool per_phase = path.phase_cpu.size() == path.plan.size();
+      const CpuSample& cpu = per_phase ? path.phase_cpu[i] : path.cpu;
+      std::int64_t completed = s.completed();
+      if (!per_phase) {
+        completed = 0;
+        for (auto& ph : path.phases) completed += ph.completed();
+      }
       if (completed > 0) {
         for (std::size_t g = 0; g < kCpuGroupCount; ++g)
-          r.cpu_us_per_request[g] = static_cast<double>(path.cpu.by_group_ns[g]) / 1e3 / static_cast<double>(completed);
-        r.cpu_total_us_per_request = static_cast<double>(path.cpu.process_ns) / 1e3 / static_cast<double>(completed);
+          r.cpu_us_per_request[g] = static_cast<double>(cpu.by_group_ns[g]) / 1e3 / static_cast<double>(completed);
+        r.cpu_total_us_per_request = static_cast<double>(cpu.process_ns) / 1e3 / static_cast<double>(completed);
       }
       r.accounting_ok = path.accounting_holds();
       r.partial = path.interrupted || result.interrupted;

@@ -7,6 +7,7 @@
 #include "runner/knee.h"
 #include "paths/registry.h"
 #include "runner/faults.h"
+#include "runner/phase_cpu.h"
 #include "runner/topology.h"
 
 namespace pathbench {
@@ -43,9 +44,20 @@ std::vector<BackendSnapshot> backend_deltas(const std::vector<BackendSnapshot>& 
 
 // A knee search folded into one PathRunResult: each probe becomes a measured phase.
 PathRunResult run_knee(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
-                       const std::atomic<bool>& stop, const RunObserver& observer) {
+                       const std::atomic<bool>& stop, const RunObserver& observer,
+                       const std::function<CpuSample()>& sample_all) {
   int index = 0;
+  // Each probe's own CPU (a probe is one phase of the folded result): the servers' from /proc
+  // between probes, the client's from the probe's threads.
+  std::vector<CpuSample> probe_cpu;
+  CpuSample last = sample_all();
   KneeResult knee = find_knee(scenario, spec, info, instance, scenario.knee, stop, [&](const KneeProbe& p) {
+    CpuSample now = sample_all();
+    CpuSample delta = cpu_delta(last, now);
+    delta.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] =
+        p.run.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
+    probe_cpu.push_back(delta);
+    last = now;
     ++index;
     if (observer.note)
       observer.note(fmt::format("{}: probe {} at {:.0f} req/s: {}", spec.label, index, p.rate_per_s, p.verdict));
@@ -77,6 +89,7 @@ PathRunResult run_knee(const Scenario& scenario, const PathSpec& spec, const Pat
     path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] +=
         p.run.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
   }
+  if (probe_cpu.size() == path.plan.size()) path.phase_cpu = std::move(probe_cpu);
   if (observer.note)
     observer.note(fmt::format("{}: knee {:.0f} req/s{}{}", spec.label, knee.knee_rate_per_s,
                               knee.above_high ? " (or more: the highest rate tried held)" : "",
@@ -130,7 +143,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       };
       CpuSample cpu_before = sample_all();
       if (scenario.knee.enabled) {
-        path = run_knee(result.scenario, spec, *info, *instance, stop, observer);
+        path = run_knee(result.scenario, spec, *info, *instance, stop, observer, sample_all);
         if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
         Nanos client_ns = path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
         path.cpu = cpu_delta(cpu_before, sample_all());
@@ -140,11 +153,16 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
         continue;
       }
       FaultRunner faults(scenario.faults, topology);
+      PhaseCpuSampler phase_cpu(plan_phases(result.scenario.load), sample_all);
       path = run_path(result.scenario, spec, info->carries_queries, *instance, stop, std::move(on_second),
-                      [&faults](Nanos start) { faults.begin(start); });
+                      [&faults, &phase_cpu](Nanos start) {
+                        faults.begin(start);
+                        phase_cpu.begin(start);
+                      });
       faults.finish();
       {
         Nanos client_ns = path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
+        path.phase_cpu = phase_cpu.finish(client_ns);
         path.cpu = cpu_delta(cpu_before, sample_all());
         path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] += client_ns;
       }
