@@ -110,6 +110,13 @@ void check_killed_run_leaves_nothing(const std::string& kind) {
   const fs::path log = dir / "run.out";
   pid_t runner = ::fork();
   REQUIRE(runner >= 0);
+  // Whatever a failed check leaves, the run does not outlive the test.
+  struct KillOnExit {
+    pid_t& pid;
+    ~KillOnExit() {
+      if (pid > 0 && ::kill(pid, SIGTERM) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } kill_on_exit{runner};
   if (runner == 0) {
     std::string out = log.string(), scenario = (dir / "s.toml").string(), results = (dir / "out").string();
     freopen(out.c_str(), "w", stdout);
@@ -132,9 +139,9 @@ void check_killed_run_leaves_nothing(const std::string& kind) {
   fs::path folder;
   for (pid_t p : descendants(runner)) {
     auto args = cmdline_of(p);
-    if (args.size() > 3 && args[1] == "__supervise") {
+    if (args.size() > 4 && args[1] == "__supervise") {  // __supervise PARENT_PID FOLDER SERVER ...
       supervisor = p;
-      folder = args[2];
+      folder = args[3];
     }
   }
   REQUIRE(supervisor > 0);
@@ -156,6 +163,7 @@ void check_killed_run_leaves_nothing(const std::string& kind) {
   ::kill(runner, SIGKILL);
   int status = 0;
   ::waitpid(runner, &status, 0);
+  runner = 0;
   bool gone = false;
   for (int i = 0; i < 150 && !gone; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

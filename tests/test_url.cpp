@@ -41,4 +41,8 @@ TEST_CASE("url: user info is redacted wherever a URL appears in text") {
   CHECK(redact_urls("no url here") == "no url here");
   CHECK(redact_urls("postgresql://u@db/x?sslmode=disable") == "postgresql://***@db/x?sslmode=disable");
   CHECK(redact_urls("ends with scheme://") == "ends with scheme://");
+  // Passwords with characters a URL parser would stop at are redacted whole.
+  CHECK(redact_urls("amqp://u:p,ss@h:5672/ x") == "amqp://***@h:5672/ x");
+  CHECK(redact_urls("found \"amqp://u:pa/ss@h\"") == "found \"amqp://***@h\"");
+  CHECK_FALSE(parse_url("amqp://u:p ss@h:1/"));
 }

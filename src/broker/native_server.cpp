@@ -137,14 +137,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void refuse_over_limit(const std::string& reason) {
     server_.closed_over_limit.fetch_add(1, std::memory_order_relaxed);
     send_error(0, Status::overflow, reason);
-    close_after_flush_ = true;
+    stop_serving();
     do_write();
   }
 
   // Tells the peer why, then closes once that is written. Nothing more is read.
   void refuse(Status why) {
     send_error(0, why, to_string(why));
+    stop_serving();
+  }
+
+  // After the last word: nothing more is sent (deliveries included) and the session's
+  // consumers go at once, so what they held is redelivered instead of sent into a closing socket.
+  void stop_serving() {
     close_after_flush_ = true;
+    consumers_.clear();
+    broker_.close_session(session_);
+    session_closed_ = true;
   }
 
   // --- frames
@@ -277,7 +286,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // --- writing: frames are appended to out_; one write in flight carries everything queued.
   void send(const Frame& frame) {
-    if (closed_) return;
+    if (closed_ || close_after_flush_) return;
     protocol::encode_frame(frame, out_);
   }
 
@@ -336,7 +345,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     consumers_.clear();
-    broker_.close_session(session_);  // cancels our consumers: unacked -> redelivered
+    if (!session_closed_) broker_.close_session(session_);  // cancels our consumers: unacked -> redelivered
+    session_closed_ = true;
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -351,6 +361,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer linger_timer_{socket_.get_executor()};
   std::unique_ptr<std::array<char, 4096>> drain_;  // only while lingering
   bool lingering_ = false;
+  bool session_closed_ = false;
   NativeServer::Impl& server_;
   Broker& broker_;
   SessionId session_ = 0;

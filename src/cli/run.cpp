@@ -169,14 +169,16 @@ int run_main(std::span<const std::string> args) {
 
   RunResult result = run_scenario(scenario, g_stop, observer);
   result.command_line = join_args(args);
+  // The table first: when a result file cannot be written, the numbers still reach the user.
+  if (!quiet && terminal) fmt::print("\r\033[K");
+  fmt::print("\n{}\n", format_summary_table(result));
+  std::fflush(stdout);
   try {
     write_results(result, dir);
   } catch (const std::exception& e) {
     fmt::print(stderr, "pathbench run: {}\n", redact_urls(e.what()));
     return kExitRunFailed;
   }
-  if (!quiet && terminal) fmt::print("\r\033[K");
-  fmt::print("\n{}\n", format_summary_table(result));
   fmt::print("results: {}{}\n", dir.string(), result.interrupted ? " (PARTIAL: interrupted)" : "");
 
   bool failed = result.interrupted;

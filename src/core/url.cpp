@@ -51,6 +51,9 @@ std::optional<Url> parse_url(std::string_view text, std::uint16_t default_port, 
     return std::nullopt;
   };
   Url url;
+  for (char c : text)
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '"' || c == '\'')
+      return bad("spaces and quotes must be %-escaped in a URL");
   const auto sep = text.find("://");
   if (sep == std::string_view::npos || sep == 0)
     return bad("expected scheme://host:port");
@@ -111,10 +114,12 @@ std::string redact_urls(std::string_view text) {
     const auto sep = text.find("://", pos);
     if (sep == std::string_view::npos) break;
     const std::size_t start = sep + 3;
-    // The authority ends at the first character that cannot be part of it.
+    // Scan to the end of the URL (whitespace or a quote) and redact up to the last '@' in it:
+    // a password may hold ',', '/' or other characters a parser would refuse, and redacting
+    // too much is harmless where too little leaks a secret.
     std::size_t end = start;
-    while (end < text.size() && text[end] != '/' && !std::isspace(static_cast<unsigned char>(text[end])) &&
-           text[end] != '"' && text[end] != '\'' && text[end] != ',')
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != '"' &&
+           text[end] != '\'')
       ++end;
     const auto at = text.substr(start, end - start).rfind('@');
     out.append(text.substr(pos, start - pos));

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "core/thread_cpu.h"
+
 namespace pathbench {
 
 CpuGroup cpu_group_of(std::string_view name) noexcept {
@@ -49,6 +51,8 @@ CpuSample sample_cpu() {
     s.by_group_ns[static_cast<std::size_t>(cpu_group_of(comm))] +=
         static_cast<Nanos>(static_cast<double>(utime + stime) * ns_per_tick);
   }
+  // Helper threads that have ended left their time behind (core/thread_cpu.h).
+  for (auto& [name, ns] : ended_threads_cpu()) s.by_group_ns[static_cast<std::size_t>(cpu_group_of(name))] += ns;
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) == 0)
     s.process_ns = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * kNanosPerSecond +

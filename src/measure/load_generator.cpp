@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/thread_cpu.h"
 #include "db/catalog.h"
 
 
@@ -148,16 +148,8 @@ class ClientThread final : public CompletionSink {
     if (!finished_) arm_scan_timer();
     io_.run();
     shutdown_client();
-    cpu_ns_ = thread_cpu_ns();
-  }
-
-  // This thread's CPU time so far; the thread ends before the runner's CPU sample, so it
-  // reports its own.
-  static Nanos thread_cpu_ns() {
-    rusage usage{};
-    if (getrusage(RUSAGE_THREAD, &usage) != 0) return 0;
-    return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * kNanosPerSecond +
-           (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * kNanosPerMicro;
+    // The thread ends before the runner's CPU sample, so it reports its own.
+    cpu_ns_ = this_thread_cpu_ns();
   }
   Nanos cpu_ns() const noexcept { return cpu_ns_; }
 

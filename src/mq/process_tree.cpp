@@ -70,7 +70,9 @@ Nanos tree_cpu_ns(pid_t root) {
   };
   long long ticks = cpu_ticks(root, true);
   if (ticks == 0 && stat_fields(root).empty()) return 0;
-  for (pid_t p : descendants_of(root)) ticks += cpu_ticks(p, false);
+  // Each process with the children it reaped: cutime/cstime cover only dead, reaped children,
+  // so nothing is counted twice, and short-lived helpers (sh, df, inet_gethost) are not lost.
+  for (pid_t p : descendants_of(root)) ticks += cpu_ticks(p, true);
   return static_cast<Nanos>(ticks) * kNanosPerSecond / ticks_per_s;
 }
 

@@ -209,6 +209,9 @@ pid_t spawn(std::vector<std::string> args, std::vector<std::string> env, const f
       ::dup2(fd, STDOUT_FILENO);
       ::dup2(fd, STDERR_FILENO);
     }
+    // Nothing else of ours goes along: Asio's sockets are not close-on-exec, and a listener a
+    // server inherited would keep accepting after pathbench closed it.
+    ::close_range(3, ~0U, 0);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -293,9 +296,11 @@ void BrokerProcess::State::stop_locked() noexcept {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     };
-    if (!group_gone(3 * kNanosPerSecond)) {
+    // The supervisor (in the group) ends what is left of the tree on SIGTERM within its own
+    // grace (2 s TERM, then KILL rounds): give it that long before killing the group outright.
+    if (!group_gone(kNanosPerSecond)) {
       ::kill(-pgid, SIGTERM);
-      if (!group_gone(3 * kNanosPerSecond)) {
+      if (!group_gone(6 * kNanosPerSecond)) {
         ::kill(-pgid, SIGKILL);
         group_gone(2 * kNanosPerSecond);
       }
@@ -402,6 +407,10 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
     set_env(env, "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1}");
     set_env(env, "RABBITMQ_CTL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1}");
     set_env(env, "ERL_EPMD_ADDRESS", "127.0.0.1");
+    // An epmd of its own, so ending this server's tree never takes another node's epmd along.
+    int epmd_port = free_loopback_port();
+    while (epmd_port == port || epmd_port == dist_port) epmd_port = free_loopback_port();
+    set_env(env, "ERL_EPMD_PORT", std::to_string(epmd_port));
     set_env(env, "RABBITMQ_MNESIA_BASE", (f / "mnesia").string());
     set_env(env, "RABBITMQ_LOG_BASE", (f / "log").string());
     // Nothing from /etc/rabbitmq: no plugins, no config, no env file — the same server every time.
@@ -418,7 +427,8 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
   const fs::path output = state->folder / "server.out";
   // The server runs under a supervisor (mq/supervisor.h): this program again, which ends the
   // server's whole tree and removes the folder if pathbench goes away in any way.
-  std::vector<std::string> supervised{"/proc/self/exe", kSuperviseCommand, state->folder.string()};
+  std::vector<std::string> supervised{"/proc/self/exe", kSuperviseCommand, std::to_string(::getpid()),
+                                      state->folder.string()};
   supervised.insert(supervised.end(), args.begin(), args.end());
   try {
     state->pgid = spawn(supervised, env, output);

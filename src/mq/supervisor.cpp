@@ -52,9 +52,11 @@ void end_tree(int grace_ms) {
 
 int supervise_main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], kSuperviseCommand) != 0) return -1;
-  if (argc < 4) return 2;
-  const std::filesystem::path folder = argv[2];
-  const pid_t parent = ::getppid();
+  if (argc < 5) return 2;
+  // The parent's pid comes from the parent: had it died between fork and here, getppid() would
+  // already name the reaper and the server would never be ended.
+  const pid_t parent = static_cast<pid_t>(std::strtol(argv[2], nullptr, 10));
+  const std::filesystem::path folder = argv[3];
   ::prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0, 0, 0);
   ::prctl(PR_SET_NAME, reinterpret_cast<unsigned long>("pb-supervise"), 0, 0, 0);
   struct sigaction action{};
@@ -68,12 +70,12 @@ int supervise_main(int argc, char** argv) {
     struct sigaction defaults{};
     defaults.sa_handler = SIG_DFL;
     for (int s : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(s, &defaults, nullptr);
-    ::execv(argv[3], argv + 3);
+    ::execv(argv[4], argv + 4);
     ::_exit(127);
   }
 
   auto clean_up = [&folder] {
-    end_tree(5000);
+    end_tree(2000);
     std::error_code ec;
     std::filesystem::remove_all(folder, ec);
   };
@@ -82,8 +84,11 @@ int supervise_main(int argc, char** argv) {
     pid_t r;
     while ((r = ::waitpid(-1, &status, WNOHANG)) > 0) {
       if (r != server) continue;
-      // The server ended by itself (or after a graceful stop): end what it left running.
+      // The server ended by itself (or after a graceful stop): end what it left running, and
+      // its folder goes too (the parent removes it as well; whoever is first).
       end_tree(2000);
+      std::error_code ec;
+      std::filesystem::remove_all(folder, ec);
       if (WIFEXITED(status)) return WEXITSTATUS(status);
       return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     }

@@ -2,7 +2,7 @@
 //
 // BrokerProcess (mq/server_process.h) does not exec rabbitmq-server or nats-server itself: it
 // execs the running program again as
-//     <program> __supervise FOLDER SERVER [ARGS...]
+//     <program> __supervise PARENT_PID FOLDER SERVER [ARGS...]
 // and that small process (single-threaded, in the server's process group) makes itself a child
 // subreaper (PR_SET_CHILD_SUBREAPER), starts the server, and waits. It ends the server's whole
 // process tree — every descendant found through /proc, including what rabbitmq-server runs under
