@@ -289,6 +289,7 @@ class ClientThread final : public CompletionSink {
     ++stats.issued;
     ++stats.unsent;
     ++stats.outcomes[static_cast<std::size_t>(Outcome::timeout)];
+    if (now >= bucket_end_ns_) flush_intervals(now);  // the timeout belongs to the second it happens in
     ++bucket_.outcomes[static_cast<std::size_t>(Outcome::timeout)];
     stats.lag.record(now - intended_ns);
   }

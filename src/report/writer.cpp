@@ -50,7 +50,8 @@ OutputFile::OutputFile(std::filesystem::path file)
 }
 
 OutputFile::~OutputFile() {
-  check(closed_ || std::uncaught_exceptions() > 0 || file_.empty(), "a result file was never closed (OutputFile::close)");
+  check(closed_ || std::uncaught_exceptions() > exceptions_at_open_ || file_.empty(),
+        "a result file was never closed (OutputFile::close)");
 }
 
 void OutputFile::close() {

@@ -2,6 +2,7 @@
 // finished RunResult into files in the run's results folder. Called once, on the main
 // thread, after every client thread has been joined.
 #pragma once
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -60,7 +61,8 @@ class OutputFile : public std::ofstream {
  public:
   explicit OutputFile(std::filesystem::path file);  // throws std::runtime_error naming the file
   OutputFile(OutputFile&& other) noexcept
-      : std::ofstream(std::move(other)), file_(std::move(other.file_)), closed_(other.closed_) {
+      : std::ofstream(std::move(other)), file_(std::move(other.file_)), closed_(other.closed_),
+        exceptions_at_open_(other.exceptions_at_open_) {
     other.closed_ = true;
   }
   ~OutputFile() override;
@@ -69,6 +71,7 @@ class OutputFile : public std::ofstream {
  private:
   std::filesystem::path file_;
   bool closed_ = false;
+  int exceptions_at_open_ = std::uncaught_exceptions();  // a writer may itself run during unwinding
 };
 
 // Opens a file for writing or throws std::runtime_error naming it.
