@@ -10,6 +10,7 @@
 #include "db/seeder.h"
 #include "paths/registry.h"
 #include "report/writer.h"
+#include "roles/echo_server.h"
 #include "runner/runner.h"
 #include "scenario/loader.h"
 #include "skip_guard.h"
@@ -204,4 +205,31 @@ kind = "tcp_echo"
   Nanos phases_ns = 0;
   for (auto& c : p.phase_cpu) phases_ns += c.process_ns;
   CHECK(phases_ns <= p.cpu.process_ns + 20 * kNanosPerMilli);
+}
+
+TEST_CASE("paths: tcp_echo measures an external echo server named by [echo] endpoint") {
+  EchoServer external(EchoServerOptions{});
+  const std::string address = fmt::format("127.0.0.1:{}", external.port());
+  Scenario s = load_scenario_text(fmt::format(R"(
+[load]
+rate_per_s = 500
+duration = "300ms"
+warmup = "0s"
+[echo]
+endpoint = "{}"
+[[path]]
+kind = "tcp_echo"
+)",
+                                              address),
+                                  "echo.toml");
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  REQUIRE(r.paths.size() == 1);
+  const auto& p = r.paths[0];
+  CHECK(p.failure.empty());
+  CHECK(p.endpoint == "tcp://" + address);
+  CHECK(p.accounting_holds());
+  CHECK(p.phases.back().count(Outcome::ok) == 150);
+  CHECK(external.connections_accepted() >= 1);  // the path used it, not a server of its own
+  CHECK(scenario_to_toml(s).find("[echo]") != std::string::npos);
 }

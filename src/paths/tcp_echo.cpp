@@ -4,8 +4,10 @@
 
 #include <boost/asio.hpp>
 #include <cstring>
+#include <optional>
 #include <vector>
 
+#include "core/host_port.h"
 #include "roles/echo_server.h"
 
 namespace pathbench {
@@ -206,21 +208,40 @@ class TcpEchoClient final : public PathClient {
   std::size_t next_ = 0;
 };
 
+// The echo server: spawned on loopback, or a running `pathbench serve echo` at [echo] endpoint.
 class TcpEchoInstance final : public PathInstance {
  public:
-  TcpEchoInstance(const Scenario& scenario, const PathSpec& spec)
-      : scenario_(scenario), spec_(spec), server_(EchoServerOptions{}) {}
+  TcpEchoInstance(const Scenario& scenario, const PathSpec& spec) : scenario_(scenario), spec_(spec) {
+    if (scenario.echo.endpoint.empty()) {
+      server_.emplace(EchoServerOptions{});
+      target_ = tcp::endpoint(asio::ip::make_address(server_->host()), server_->port());
+      return;
+    }
+    const auto hp = parse_host_port(scenario.echo.endpoint);  // the loader checked the form
+    if (!hp) throw std::runtime_error(fmt::format("echo.endpoint \"{}\" is not host:port", scenario.echo.endpoint));
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    boost::system::error_code ec;
+    auto results = resolver.resolve(hp->host, std::to_string(hp->port), ec);
+    if (ec || results.empty())
+      throw std::runtime_error(fmt::format("cannot resolve echo.endpoint {}: {}", scenario.echo.endpoint, ec.message()));
+    target_ = results.begin()->endpoint();
+  }
 
   std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, int) override {
-    tcp::endpoint endpoint(asio::ip::make_address(server_.host()), server_.port());
-    return std::make_unique<TcpEchoClient>(io, sink, endpoint, scenario_, spec_);
+    return std::make_unique<TcpEchoClient>(io, sink, target_, scenario_, spec_);
   }
-  std::string endpoint() const override { return fmt::format("tcp://{}:{}", server_.host(), server_.port()); }
+  std::string endpoint() const override {
+    const auto address = target_.address();
+    if (address.is_v6()) return fmt::format("tcp://[{}]:{}", address.to_string(), target_.port());
+    return fmt::format("tcp://{}:{}", address.to_string(), target_.port());
+  }
 
  private:
   const Scenario& scenario_;
   const PathSpec& spec_;
-  EchoServer server_;
+  std::optional<EchoServer> server_;  // none with an external echo server
+  tcp::endpoint target_;
 };
 
 }  // namespace

@@ -78,6 +78,12 @@ struct WorkersConfig {
   std::string listen_host = "127.0.0.1";
 };
 
+// [echo]: the raw TCP echo server of `tcp_echo` paths: spawned in-process, or a running
+// `pathbench serve echo` at `endpoint`.
+struct EchoConfig {
+  std::string endpoint;  // "host:port"; empty = spawn one on loopback
+};
+
 // The balancer in front of the workers (paths with via = "balancer").
 struct BalancerConfig {
   BalancerPolicyConfig routing;                        // policy, limits, ejection
@@ -154,6 +160,7 @@ struct Scenario {
   DatabaseConfig database;
   QueryMixConfig query;
   WorkersConfig workers;
+  EchoConfig echo;
   BalancerConfig balancer;
   BrokerConfig broker;
   KneeConfig knee;

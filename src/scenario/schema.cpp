@@ -129,6 +129,11 @@ const TableSpec<WorkersConfig> kWorkersTable{kWorkersFields, nullptr, [](TableRe
   }
 }};
 
+const Field<EchoConfig> kEchoFields[] = {
+    endpoint<&EchoConfig::endpoint>("endpoint"),
+};
+const TableSpec<EchoConfig> kEchoTable{kEchoFields};
+
 constexpr std::array<Choice<RoutingPolicy>, 3> kPolicies{{{"least_outstanding", RoutingPolicy::least_outstanding},
                                                           {"p2c", RoutingPolicy::p2c},
                                                           {"round_robin", RoutingPolicy::round_robin}}};
@@ -225,6 +230,7 @@ const Field<Scenario> kScenarioFields[] = {
     table<&Scenario::database>("database", kDatabaseTable),
     table<&Scenario::query>("query", kQueryTable),
     table<&Scenario::workers>("workers", kWorkersTable),
+    table<&Scenario::echo>("echo", kEchoTable),
     table<&Scenario::balancer>("balancer", kBalancerTable),
     table<&Scenario::broker>("broker", kBrokerTable),
     table<&Scenario::knee>("knee", kKneeTable).omitted_when([](const Scenario& s) { return !s.knee.enabled; }),
