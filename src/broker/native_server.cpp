@@ -134,6 +134,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return grew;
   }
 
+  // A closing connection holds no input: its buffer goes, and the server's total with it.
+  void drop_input() {
+    in_ = protocol::InputBuffer();
+    account_buffer();
+  }
+
   void refuse_over_limit(const std::string& reason) {
     server_.closed_over_limit.fetch_add(1, std::memory_order_relaxed);
     send_error(0, Status::overflow, reason);
@@ -323,8 +329,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void linger_then_close() {
     if (lingering_ || closed_) return;
     lingering_ = true;
-    in_ = protocol::InputBuffer();
-    account_buffer();
+    drop_input();
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
     drain_ = std::make_unique<std::array<char, 4096>>();
@@ -351,8 +356,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     server_.open.fetch_sub(1, std::memory_order_relaxed);
-    in_ = protocol::InputBuffer();  // a closed connection holds no input
-    account_buffer();
+    drop_input();
     std::lock_guard lock(server_.connections_mutex);
     server_.connections.erase(this);
   }

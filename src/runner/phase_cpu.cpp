@@ -7,7 +7,9 @@ namespace pathbench {
 PhaseCpuSampler::PhaseCpuSampler(std::vector<PhasePlan> plan, Sample sample)
     : plan_(std::move(plan)), sample_(std::move(sample)) {}
 
-PhaseCpuSampler::~PhaseCpuSampler() {
+PhaseCpuSampler::~PhaseCpuSampler() { stop(); }
+
+void PhaseCpuSampler::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -33,12 +35,7 @@ void PhaseCpuSampler::run(Nanos start_ns) {
 }
 
 std::vector<CpuSample> PhaseCpuSampler::finish(Nanos client_thread_total_ns) {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  stop();
   CpuSample end = sample_();
   // The load generator's threads have ended: their own totals stand in (helper threads that
   // ended left theirs in the sample already, core/thread_cpu.h).

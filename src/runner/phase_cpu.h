@@ -30,6 +30,7 @@ class PhaseCpuSampler {
 
  private:
   void run(Nanos start_ns);
+  void stop();  // idempotent: the sampling thread is joined when it returns
 
   const std::vector<PhasePlan> plan_;
   const Sample sample_;

@@ -42,6 +42,15 @@ std::vector<BackendSnapshot> backend_deltas(const std::vector<BackendSnapshot>& 
   return after;
 }
 
+// A path's CPU over its run: the samples' difference, with the client group from the load
+// generator's threads (they have ended before the after-sample, so they report their own).
+CpuSample run_cpu(const CpuSample& before, const CpuSample& after, const CpuSample& from_threads) {
+  CpuSample cpu = cpu_delta(before, after);
+  cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] +=
+      from_threads.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
+  return cpu;
+}
+
 // A knee search folded into one PathRunResult: each probe becomes a measured phase.
 PathRunResult run_knee(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
                        const std::atomic<bool>& stop, const RunObserver& observer,
@@ -145,9 +154,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       if (scenario.knee.enabled) {
         path = run_knee(result.scenario, spec, *info, *instance, stop, observer, sample_all);
         if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
-        Nanos client_ns = path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
-        path.cpu = cpu_delta(cpu_before, sample_all());
-        path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] += client_ns;
+        path.cpu = run_cpu(cpu_before, sample_all(), path.cpu);
         result.interrupted = result.interrupted || path.interrupted;
         result.paths.push_back(std::move(path));
         continue;
@@ -161,10 +168,8 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
                       });
       faults.finish();
       {
-        Nanos client_ns = path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
-        path.phase_cpu = phase_cpu.finish(client_ns);
-        path.cpu = cpu_delta(cpu_before, sample_all());
-        path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] += client_ns;
+        path.phase_cpu = phase_cpu.finish(path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)]);
+        path.cpu = run_cpu(cpu_before, sample_all(), path.cpu);
       }
       path.faults = faults.events();
       if (!scenario.faults.empty()) topology.restore();  // the next path starts from the same state
