@@ -10,7 +10,10 @@
 #include "db/seeder.h"
 #include "paths/registry.h"
 #include "report/writer.h"
+#include "roles/balancer.h"
 #include "roles/echo_server.h"
+#include "roles/worker.h"
+#include "runner/dataset.h"
 #include "runner/runner.h"
 #include "scenario/loader.h"
 #include "skip_guard.h"
@@ -232,4 +235,58 @@ kind = "tcp_echo"
   CHECK(p.phases.back().count(Outcome::ok) == 150);
   CHECK(external.connections_accepted() >= 1);  // the path used it, not a server of its own
   CHECK(scenario_to_toml(s).find("[echo]") != std::string::npos);
+}
+
+TEST_CASE("paths: with every worker external nothing is seeded here; the workers (or their balancer) tell the dataset") {
+  TempDir dir;
+  // The workers' own database, elsewhere; the scenario's [database] path does not exist.
+  Scenario seeded = loopback_scenario(dir, "grpc_unary", "direct");
+  seeded.database.path = dir / "workers.db";
+  ensure_database(seeded, {});
+  WorkerOptions wo;
+  wo.db_path = seeded.database.path;
+  WorkerServer worker(wo);
+  BalancerOptions bo;
+  bo.workers = {worker.address()};
+  BalancerServer balancer(bo);
+
+  // Asked directly and through the balancer, the shape is the workers' file's.
+  DatasetShape local = read_dataset_shape(seeded.database.path);
+  for (const std::string& address : {worker.address(), balancer.address()}) {
+    DatasetShape told = fetch_dataset_shape(address, 5 * kNanosPerSecond);
+    CHECK(told.sales == local.sales);
+    CHECK(told.categories == local.categories);
+    CHECK(told.first_sale_epoch_s == local.first_sale_epoch_s);
+    CHECK(told.last_sale_epoch_s == local.last_sale_epoch_s);
+  }
+
+  for (std::string via : {"direct", "balancer"}) {
+    CAPTURE(via);
+    Scenario s = loopback_scenario(dir, "grpc_unary", via);
+    s.database.path = dir / "never.db";
+    if (via == "direct") s.workers.endpoints = {worker.address()};
+    else s.balancer.endpoint = balancer.address();
+    CHECK_FALSE(scenario_needs_database(s));
+    ensure_database(s, {});
+    std::atomic<bool> stop{false};
+    RunResult r = run_scenario(s, stop, {});
+    CHECK_FALSE(std::filesystem::exists(s.database.path));
+    REQUIRE(r.paths.size() == 1);
+    CHECK(r.paths[0].failure.empty());
+    // Heavy and point queries drawn from the told shape are valid: no INVALID_ARGUMENT.
+    CHECK(r.paths[0].phases[1].count(Outcome::ok) > 10);
+    CHECK(r.paths[0].phases[1].errors() == 0);
+  }
+
+  // A worker without a database cannot tell: the path fails with the reason, nothing hangs.
+  WorkerOptions bare;
+  bare.db_path.clear();
+  WorkerServer echo_only(bare);
+  Scenario s = loopback_scenario(dir, "grpc_unary", "direct");
+  s.database.path = dir / "never.db";
+  s.workers.endpoints = {echo_only.address()};
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  REQUIRE(r.paths.size() == 1);
+  CHECK(r.paths[0].failure.find("has no database") != std::string::npos);
 }

@@ -73,6 +73,7 @@ CPU_GROUPS = [
     ("echo", "TCP echo server", "#8172B3"),
     ("broker", "embedded broker (native server, HTTP/WebSocket front)", "#DA8BC3"),
     ("other", "other pathbench threads", "#937860"),
+    ("unattributed", "threads that ended unsampled (gRPC pool)", "#bbbbbb"),
 ]
 
 

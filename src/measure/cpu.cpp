@@ -67,4 +67,12 @@ CpuSample cpu_delta(const CpuSample& before, const CpuSample& after) {
   return d;
 }
 
+CpuSample& attribute_remainder(CpuSample& delta) noexcept {
+  Nanos named = 0;
+  for (std::size_t i = 0; i < kCpuGroupCount; ++i)
+    if (i != static_cast<std::size_t>(CpuGroup::unattributed)) named += delta.by_group_ns[i];
+  delta.by_group_ns[static_cast<std::size_t>(CpuGroup::unattributed)] = std::max<Nanos>(0, delta.process_ns - named);
+  return delta;
+}
+
 }  // namespace pathbench

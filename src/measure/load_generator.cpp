@@ -438,11 +438,11 @@ class ClientThread final : public CompletionSink {
 
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carries_queries, PathInstance& instance,
                        const std::atomic<bool>& stop, IntervalCollector::Observer on_second,
-                       const std::function<void(Nanos)>& on_start) {
+                       const std::function<void(Nanos)>& on_start, const DatasetShape* shape) {
   const int threads = scenario.load.threads;
   RunShared shared(scenario, spec, carries_queries, instance, stop, threads, std::move(on_second));
   if (carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
-    shared.shape = read_dataset_shape(scenario.database.path);
+    shared.shape = shape ? *shape : read_dataset_shape(scenario.database.path);
 
   PathRunResult result;
   result.label = spec.label;

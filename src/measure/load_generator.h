@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "db/catalog.h"
 #include "measure/cpu.h"
 #include "measure/interval.h"
 #include "measure/path_client.h"
@@ -70,9 +71,11 @@ struct PathRunResult {
 // `on_start` (optional) is told the common start line (steady clock ns) as soon as it is set,
 // on the calling thread; faults are timed from it.
 // `carries_queries`: the path sends the scenario's query mix (false: a transport floor, echo only).
+// `shape`: the dataset the point and heavy queries draw from (the runner's: read locally or told
+// by an external worker); null reads it from scenario.database.path.
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carries_queries, PathInstance& instance,
                        const std::atomic<bool>& stop, IntervalCollector::Observer on_second = {},
-                       const std::function<void(Nanos)>& on_start = {});
+                       const std::function<void(Nanos)>& on_start = {}, const DatasetShape* shape = nullptr);
 
 // The most requests one open-loop client thread keeps in flight, whatever `concurrency` says:
 // twice its share of the peak rate times the deadline, plus 64 for bursts. More than that could

@@ -157,6 +157,9 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
   void forward(balancer_detail::UnaryForward* f);
   void on_forwarded(balancer_detail::UnaryForward* f, grpc::Status status);
   void finish(balancer_detail::UnaryForward* f, const grpc::Status& status);
+  // The workers' dataset: asked of the first healthy backend (all serve the same data).
+  grpc::ServerUnaryReactor* Shape(grpc::CallbackServerContext* context, const v1::ShapeRequest* request,
+                                  v1::DatasetShape* reply) override;
 
   // balancer_stream.cpp
   grpc::ServerBidiReactor<v1::QueryRequest, v1::QueryReply>* QueryStream(grpc::CallbackServerContext*) override;

@@ -62,4 +62,22 @@ void BalancerServer::Impl::finish(UnaryForward* f, const grpc::Status& status) {
   unary_in_flight.fetch_sub(1);
 }
 
+grpc::ServerUnaryReactor* BalancerServer::Impl::Shape(grpc::CallbackServerContext* context,
+                                                      const v1::ShapeRequest* request, v1::DatasetShape* reply) {
+  auto* reactor = context->DefaultReactor();
+  const auto states = core.snapshot();  // rare (once per run): allocating is fine
+  std::size_t chosen = 0;
+  while (chosen < states.size() && states[chosen].ejected) ++chosen;
+  if (chosen == backends.size()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "balancer: no healthy worker"));
+    return reactor;
+  }
+  auto call = std::make_shared<grpc::ClientContext>();
+  const auto at_most = deadline_after(2 * kNanosPerSecond);
+  call->set_deadline(std::min(context->deadline(), at_most));
+  backends[chosen].stub->async()->Shape(call.get(), request, reply,
+                                        [reactor, call](grpc::Status status) { reactor->Finish(status); });
+  return reactor;
+}
+
 }  // namespace pathbench

@@ -18,9 +18,19 @@
 
 namespace pathbench {
 
+namespace {
+
+// What Shape answers: read once, after the engine has opened (and so checked) the database.
+std::optional<DatasetShape> served_shape(const WorkerOptions& options) {
+  if (options.db_path.empty()) return std::nullopt;
+  return read_dataset_shape(options.db_path);
+}
+
+}  // namespace
+
 struct WorkerServer::Impl {
   explicit Impl(const WorkerOptions& options)
-      : engine(options), service(make_worker_service(engine)), ws_front(engine) {
+      : engine(options), service(make_worker_service(engine, served_shape(options))), ws_front(engine) {
     net::GrpcServerOptions grpc_options;
     grpc_options.listen = options.listen;
     grpc_options.what = fmt::format("worker {}", options.id);

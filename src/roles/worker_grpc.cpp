@@ -173,7 +173,23 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
 
 class WorkerService final : public v1::Worker::CallbackService {
  public:
-  explicit WorkerService(QueryEngine& engine) : engine_(engine) {}
+  WorkerService(QueryEngine& engine, std::optional<DatasetShape> shape) : engine_(engine), shape_(std::move(shape)) {}
+
+  grpc::ServerUnaryReactor* Shape(grpc::CallbackServerContext* context, const v1::ShapeRequest*,
+                                  v1::DatasetShape* reply) override {
+    auto* reactor = context->DefaultReactor();
+    if (!shape_) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "this worker has no database"));
+      return reactor;
+    }
+    reply->set_sales(shape_->sales);
+    reply->set_categories(shape_->categories);
+    reply->set_first_sale_epoch_s(shape_->first_sale_epoch_s);
+    reply->set_last_sale_epoch_s(shape_->last_sale_epoch_s);
+    reply->set_seed(shape_->seed);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
 
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const v1::QueryRequest* request,
                                   v1::QueryReply* reply) override {
@@ -189,10 +205,13 @@ class WorkerService final : public v1::Worker::CallbackService {
 
  private:
   QueryEngine& engine_;
+  const std::optional<DatasetShape> shape_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine) { return std::make_unique<WorkerService>(engine); }
+std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine, std::optional<DatasetShape> shape) {
+  return std::make_unique<WorkerService>(engine, std::move(shape));
+}
 
 }  // namespace pathbench

@@ -5,6 +5,9 @@
 #include <grpcpp/impl/service_type.h>
 
 #include <memory>
+#include <optional>
+
+#include "db/catalog.h"
 
 namespace pathbench {
 
@@ -13,7 +16,8 @@ class QueryEngine;
 // The name the service is registered and health-checked under.
 inline constexpr const char* kWorkerServiceName = "pathbench.v1.Worker";
 
-// `engine` must outlive the service, and the service the server it is registered with.
-std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine);
+// `engine` must outlive the service, and the service the server it is registered with. `shape`
+// answers Shape (none: a worker without a database, FAILED_PRECONDITION).
+std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine, std::optional<DatasetShape> shape);
 
 }  // namespace pathbench

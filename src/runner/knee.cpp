@@ -31,7 +31,7 @@ std::string judge_probe(const PhaseStats& s, double rate_per_s, Nanos duration_n
 
 KneeResult find_knee(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
                      const KneeConfig& config, const std::atomic<bool>& stop,
-                     const std::function<void(const KneeProbe&)>& on_probe) {
+                     const std::function<void(const KneeProbe&)>& on_probe, const DatasetShape* shape) {
   KneeResult result;
   auto probe = [&](double rate) {
     Scenario s = scenario;
@@ -42,7 +42,7 @@ KneeResult find_knee(const Scenario& scenario, const PathSpec& spec, const PathI
     s.load.warmup_ns = config.probe_warmup_ns;
     KneeProbe p;
     p.rate_per_s = rate;
-    p.run = run_path(s, spec, info.carries_queries, instance, stop);
+    p.run = run_path(s, spec, info.carries_queries, instance, stop, {}, {}, shape);
     if (!p.run.failure.empty()) {
       p.verdict = "failed: " + p.run.failure;
     } else {

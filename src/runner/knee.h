@@ -34,7 +34,7 @@ struct KneeResult {
 // when `stop` turns true. `on_probe` (optional) sees each probe when it is done.
 KneeResult find_knee(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
                      const KneeConfig& config, const std::atomic<bool>& stop,
-                     const std::function<void(const KneeProbe&)>& on_probe = {});
+                     const std::function<void(const KneeProbe&)>& on_probe = {}, const DatasetShape* shape = nullptr);
 
 // The verdict for one probe's measured phase ("ok" when sustainable).
 std::string judge_probe(const PhaseStats& stats, double rate_per_s, Nanos duration_ns, const KneeConfig& config);

@@ -41,8 +41,10 @@ std::vector<CpuSample> PhaseCpuSampler::finish(Nanos client_thread_total_ns) {
   // ended left theirs in the sample already, core/thread_cpu.h).
   end.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] += client_thread_total_ns;
   std::vector<CpuSample> phases(plan_.size());
-  for (std::size_t i = 0; i < at_phase_start_.size() && i < phases.size(); ++i)
+  for (std::size_t i = 0; i < at_phase_start_.size() && i < phases.size(); ++i) {
     phases[i] = cpu_delta(at_phase_start_[i], i + 1 < at_phase_start_.size() ? at_phase_start_[i + 1] : end);
+    attribute_remainder(phases[i]);
+  }
   return phases;
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/url.h"
 #include "db/seeder.h"
+#include "runner/dataset.h"
 #include "runner/knee.h"
 #include "paths/registry.h"
 #include "runner/faults.h"
@@ -16,7 +17,7 @@ bool scenario_needs_database(const Scenario& scenario) {
   if (scenario.query.point_weight <= 0 && scenario.query.heavy_weight <= 0) return false;
   for (auto& spec : scenario.paths) {
     const PathInfo* info = find_route(spec.kind, spec.via);
-    if (info && info->carries_queries) return true;
+    if (info && info->carries_queries && path_uses_local_workers(scenario, spec)) return true;
   }
   return false;
 }
@@ -48,13 +49,13 @@ CpuSample run_cpu(const CpuSample& before, const CpuSample& after, const CpuSamp
   CpuSample cpu = cpu_delta(before, after);
   cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] +=
       from_threads.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
-  return cpu;
+  return attribute_remainder(cpu);
 }
 
 // A knee search folded into one PathRunResult: each probe becomes a measured phase.
 PathRunResult run_knee(const Scenario& scenario, const PathSpec& spec, const PathInfo& info, PathInstance& instance,
                        const std::atomic<bool>& stop, const RunObserver& observer,
-                       const std::function<CpuSample()>& sample_all) {
+                       const std::function<CpuSample()>& sample_all, const DatasetShape* shape) {
   int index = 0;
   // Each probe's own CPU (a probe is one phase of the folded result): the servers' from /proc
   // between probes, the client's from the probe's threads.
@@ -65,12 +66,12 @@ PathRunResult run_knee(const Scenario& scenario, const PathSpec& spec, const Pat
     CpuSample delta = cpu_delta(last, now);
     delta.by_group_ns[static_cast<std::size_t>(CpuGroup::client)] =
         p.run.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)];
-    probe_cpu.push_back(delta);
+    probe_cpu.push_back(attribute_remainder(delta));
     last = now;
     ++index;
     if (observer.note)
       observer.note(fmt::format("{}: probe {} at {:.0f} req/s: {}", spec.label, index, p.rate_per_s, p.verdict));
-  });
+  }, shape);
   PathRunResult path;
   path.label = spec.label;
   path.kind = spec.kind;
@@ -114,6 +115,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
   result.machine = collect_machine_context();
   result.started_utc = utc_timestamp();
   Topology topology(result.scenario);
+  RunDataset dataset(result.scenario);
   if (observer.topology) observer.topology(&topology);
   for (auto& spec : result.scenario.paths) {
     if (stop.load()) {
@@ -124,6 +126,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
     PathRunResult path;
     try {
       auto instance = info->create(result.scenario, spec, topology);
+      const DatasetShape* shape = dataset.shape_for(spec, info->carries_queries);
       if (observer.note)
         observer.note(fmt::format("{}: {} at {} for {} after {} warm-up", spec.label,
                                   scenario.load.mode == LoadMode::open
@@ -152,7 +155,7 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       };
       CpuSample cpu_before = sample_all();
       if (scenario.knee.enabled) {
-        path = run_knee(result.scenario, spec, *info, *instance, stop, observer, sample_all);
+        path = run_knee(result.scenario, spec, *info, *instance, stop, observer, sample_all, shape);
         if (topology.balancer()) path.backends = backend_deltas(before, topology.balancer()->stats().backends);
         path.cpu = run_cpu(cpu_before, sample_all(), path.cpu);
         result.interrupted = result.interrupted || path.interrupted;
@@ -165,7 +168,8 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
                       [&faults, &phase_cpu](Nanos start) {
                         faults.begin(start);
                         phase_cpu.begin(start);
-                      });
+                      },
+                      shape);
       faults.finish();
       {
         path.phase_cpu = phase_cpu.finish(path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)]);

@@ -25,7 +25,8 @@ struct RunObserver {
   std::function<void(const Topology*)> topology;
 };
 
-// Whether any path of the scenario will run database queries.
+// Whether any path of the scenario will run database queries on workers this process spawns
+// (paths whose workers are all external need no local database: runner/dataset.h).
 bool scenario_needs_database(const Scenario& scenario);
 
 // Seeds the scenario's database when it is missing (and needed). Throws SeedError.
