@@ -28,6 +28,7 @@
 extern char** environ;
 
 #include "mq/process_tree.h"
+#include "mq/server_process_detail.h"
 #include "mq/supervisor.h"
 
 namespace pathbench::mq {
@@ -86,7 +87,10 @@ void unregister_state(BrokerProcess::State* s) {
   }
 }
 
-// --- small process helpers --------------------------------------------------------------
+}  // namespace
+
+// --- small process helpers (mq/server_process_detail.h) ---------------------------------
+namespace detail {
 
 std::string find_program(const std::string& name, const std::string& search_path) {
   std::string path = search_path;
@@ -108,7 +112,7 @@ std::runtime_error missing_program(const std::string& program, const std::string
   return std::runtime_error(fmt::format(
       "cannot start a private {} server: the program {} was not found (looked in {}); install the Debian "
       "package {} (apt-get install {}) or give the broker's url instead of \"auto\"",
-      package == "rabbitmq-server" ? "RabbitMQ" : "NATS", program, search_path.empty() ? "$PATH" : search_path, package,
+      package == "rabbitmq-server" ? "RabbitMQ" : package == "postgresql" ? "PostgreSQL" : "NATS", program, search_path.empty() ? "$PATH" : search_path, package,
       package));
 }
 
@@ -245,7 +249,7 @@ int run_bounded(std::vector<std::string> args, std::vector<std::string> env, con
   }
 }
 
-std::string tail_of(const fs::path& file, std::size_t max_chars = 1500) {
+std::string tail_of(const fs::path& file, std::size_t max_chars) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream s;
   s << in.rdbuf();
@@ -265,7 +269,9 @@ void chown_tree_to(const fs::path& folder, uid_t uid, gid_t gid) {
   for (auto& entry : fs::recursive_directory_iterator(folder)) r = ::chown(entry.path().c_str(), uid, gid);
 }
 
-}  // namespace
+}  // namespace detail
+
+using namespace detail;
 
 // --- State ----------------------------------------------------------------------------
 
@@ -351,8 +357,9 @@ void BrokerProcess::stop() noexcept {
 }
 
 BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions& options) {
-  if (kind != "rabbitmq" && kind != "nats")
-    throw std::runtime_error(fmt::format("cannot start a \"{}\" server: only rabbitmq and nats are started by pathbench", kind));
+  if (kind != "rabbitmq" && kind != "nats" && kind != "postgres")
+    throw std::runtime_error(
+        fmt::format("cannot start a \"{}\" server: only rabbitmq, nats and postgres are started by pathbench", kind));
   auto state = std::make_unique<State>();
   state->kind = kind;
   state->options = options;
@@ -361,7 +368,16 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
   std::vector<std::string> args;
   int port = 0;
 
-  if (kind == "nats") {
+  if (kind == "postgres") {
+    state->folder = make_folder(kind);
+    try {
+      args = prepare_postgres(state->folder, options, env, port, state->url);
+    } catch (...) {
+      std::error_code ec;
+      fs::remove_all(state->folder, ec);
+      throw;
+    }
+  } else if (kind == "nats") {
     std::string server = find_program("nats-server", options.search_path);
     if (server.empty()) throw missing_program("nats-server", "nats-server", options.search_path);
     state->folder = make_folder(kind);
@@ -457,7 +473,10 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
       std::lock_guard lock(s.mutex);
       if (!s.leader_alive()) throw fail("exited during startup");
     }
-    if (kind == "nats" ? answers_with(port, "INFO", 500) : [&] {
+    // PostgreSQL listens before it has finished starting up: it is ready once it says so.
+    if (kind == "postgres" ? tail_of(output, 1 << 16).find("ready to accept connections") != std::string::npos
+        : kind == "nats"   ? answers_with(port, "INFO", 500)
+                           : [&] {
           int fd = connect_loopback(port, 200);
           if (fd >= 0) ::close(fd);
           return fd >= 0;

@@ -1,0 +1,84 @@
+#include "runner/database.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "core/url.h"
+#include "db/migrations.h"
+#include "db/pg_connection.h"
+#include "db/seeder.h"
+#include "mq/server_process.h"
+
+namespace pathbench {
+
+RunDatabase::RunDatabase(std::unique_ptr<mq::BrokerProcess> server) : server_(std::move(server)) {}
+RunDatabase::~RunDatabase() = default;
+
+std::vector<std::string> postgres_durability_args(const std::string& durability) {
+  // full: every commit is flushed before it is acknowledged; normal: commits are acknowledged
+  // before their WAL reaches disk (a crash loses the last ~0.6 s of them, never consistency);
+  // off: nothing is ever flushed (an OS crash can corrupt the cluster; a run's data only).
+  std::vector<std::string> args{"-c", "max_connections=400"};
+  const bool off = durability == "off";
+  for (std::string setting : {fmt::format("fsync={}", off ? "off" : "on"),
+                              fmt::format("synchronous_commit={}", durability == "full" ? "on" : "off"),
+                              fmt::format("full_page_writes={}", off ? "off" : "on")}) {
+    args.emplace_back("-c");
+    args.push_back(std::move(setting));
+  }
+  return args;
+}
+
+std::string postgres_session_url(const std::string& url, const std::string& durability) {
+  if (durability == "full") return url;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-c%20synchronous_commit%3Doff";
+}
+
+std::unique_ptr<RunDatabase> prepare_database(Scenario& scenario, const RunObserver& observer) {
+  DatabaseConfig& db = scenario.database;
+  if (db.kind != "postgres" || !scenario_needs_database(scenario)) {
+    ensure_database(scenario, observer);
+    return std::make_unique<RunDatabase>(nullptr);
+  }
+  std::unique_ptr<mq::BrokerProcess> server;
+  std::string url;
+  if (db.url == "auto") {
+    mq::BrokerOptions options;
+    options.server_args = postgres_durability_args(db.durability);
+    if (observer.note) observer.note("starting a private PostgreSQL server...");
+    try {
+      server = std::make_unique<mq::BrokerProcess>(mq::BrokerProcess::start("postgres", options));
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      // A missing program is the user's to install; anything else failed while starting.
+      throw SeedError(what, what.find("was not found") != std::string::npos);
+    }
+    url = server->url();
+  } else {
+    if (std::string problem = postgres_url_problem(db.url); !problem.empty())
+      throw SeedError(fmt::format("[database] url {}: {}", redact_urls(db.url), problem), true);
+    url = postgres_session_url(db.url, db.durability);
+  }
+  // The login first: wrong credentials or an unreachable server stop the run before any load.
+  try {
+    PgConnection::open(url);
+  } catch (const std::exception& e) {
+    throw SeedError(e.what(), true);
+  }
+  try {
+    migrate_up(url);
+  } catch (const std::exception& e) {
+    throw SeedError(e.what());
+  }
+  if (!postgres_is_seeded(url)) {
+    if (observer.note)
+      observer.note(fmt::format("seeding PostgreSQL at {} ({} sales, seed {})...", redact_urls(url), db.sales, scenario.seed));
+    SeedReport report = seed_postgres({url, db.sales, scenario.seed, false});
+    if (observer.note) observer.note(fmt::format("seeded {} sales in {:.2f} s", report.sales, report.seconds));
+  }
+  db.path = url;
+  return std::make_unique<RunDatabase>(std::move(server));
+}
+
+}  // namespace pathbench
