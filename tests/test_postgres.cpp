@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <random>
@@ -15,6 +16,7 @@
 
 #include "core/url.h"
 #include "db/catalog.h"
+#include "db/durability.h"
 #include "db/executor.h"
 #include "db/migrations.h"
 #include "db/pg_connection.h"
@@ -136,6 +138,33 @@ TEST_CASE("postgres: URLs are checked before anything connects, passwords never 
   CHECK(postgres_session_url("postgresql://h/x", "full") == "postgresql://h/x");
   CHECK(postgres_session_url("postgresql://h/x", "normal") == "postgresql://h/x?options=-c%20synchronous_commit%3Doff");
   CHECK(postgres_session_url("postgresql://h/x?a=b", "off") == "postgresql://h/x?a=b&options=-c%20synchronous_commit%3Doff");
+}
+
+TEST_CASE("durability: the SQLite pragmas a writer runs per [database] durability") {
+  TempDir dir;
+  for (auto [name, synchronous] : {std::pair{"full", 2}, std::pair{"normal", 1}, std::pair{"off", 0}}) {
+    CAPTURE(name);
+    const auto file = dir / fmt::format("{}.db", name);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, sqlite_durability_pragmas(name), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    // synchronous is per connection: read it on one that ran the pragmas again; WAL persists.
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    sqlite3_exec(db, sqlite_durability_pragmas(name), nullptr, nullptr, nullptr);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA synchronous", -1, &s, nullptr);
+    REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(s, 0) == synchronous);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    CHECK(column_texts(file, "PRAGMA journal_mode") == std::vector<std::string>{"wal|"});
+  }
+  const auto full = postgres_durability_args("full"), off = postgres_durability_args("off");
+  CHECK(std::find(full.begin(), full.end(), "synchronous_commit=on") != full.end());
+  CHECK(std::find(full.begin(), full.end(), "fsync=on") != full.end());
+  CHECK(std::find(off.begin(), off.end(), "fsync=off") != off.end());
+  CHECK(std::find(off.begin(), off.end(), "synchronous_commit=off") != off.end());
 }
 
 TEST_SUITE_BEGIN("postgres");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/url.h"
+#include "db/durability.h"
 #include "db/migrations.h"
 #include "db/pg_connection.h"
 #include "db/seeder.h"
@@ -14,26 +15,6 @@ namespace pathbench {
 
 RunDatabase::RunDatabase(std::unique_ptr<mq::BrokerProcess> server) : server_(std::move(server)) {}
 RunDatabase::~RunDatabase() = default;
-
-std::vector<std::string> postgres_durability_args(const std::string& durability) {
-  // full: every commit is flushed before it is acknowledged; normal: commits are acknowledged
-  // before their WAL reaches disk (a crash loses the last ~0.6 s of them, never consistency);
-  // off: nothing is ever flushed (an OS crash can corrupt the cluster; a run's data only).
-  std::vector<std::string> args{"-c", "max_connections=400"};
-  const bool off = durability == "off";
-  for (std::string setting : {fmt::format("fsync={}", off ? "off" : "on"),
-                              fmt::format("synchronous_commit={}", durability == "full" ? "on" : "off"),
-                              fmt::format("full_page_writes={}", off ? "off" : "on")}) {
-    args.emplace_back("-c");
-    args.push_back(std::move(setting));
-  }
-  return args;
-}
-
-std::string postgres_session_url(const std::string& url, const std::string& durability) {
-  if (durability == "full") return url;
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-c%20synchronous_commit%3Doff";
-}
 
 std::unique_ptr<RunDatabase> prepare_database(Scenario& scenario, const RunObserver& observer) {
   DatabaseConfig& db = scenario.database;

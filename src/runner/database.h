@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "db/durability.h"  // postgres_durability_args, postgres_session_url
 #include "runner/runner.h"
 #include "scenario/scenario.h"
 
@@ -35,12 +36,6 @@ class RunDatabase {
  private:
   std::unique_ptr<mq::BrokerProcess> server_;
 };
-
-// The server-wide settings (private server) for a durability: "-c", "fsync=on", ... .
-std::vector<std::string> postgres_durability_args(const std::string& durability);
-// `url` with the session setting of a durability for an external server (synchronous_commit as
-// a libpq "options" parameter; fsync is the server's own and is left alone): unchanged for "full".
-std::string postgres_session_url(const std::string& url, const std::string& durability);
 
 // Throws SeedError: bad_input (exit 2, nothing has run) for a missing postgres program (naming
 // the Debian package postgresql), a bad URL, a refused connection or login; otherwise a failure
