@@ -100,8 +100,8 @@ const Field<DatabaseConfig> kDatabaseFields[] = {
       auto url = parse_url(base, default_port_of("postgresql"), &why);
       if (url && (url->scheme == "postgresql" || url->scheme == "postgres")) return std::nullopt;
       if (url || !(base.starts_with("postgresql://") || base.starts_with("postgres://")))
-        return "\"auto\" or a postgresql://user:password@host:port/database URL";
-      return fmt::format("\"auto\" or a postgresql://user:password@host:port/database URL ({})", why);
+        return "\"auto\" or a postgresql://host:port/database URL (with user:password@ before the host if needed)";
+      return fmt::format("\"auto\" or a postgresql://host:port/database URL (with user:password@ before the host if needed) ({})", why);
     }),
     text<&DatabaseConfig::durability>("durability").checked([](const DatabaseConfig& d) -> Expected {
       if (d.durability == "full" || d.durability == "normal" || d.durability == "off") return std::nullopt;
