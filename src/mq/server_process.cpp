@@ -359,7 +359,9 @@ void BrokerProcess::stop() noexcept {
 BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions& options) {
   if (kind != "rabbitmq" && kind != "nats" && kind != "postgres")
     throw std::runtime_error(
-        fmt::format("cannot start a \"{}\" server: only rabbitmq, nats and postgres are started by pathbench", kind));
+        fmt::format("cannot start a \"{}\" server: only rabbitmq and nats (brokers) and postgres (a database) are "
+                    "started by pathbench",
+                    kind));
   auto state = std::make_unique<State>();
   state->kind = kind;
   state->options = options;

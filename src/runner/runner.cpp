@@ -22,6 +22,8 @@ bool scenario_needs_database(const Scenario& scenario) {
 }
 
 void ensure_database(const Scenario& scenario, const RunObserver& observer) {
+  // PostgreSQL is made ready by prepare_database (runner/database.h), which has the server.
+  if (scenario.database.kind == "postgres") return;
   if (!scenario_needs_database(scenario) || std::filesystem::exists(scenario.database.path)) return;
   if (observer.note)
     observer.note(fmt::format("seeding {} ({} sales, seed {})...", scenario.database.path.string(),

@@ -28,7 +28,8 @@ struct RunObserver {
 // Whether any path of the scenario will run database queries.
 bool scenario_needs_database(const Scenario& scenario);
 
-// Seeds the scenario's database when it is missing (and needed). Throws SeedError.
+// Seeds the scenario's SQLite database when it is missing (and needed); nothing for PostgreSQL
+// (runner/database.h: prepare_database, which `pathbench run` calls, handles both). Throws SeedError.
 void ensure_database(const Scenario& scenario, const RunObserver& observer);
 
 // Blocks until every path ran (or `stop` turned true). A path that cannot start is recorded
