@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <vector>
 
 #include "core/url.h"
@@ -13,8 +14,23 @@
 
 namespace pathbench {
 
-RunDatabase::RunDatabase(std::unique_ptr<mq::BrokerProcess> server) : server_(std::move(server)) {}
-RunDatabase::~RunDatabase() = default;
+namespace {
+// The server of the RunDatabase alive now (one run per process at a time), for the CPU samples.
+std::atomic<mq::BrokerProcess*> g_private_server{nullptr};
+}  // namespace
+
+RunDatabase::RunDatabase(std::unique_ptr<mq::BrokerProcess> server) : server_(std::move(server)) {
+  if (server_) g_private_server.store(server_.get());
+}
+RunDatabase::~RunDatabase() {
+  mq::BrokerProcess* mine = server_.get();
+  g_private_server.compare_exchange_strong(mine, nullptr);
+}
+
+Nanos private_database_cpu_ns() {
+  mq::BrokerProcess* server = g_private_server.load();
+  return server ? server->cpu_ns() : 0;
+}
 
 std::unique_ptr<RunDatabase> prepare_database(Scenario& scenario, const RunObserver& observer) {
   DatabaseConfig& db = scenario.database;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.h"
 #include "db/durability.h"  // postgres_durability_args, postgres_session_url
 #include "runner/runner.h"
 #include "scenario/scenario.h"
@@ -36,6 +37,10 @@ class RunDatabase {
  private:
   std::unique_ptr<mq::BrokerProcess> server_;
 };
+
+// CPU time the current run's private PostgreSQL server has used so far (its whole process
+// tree), 0 without one: the runner counts it as worker time. Thread-safe.
+Nanos private_database_cpu_ns();
 
 // Throws SeedError: bad_input (exit 2, nothing has run) for a missing postgres program (naming
 // the Debian package postgresql), a bad URL, a refused connection or login; otherwise a failure

@@ -4,6 +4,7 @@
 
 #include "core/url.h"
 #include "db/seeder.h"
+#include "runner/database.h"
 #include "runner/knee.h"
 #include "paths/registry.h"
 #include "runner/faults.h"
@@ -150,6 +151,11 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
         const Nanos external = topology.external_cpu_ns();
         s.by_group_ns[static_cast<std::size_t>(CpuGroup::broker)] += external;
         s.process_ns += external;
+        // A private PostgreSQL server runs the workers' queries (SQLite runs them in the worker
+        // threads): its CPU is worker time, or PostgreSQL would look cheaper than it is.
+        const Nanos database = private_database_cpu_ns();
+        s.by_group_ns[static_cast<std::size_t>(CpuGroup::worker)] += database;
+        s.process_ns += database;
         return s;
       };
       CpuSample cpu_before = sample_all();
