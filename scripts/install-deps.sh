@@ -16,6 +16,12 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl prometheus rabbitmq-server nats-server)
 fi
+# The PostgreSQL database backend: libpq to build; the server (initdb, postgres) for `url = "auto"`
+# and the postgres test tier.
+packages+=(libpq-dev)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(postgresql)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

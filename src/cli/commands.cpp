@@ -14,6 +14,7 @@ std::span<const Command> commands() {
       {"seed", "build the sales database deterministically from a seed", &seed_main},
       {"validate", "check scenario files without running anything", &validate_main},
       {"serve", "run one role (worker, balancer, echo) alone until SIGINT/SIGTERM", &serve_main},
+      {"db", "database schema: `db migrate up|down|status` (SQLite file or postgresql:// URL)", &db_main},
       {"compare", "results folders side by side, change against the first; --fail-if for CI", &compare_main},
   };
   return table;

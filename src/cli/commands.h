@@ -21,6 +21,7 @@ std::span<const Command> commands();
 
 int run_main(std::span<const std::string> args);
 int seed_main(std::span<const std::string> args);
+int db_main(std::span<const std::string> args);  // cli/db.cpp
 int validate_main(std::span<const std::string> args);
 int serve_main(std::span<const std::string> args);
 int compare_main(std::span<const std::string> args);

@@ -12,6 +12,7 @@
 #include "core/url.h"
 #include "db/seeder.h"
 #include "mq/server_process.h"
+#include "runner/database.h"
 #include "report/metrics.h"
 #include "report/table.h"
 #include "report/writer.h"
@@ -130,11 +131,13 @@ int run_main(std::span<const std::string> args) {
     return kExitBadInput;
   }
   install_signal_handlers();
+  std::unique_ptr<RunDatabase> database;  // a private PostgreSQL server lives until the run ends
   try {
-    ensure_database(scenario, observer);
+    database = prepare_database(scenario, observer);
   } catch (const SeedError& e) {
     fmt::print(stderr, "pathbench run: cannot prepare the database: {}\n", redact_urls(e.what()));
-    return kExitRunFailed;
+    // PostgreSQL's bad input (server program missing, bad URL, login refused) is the user's to fix.
+    return e.bad_input && scenario.database.kind == "postgres" ? kExitBadInput : kExitRunFailed;
   }
 
   MetricsRegistry metrics;

@@ -74,7 +74,7 @@ int serve_main(std::span<const std::string> args) {
       "roles: worker, balancer, echo, broker. Listens on loopback unless --listen says otherwise");
   visible.add_options()("help,h", "show this help")(
       "listen", po::value<std::string>(), "host:port to listen on (worker 127.0.0.1:50052, balancer 127.0.0.1:50051, echo 127.0.0.1:50050, broker 127.0.0.1:0)")(
-      "db", po::value<std::string>()->default_value("data/sales.db"), "worker: the sales database")(
+      "db", po::value<std::string>()->default_value("data/sales.db"), "worker: the sales database (a SQLite file or a postgresql:// URL)")(
       "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo, broker: I/O threads")(
       "id", po::value<std::string>()->default_value("worker-0"), "worker: its name in replies")(
       "ws-listen", po::value<std::string>(), "worker, balancer: host:port of the WebSocket front (worker 127.0.0.1:50062, balancer 127.0.0.1:50061; \"off\" for none)")(
@@ -133,7 +133,7 @@ int serve_main(std::span<const std::string> args) {
       }
       auto metrics = metrics_server(vm, [&] { return workers_exposition({{o.id, worker.stats()}}); });
       fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
-                 worker.address(), o.db_path.string());
+                 worker.address(), redact_urls(o.db_path.string()));
       if (!worker.ws_address().empty()) fmt::print("{} serving WebSocket on ws://{}/query\n", o.id, worker.ws_address());
       std::fflush(stdout);
       int signal = wait_for_stop_signal();

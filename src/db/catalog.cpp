@@ -5,10 +5,14 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/std.h>
 
+#include "core/url.h"
+#include "db/pg_connection.h"
 #include "db/seeder.h"  // kSchemaVersion, kDatabaseGenerator
 #include "db/sqlite_handle.h"
 
@@ -24,6 +28,19 @@ std::int64_t day_of(std::int64_t epoch_s) { return epoch_s / kSecondsPerDay; }
 class MetaReader {
  public:
   explicit MetaReader(const std::filesystem::path& path) : path_(path) {
+    if (is_postgres_url(path.native())) {
+      // PostgreSQL: the whole table at once (a dozen rows), then served from memory.
+      PgConnection pg;
+      try {
+        pg = PgConnection::open(path.native());
+        PgResult r = pg.query("SELECT key, value FROM meta", {}, "reading meta");
+        for (int i = 0; i < PQntuples(r.get()); ++i) pg_meta_.emplace_back(PQgetvalue(r.get(), i, 0), PQgetvalue(r.get(), i, 1));
+      } catch (const std::exception& e) {
+        fail(e.what());
+      }
+      is_postgres_ = true;
+      return;
+    }
     if (!std::filesystem::exists(path)) {
       throw std::runtime_error(fmt::format("{} does not exist; create it with `pathbench seed`", path));
     }
@@ -36,6 +53,11 @@ class MetaReader {
   }
 
   std::optional<std::string> find(const char* key) {
+    if (is_postgres_) {
+      for (auto& [k, v] : pg_meta_)
+        if (k == key) return v;
+      return std::nullopt;
+    }
     sqlite3_stmt* stmt = stmt_.get();
     sqlite3_reset(stmt);
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
@@ -63,11 +85,13 @@ class MetaReader {
   [[noreturn]] void fail(const std::string& why) const {
     throw std::runtime_error(
         fmt::format("{} is not a usable pathbench database ({}); recreate it with `pathbench seed --force`",
-                    path_, why));
+                    redact_urls(path_.native()), redact_urls(why)));
   }
 
  private:
   std::filesystem::path path_;
+  bool is_postgres_ = false;
+  std::vector<std::pair<std::string, std::string>> pg_meta_;  // PostgreSQL: every meta row
   SqliteConnection db_;  // declared first: closed after the statement
   SqliteStatement stmt_;
 };

@@ -47,7 +47,7 @@ struct DatasetShape {
   std::int64_t last_sale_epoch_s = 0;   // inclusive
   std::uint64_t seed = 0;
 };
-// Opens the file read-only. Throws std::runtime_error naming the file when it is missing,
+// Opens the file read-only (or, for a postgresql:// URL, reads the server's meta table). Throws std::runtime_error naming the file when it is missing,
 // not a pathbench database, or of another schema_version than kSchemaVersion (db/seeder.h).
 DatasetShape read_dataset_shape(const std::filesystem::path& db_path);
 

@@ -7,23 +7,15 @@
 #include <fmt/format.h>
 #include <fmt/std.h>
 
+#include "db/pg_connection.h"
+#include "db/query_backend.h"
+#include "db/sqlite_handle.h"
+
 namespace pathbench {
 namespace {
 
-// Joined across the catalog as the seed system's query was (sales -> products -> categories).
-// Stores and regions are left out: the query filters on neither, so joining them would only
-// add two lookups per matching row without changing the answer.
-// The planner walks products_by_category for the category's products, then seeks
-// sales_by_product_time on (product_id, sale_time range) and reads minute_of_day and
-// amount_cents from that covering index without touching the sales table.
-constexpr const char* kHeavySql =
-    "SELECT COUNT(*), COALESCE(SUM(s.amount_cents), 0)"
-    " FROM categories AS c"
-    " JOIN products AS p ON p.category_id = c.id"
-    " JOIN sales AS s ON s.product_id = p.id"
-    " WHERE c.id = ?1 AND s.sale_time >= ?2 AND s.sale_time < ?3"
-    " AND s.minute_of_day BETWEEN ?4 AND ?5";
-constexpr const char* kPointSql = "SELECT amount_cents FROM sales WHERE id = ?1";
+constexpr const char* kHeavySql = kHeavyQuerySql;
+constexpr const char* kPointSql = kPointQuerySql;
 
 constexpr int kBusyTimeoutMs = 1'000;
 // The deadline is checked every this many VM instructions: ~10-50 us of work, so a late query
@@ -69,9 +61,19 @@ std::optional<QueryOutcome> validate(const Query& q) {
   return invalid("kind", fmt::format("unknown query kind {}", static_cast<int>(q.kind)));
 }
 
-}  // namespace
+class SqliteQueryBackend final : public QueryBackend {
+ public:
+  explicit SqliteQueryBackend(const std::filesystem::path& db_path);
+  void run(const Query& query, Nanos deadline_ns, QueryOutcome& outcome) override;
 
-QueryExecutor::QueryExecutor(const std::filesystem::path& db_path) {
+ private:
+  SqliteConnection db_;  // declared first: closed after the statements
+  SqliteStatement heavy_;
+  SqliteStatement point_;
+  Nanos deadline_ns_ = kNoDeadline;  // read by the progress handler; set only inside run()
+};
+
+SqliteQueryBackend::SqliteQueryBackend(const std::filesystem::path& db_path) {
   // Checked first: with SQLITE_OPEN_READONLY a missing file is only "unable to open database file".
   if (!std::filesystem::exists(db_path)) {
     throw std::runtime_error(fmt::format("{} does not exist; create it with `pathbench seed`", db_path));
@@ -103,21 +105,10 @@ QueryExecutor::QueryExecutor(const std::filesystem::path& db_path) {
   deadline_ns_ = kNoDeadline;
   sqlite3_progress_handler(
       db_.get(), kProgressInstructions,
-      [](void* self) -> int { return now_ns() > static_cast<QueryExecutor*>(self)->deadline_ns_ ? 1 : 0; }, this);
+      [](void* self) -> int { return now_ns() > static_cast<SqliteQueryBackend*>(self)->deadline_ns_ ? 1 : 0; }, this);
 }
 
-QueryExecutor::~QueryExecutor() = default;
-
-QueryOutcome QueryExecutor::run(const Query& query, Nanos deadline_ns) {
-  if (auto rejected = validate(query)) return std::move(*rejected);
-  QueryOutcome outcome;
-  if (query.kind == QueryKind::echo) return outcome;
-  // A request that is already late is not worth a worker's time: answer at once.
-  if (now_ns() > deadline_ns) {
-    outcome.status = QueryStatus::deadline_exceeded;
-    return outcome;
-  }
-
+void SqliteQueryBackend::run(const Query& query, Nanos deadline_ns, QueryOutcome& outcome) {
   sqlite3_stmt* stmt = query.kind == QueryKind::heavy ? heavy_.get() : point_.get();
   if (query.kind == QueryKind::heavy) {
     sqlite3_bind_int(stmt, 1, query.category_id);
@@ -155,6 +146,30 @@ QueryOutcome QueryExecutor::run(const Query& query, Nanos deadline_ns) {
   // Reset releases the read transaction's shared lock and readies the statement; its return
   // code repeats the step's error, already handled above.
   sqlite3_reset(stmt);
+}
+
+}  // namespace
+
+std::unique_ptr<QueryBackend> open_sqlite_query_backend(const std::filesystem::path& db_path) {
+  return std::make_unique<SqliteQueryBackend>(db_path);
+}
+
+QueryExecutor::QueryExecutor(const std::filesystem::path& db_path)
+    : backend_(is_postgres_url(db_path.native()) ? open_postgres_query_backend(db_path.native())
+                                                 : open_sqlite_query_backend(db_path)) {}
+
+QueryExecutor::~QueryExecutor() = default;
+
+QueryOutcome QueryExecutor::run(const Query& query, Nanos deadline_ns) {
+  if (auto rejected = validate(query)) return std::move(*rejected);
+  QueryOutcome outcome;
+  if (query.kind == QueryKind::echo) return outcome;
+  // A request that is already late is not worth a worker's time: answer at once.
+  if (now_ns() > deadline_ns) {
+    outcome.status = QueryStatus::deadline_exceeded;
+    return outcome;
+  }
+  backend_->run(query, deadline_ns, outcome);
   return outcome;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
+#include <string>
 
 namespace pathbench {
 
@@ -50,5 +51,24 @@ struct SeedError : std::runtime_error {
 // exists and force is false (the message names it and suggests --force), when db_path is
 // not a regular file, when sales is outside 1..100'000'000, or on any I/O or SQLite failure.
 SeedReport seed_database(const SeedOptions& options);
+
+// The same rows into a PostgreSQL server (db/pg_seeder.cpp): applies the migrations
+// (db/migrations.h), then in one transaction empties the sales tables, drops their indexes,
+// bulk-loads every table with COPY, rebuilds the indexes and writes meta (values as text);
+// then VACUUM ANALYZE, so the heavy query's index-only scan and join order match SQLite's.
+// Throws SeedError: bad_input for a bad URL, a refused connection or login, or a server that
+// is already seeded when force is false (the message names the seed and count found); false
+// for a failure while loading. Messages never contain the URL's password.
+struct PostgresSeedOptions {
+  std::string url;  // postgresql://...
+  std::int64_t sales = 100'000;
+  std::uint64_t seed = 42;
+  bool force = false;  // replace the data of a seeded server
+};
+SeedReport seed_postgres(const PostgresSeedOptions& options);
+// True when the server at `url` holds a pathbench catalog of this schema_version (whatever its
+// seed and size: a run uses an existing one as it uses an existing SQLite file). Throws
+// SeedError as seed_postgres does for a URL it cannot reach or log in to.
+bool postgres_is_seeded(const std::string& url);
 
 }  // namespace pathbench

@@ -16,6 +16,13 @@
 //     process group; the supervisor ends what is left, an `epmd` the server started included.
 //   nats — `nats-server -a 127.0.0.1 -p PORT`; ready when the port answers with INFO. Stopped with
 //     SIGTERM, then SIGKILL.
+//   postgres — Debian's PostgreSQL (/usr/lib/postgresql/<highest version>/bin, or search_path):
+//     `initdb` (trust authentication, user postgres, UTF8, locale C) into the folder, then
+//     `postgres` on 127.0.0.1:PORT with its unix socket in the folder and server_args appended
+//     (db/ passes the durability settings: fsync, synchronous_commit); as root both run as the
+//     `postgres` user (setpriv), which owns the folder. Ready when the port accepts; stopped like
+//     nats (SIGTERM: the supervisor ends the postmaster and its backends). URL
+//     "postgresql://postgres@127.0.0.1:PORT/postgres" (no password: trust on loopback only).
 //
 // Threads: start/stop/destructor from any one thread per object; the free functions from any thread.
 #pragma once
@@ -23,6 +30,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 
@@ -34,11 +42,13 @@ struct BrokerOptions {
   // Where to look for the server programs, ':'-separated; empty = $PATH. (Tests point it at an
   // empty folder to see the "not installed" message.)
   std::string search_path;
+  // Extra command-line arguments for the server (postgres: "-c", "fsync=off", ...).
+  std::vector<std::string> server_args;
 };
 
 class BrokerProcess {
  public:
-  // kind: "rabbitmq" | "nats". Throws std::runtime_error with the reason: unknown kind; program
+  // kind: "rabbitmq" | "nats" | "postgres". Throws std::runtime_error with the reason: unknown kind; program
   // missing ("rabbitmq-server not found on PATH: install the Debian package rabbitmq-server");
   // the server exited or did not become ready in time (with the tail of its output).
   static BrokerProcess start(const std::string& kind, const BrokerOptions& options = {});

@@ -29,7 +29,8 @@ struct RunObserver {
 // (paths whose workers are all external need no local database: runner/dataset.h).
 bool scenario_needs_database(const Scenario& scenario);
 
-// Seeds the scenario's database when it is missing (and needed). Throws SeedError.
+// Seeds the scenario's SQLite database when it is missing (and needed); nothing for PostgreSQL
+// (runner/database.h: prepare_database, which `pathbench run` calls, handles both). Throws SeedError.
 void ensure_database(const Scenario& scenario, const RunObserver& observer);
 
 // Blocks until every path ran (or `stop` turned true). A path that cannot start is recorded

@@ -66,6 +66,13 @@ struct LoadConfig {
 struct DatabaseConfig {
   std::filesystem::path path = "data/sales.db";  // relative to the working directory
   std::int64_t sales = 100'000;                  // rows to seed when the file is missing
+  // [database] kind / url / durability (docs/database.md):
+  std::string kind = "sqlite";      // sqlite | postgres
+  std::string url = "auto";         // postgres: "auto" = a private server for the run, else postgresql://...
+  std::string durability = "full";  // full | normal | off: what a commit survives
+  // For kind = "postgres", the runner (runner/database.h) points `path` at the server's URL in
+  // the scenario it runs, so workers, the load generator and the executor open it unchanged
+  // (written results show it with any password redacted).
 };
 
 // The workers the query-carrying paths reach: spawned in-process, or external (`endpoints`).

@@ -88,6 +88,25 @@ const Field<DatabaseConfig> kDatabaseFields[] = {
       return std::nullopt;
     }),
     integer<&DatabaseConfig::sales>("sales", 1, 100'000'000),
+    text<&DatabaseConfig::kind>("kind").checked([](const DatabaseConfig& d) -> Expected {
+      if (d.kind == "sqlite" || d.kind == "postgres") return std::nullopt;
+      return "one of sqlite, postgres";
+    }),
+    text<&DatabaseConfig::url>("url").checked([](const DatabaseConfig& d) -> Expected {
+      if (d.url == "auto") return std::nullopt;
+      // The parser the database code checks with (core/url.h); libpq's "?options" are left to libpq.
+      const std::string_view base = std::string_view(d.url).substr(0, d.url.find('?'));
+      std::string why;
+      auto url = parse_url(base, default_port_of("postgresql"), &why);
+      if (url && (url->scheme == "postgresql" || url->scheme == "postgres")) return std::nullopt;
+      if (url || !(base.starts_with("postgresql://") || base.starts_with("postgres://")))
+        return "\"auto\" or a postgresql://host:port/database URL (with user:password@ before the host if needed)";
+      return fmt::format("\"auto\" or a postgresql://host:port/database URL (with user:password@ before the host if needed) ({})", why);
+    }),
+    text<&DatabaseConfig::durability>("durability").checked([](const DatabaseConfig& d) -> Expected {
+      if (d.durability == "full" || d.durability == "normal" || d.durability == "off") return std::nullopt;
+      return "one of full, normal, off";
+    }),
 };
 const TableSpec<DatabaseConfig> kDatabaseTable{kDatabaseFields};
 
