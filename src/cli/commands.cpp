@@ -15,6 +15,7 @@ std::span<const Command> commands() {
       {"validate", "check scenario files without running anything", &validate_main},
       {"serve", "run one role (worker, balancer, echo) alone until SIGINT/SIGTERM", &serve_main},
       {"compare", "results folders side by side, change against the first; --fail-if for CI", &compare_main},
+      {"agent", "run load for a coordinator's [agents] run until SIGINT/SIGTERM (docs/distributed.md)", &agent_main},
   };
   return table;
 }
