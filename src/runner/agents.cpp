@@ -302,9 +302,11 @@ PathRunResult run_path_on_agents(const Scenario& scenario, std::size_t path_inde
     share.run.endpoint = endpoint;
     share.run.plan = merged.plan;
     share.run.phases.resize(merged.plan.size());
-    std::string why = calls[k]->failure();
+    // What an agent says may quote a broker URL: results and stdout never hold a secret.
+    std::string why = redact_urls(calls[k]->failure());
     auto result = calls[k]->result();
     if (result && !from_proto(*result, share.run, why)) result.reset();
+    share.run.failure = redact_urls(share.run.failure);
     if (!result) {
       share.missing = true;
       share.why = why;
