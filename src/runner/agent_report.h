@@ -25,8 +25,9 @@ struct AgentShare {
   int first_thread = 0, thread_count = 0;
   bool missing = false;          // its results never arrived (lost, failed): not in the merge
   std::string why;               // missing: the reason
-  // The start line: how long after it the agent released its threads (measured on its clock),
-  // and how long before it the Start message arrived (< 0: after it).
+  // The start line: how late the agent woke for it (a thread sleeping until the line, measured
+  // on its clock; a Start that came after the line shows here too), and how long before the line
+  // the Start message arrived (< 0: after it).
   Nanos start_late_ns = 0, start_margin_ns = 0;
   PathRunResult run;             // its own part (phases parallel to the path's plan)
 };

@@ -74,10 +74,15 @@ class RunSession {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] { return start_ns_.has_value() || stop_.load(); });
     if (!start_ns_ || *start_ns_ < 0 || stop_.load()) return -1;
-    const Nanos now = now_ns();
     start_margin_ns_ = *start_ns_ - start_received_ns_;
-    start_late_ns_ = std::max<Nanos>(0, now - *start_ns_);
     return *start_ns_;
+  }
+
+  // On the run's calling thread once the client threads are released (they wait for the line on
+  // their own timers): sleeps until the line too and measures how late this host woke for it.
+  void measure_start(Nanos start_ns) {
+    std::this_thread::sleep_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(start_ns)));
+    start_late_ns_ = std::max<Nanos>(0, now_ns() - start_ns);
   }
 
   void queue_second(std::int64_t second, const IntervalBucket& bucket, std::int64_t in_flight) {
@@ -237,7 +242,7 @@ class AgentServer::Service final : public v1::Agent::Service {
         [&session](const IntervalRow& row, const IntervalBucket& bucket) {
           session.queue_second(row.second, bucket, row.in_flight);
         },
-        {}, shape ? &*shape : nullptr, &share);
+        [&session](Nanos start) { session.measure_start(start); }, shape ? &*shape : nullptr, &share);
     owner_.last_run_finished_ns_.store(now_ns());
     std::int64_t issued = 0;
     for (auto& p : run.phases) issued += p.issued;
