@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "report/writers.h"
@@ -20,6 +21,8 @@ std::vector<std::pair<std::string, SummaryRow>> agent_rows(const RunResult& resu
       one.paths.push_back(share.run);
       for (auto& r : summary_rows(one)) {
         r.partial = r.partial || share.missing;
+        // Its share of the target: its threads' part of the schedule.
+        r.target_rate_per_s *= static_cast<double>(share.thread_count) / std::max(result.scenario.load.threads, 1);
         rows.emplace_back(share.clock.endpoint, std::move(r));
       }
     }
