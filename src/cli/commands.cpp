@@ -16,6 +16,7 @@ std::span<const Command> commands() {
       {"serve", "run one role (worker, balancer, echo) alone until SIGINT/SIGTERM", &serve_main},
       {"db", "database schema: `db migrate up|down|status` (SQLite file or postgresql:// URL)", &db_main},
       {"compare", "results folders side by side, change against the first; --fail-if for CI", &compare_main},
+      {"agent", "run load for a coordinator's [agents] run until SIGINT/SIGTERM (docs/distributed.md)", &agent_main},
   };
   return table;
 }

@@ -25,6 +25,7 @@ int db_main(std::span<const std::string> args);  // cli/db.cpp
 int validate_main(std::span<const std::string> args);
 int serve_main(std::span<const std::string> args);
 int compare_main(std::span<const std::string> args);
+int agent_main(std::span<const std::string> args);
 
 // The list of registered paths for --help texts.
 std::string registered_paths_help();

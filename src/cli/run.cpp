@@ -16,6 +16,8 @@
 #include "report/metrics.h"
 #include "report/table.h"
 #include "report/writer.h"
+#include "runner/agent_service.h"
+#include "runner/agents.h"
 #include "runner/runner.h"
 #include "paths/registry.h"
 #include "scenario/loader.h"
@@ -98,6 +100,16 @@ int run_main(std::span<const std::string> args) {
   } catch (const ScenarioError& e) {
     fmt::print(stderr, "{}\n", redact_urls(e.what()));
     return kExitBadInput;
+  }
+
+  // Load agents: every one must answer and run this very pathbench before anything starts.
+  if (!scenario.agents.endpoints.empty()) {
+    try {
+      hello_agents(scenario.agents.endpoints, pathbench_version_line());
+    } catch (const AgentsError& e) {
+      fmt::print(stderr, "pathbench run: {}\n", e.what());
+      return kExitBadInput;
+    }
   }
 
   const bool quiet = vm["quiet"].as<bool>();

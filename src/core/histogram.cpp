@@ -242,4 +242,86 @@ void Histogram::for_each_recorded(
   }
 }
 
+namespace {
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+bool get_varint(std::string_view& in, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (in.empty()) return false;
+    const auto byte = static_cast<std::uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Histogram::encode() const {
+  std::string out;
+  out.reserve(48);
+  put_varint(out, static_cast<std::uint64_t>(highest_trackable_));
+  put_varint(out, static_cast<std::uint64_t>(significant_digits_));
+  put_varint(out, static_cast<std::uint64_t>(total_count_));
+  put_varint(out, static_cast<std::uint64_t>(saturated_));
+  put_varint(out, static_cast<std::uint64_t>(total_count_ == 0 ? 0 : min_));
+  put_varint(out, static_cast<std::uint64_t>(max_));
+  std::size_t previous = 0;
+  const std::size_t last = last_used_index();
+  for (std::size_t i = first_used_index(); i <= last; ++i) {
+    if (counts_[i] == 0) continue;
+    put_varint(out, i - previous);
+    put_varint(out, static_cast<std::uint64_t>(counts_[i]));
+    previous = i;
+  }
+  return out;
+}
+
+std::optional<Histogram> Histogram::decode(std::string_view in) {
+  std::uint64_t highest = 0, digits = 0, total = 0, saturated = 0, min = 0, max = 0;
+  if (!get_varint(in, highest) || !get_varint(in, digits) || !get_varint(in, total) || !get_varint(in, saturated) ||
+      !get_varint(in, min) || !get_varint(in, max))
+    return std::nullopt;
+  constexpr auto kMax = static_cast<std::uint64_t>(INT64_MAX);
+  if (highest < 2 || highest > kMax / 2 || digits < 1 || digits > 5 || total > kMax || saturated > total ||
+      max > highest || min > max)
+    return std::nullopt;
+  Histogram h(static_cast<std::int64_t>(highest), static_cast<int>(digits));
+  std::uint64_t sum = 0;
+  std::size_t index = 0;
+  bool first = true;
+  while (!in.empty()) {
+    std::uint64_t delta = 0, count = 0;
+    if (!get_varint(in, delta) || !get_varint(in, count)) return std::nullopt;
+    if ((!first && delta == 0) || count == 0 || delta >= h.counts_.size() - index || count > kMax - sum)
+      return std::nullopt;
+    first = false;
+    index += delta;
+    h.counts_[index] = static_cast<std::int64_t>(count);
+    sum += count;
+  }
+  if (sum != total) return std::nullopt;
+  h.total_count_ = static_cast<std::int64_t>(total);
+  h.saturated_ = static_cast<std::int64_t>(saturated);
+  if (total > 0) {
+    h.min_ = static_cast<std::int64_t>(min);
+    h.max_ = static_cast<std::int64_t>(max);
+    // Every count must lie in [min, max]'s slots: the loops over first..last_used_index rely on it.
+    for (std::size_t i = 0; i < h.counts_.size(); ++i)
+      if (h.counts_[i] != 0 && (i < h.first_used_index() || i > h.last_used_index())) return std::nullopt;
+  } else if (min != 0 || max != 0) {
+    return std::nullopt;
+  }
+  return h;
+}
+
 }  // namespace pathbench

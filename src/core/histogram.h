@@ -9,6 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace pathbench {
@@ -70,6 +73,15 @@ class Histogram {
   // Visits every non-empty bucket in increasing value order:
   // fn(highest_equivalent_value, count_in_bucket).
   void for_each_recorded(const std::function<void(std::int64_t, std::int64_t)>& fn) const;
+
+  // Exact, compact serialization (load agents send their histograms to the coordinator):
+  // highest_trackable, significant_digits, total, saturated, min, max, then every non-empty
+  // bucket as varint (index delta, count) pairs. decode() of encode() equals the original in
+  // every bucket, min, max, saturated and total. decode() returns nullopt for bytes that are not
+  // such an encoding (truncated, counts that do not add up, an index outside the layout, a
+  // geometry the constructor would refuse); it never aborts on bad input.
+  std::string encode() const;
+  static std::optional<Histogram> decode(std::string_view bytes);
 
  private:
   // implementation-defined members; `value` arguments are already clamped to [0, highest].

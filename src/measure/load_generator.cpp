@@ -89,9 +89,12 @@ struct Slot {
 // One client thread: its io_context, its transport client, its slots and its recorders.
 class ClientThread final : public CompletionSink {
  public:
-  ClientThread(RunShared& shared, int index)
+  // `index`: the thread's index among load.threads (its schedule, share and name); `local`: its
+  // place among this run's threads (the interval collector's).
+  ClientThread(RunShared& shared, int index, int local)
       : shared_(shared),
         index_(index),
+        local_(local),
         io_(1),
         pace_timer_(io_),
         scan_timer_(io_),
@@ -122,7 +125,7 @@ class ClientThread final : public CompletionSink {
     shared_.go.wait();
     start_ns_ = shared_.start_ns.load();
     if (start_ns_ < 0 || !client_) {
-      shared_.intervals.retire(index_);
+      shared_.intervals.retire(local_);
       shutdown_client();
       return;
     }
@@ -297,7 +300,7 @@ class ClientThread final : public CompletionSink {
   // Hands every second that is over to the collector (empty ones too, so seconds stay in step).
   void flush_intervals(Nanos now) {
     while (now >= bucket_end_ns_) {
-      shared_.intervals.submit(index_, bucket_second_, bucket_, in_flight());
+      shared_.intervals.submit(local_, bucket_second_, bucket_, in_flight());
       bucket_.reset();
       ++bucket_second_;
       bucket_end_ns_ += kNanosPerSecond;
@@ -385,8 +388,8 @@ class ClientThread final : public CompletionSink {
     finished_ = true;
     finished_ns_ = now_ns();
     flush_intervals(finished_ns_);
-    shared_.intervals.submit(index_, bucket_second_, bucket_, in_flight());  // the last, partial second
-    shared_.intervals.retire(index_);
+    shared_.intervals.submit(local_, bucket_second_, bucket_, in_flight());  // the last, partial second
+    shared_.intervals.retire(local_);
     pace_timer_.cancel();
     scan_timer_.cancel();
     if (client_) client_->stop();
@@ -402,6 +405,7 @@ class ClientThread final : public CompletionSink {
 
   RunShared& shared_;
   int index_;
+  int local_;
   asio::io_context io_;
   asio::steady_timer pace_timer_;
   asio::steady_timer scan_timer_;
@@ -438,8 +442,12 @@ class ClientThread final : public CompletionSink {
 
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carries_queries, PathInstance& instance,
                        const std::atomic<bool>& stop, IntervalCollector::Observer on_second,
-                       const std::function<void(Nanos)>& on_start, const DatasetShape* shape) {
-  const int threads = scenario.load.threads;
+                       const std::function<void(Nanos)>& on_start, const DatasetShape* shape,
+                       const LoadShare* share) {
+  const int first_thread = share ? std::clamp(share->first_thread, 0, scenario.load.threads) : 0;
+  const int threads = share && share->thread_count >= 0
+                          ? std::min(share->thread_count, scenario.load.threads - first_thread)
+                          : scenario.load.threads - first_thread;
   RunShared shared(scenario, spec, carries_queries, instance, stop, threads, std::move(on_second));
   if (carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
     shared.shape = shape ? *shape : read_dataset_shape(scenario.database.path);
@@ -453,14 +461,18 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   result.started_utc = utc_timestamp();
 
   std::vector<std::unique_ptr<ClientThread>> clients;
-  for (int i = 0; i < threads; ++i) clients.push_back(std::make_unique<ClientThread>(shared, i));
+  for (int i = 0; i < threads; ++i) clients.push_back(std::make_unique<ClientThread>(shared, first_thread + i, i));
   std::vector<std::thread> workers;
   for (int i = 0; i < threads; ++i) workers.emplace_back([&clients, i] { clients[i]->run(); });
 
   // Every thread connects first; then all start together a little in the future, so no
   // thread's first arrivals are already late.
   shared.connected.wait();
-  Nanos start = shared.failure.empty() ? now_ns() + 5 * kNanosPerMilli : -1;
+  Nanos start = -1;
+  if (shared.failure.empty()) {
+    start = share && share->choose_start ? share->choose_start() : now_ns() + 5 * kNanosPerMilli;
+    if (start < 0) shared.failure = share->abort_reason;
+  }
   shared.start_ns.store(start);
   shared.go.count_down();
   if (start > 0 && on_start) on_start(start);

@@ -64,6 +64,20 @@ struct PathRunResult {
   bool accounting_holds() const noexcept;
 };
 
+// Which of the scenario's load.threads client threads this process runs, and how it picks the
+// start line (load agents: runner/agent_service.h). Thread i keeps its schedule and its share of
+// the concurrency whatever the range, so the union of disjoint ranges is exactly the load one
+// generator running all threads would make.
+struct LoadShare {
+  int first_thread = 0;
+  int thread_count = -1;  // < 0: every thread from first_thread on
+  // Called once every thread of the range has connected (on the calling thread, only when none
+  // failed): returns the steady-clock start line, or a value < 0 to start nothing (the result
+  // then says why in `failure`, from `abort_reason`). Empty: a few ms from now.
+  std::function<Nanos()> choose_start;
+  std::string abort_reason = "the start was called off";
+};
+
 // Blocks until the run of this path is over. `stop` is polled (a signal handler sets it):
 // when it turns true, issuing stops, in-flight requests drain within their deadline, and the
 // result is marked interrupted. `on_second` (optional) sees each completed second as it ends,
@@ -73,9 +87,11 @@ struct PathRunResult {
 // `carries_queries`: the path sends the scenario's query mix (false: a transport floor, echo only).
 // `shape`: the dataset the point and heavy queries draw from (the runner's: read locally or told
 // by an external worker); null reads it from scenario.database.path.
+// `share`: a range of the threads and a start-line chooser (null: every thread, start now).
 PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carries_queries, PathInstance& instance,
                        const std::atomic<bool>& stop, IntervalCollector::Observer on_second = {},
-                       const std::function<void(Nanos)>& on_start = {}, const DatasetShape* shape = nullptr);
+                       const std::function<void(Nanos)>& on_start = {}, const DatasetShape* shape = nullptr,
+                       const LoadShare* share = nullptr);
 
 // The most requests one open-loop client thread keeps in flight, whatever `concurrency` says:
 // twice its share of the peak rate times the deadline, plus 64 for bursts. More than that could

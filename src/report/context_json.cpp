@@ -31,6 +31,31 @@ Json path_json(const PathRunResult& p) {
               {"failure", p.failure}};
 }
 
+// [agents]: per path, each agent's clock estimate, thread range and start line as measured.
+Json agents_json(const RunResult& result) {
+  Json paths = Json::array();
+  for (auto& path : result.agent_paths) {
+    Json agents = Json::array();
+    for (auto& a : path.agents)
+      agents.push_back(Json{{"endpoint", a.clock.endpoint},
+                            {"hostname", a.clock.hostname},
+                            {"version", a.clock.version},
+                            {"first_thread", a.first_thread},
+                            {"thread_count", a.thread_count},
+                            {"clock_offset_ns", a.clock.offset_ns},
+                            {"clock_uncertainty_ns", a.clock.uncertainty_ns},
+                            {"hello_rtt_ns", a.clock.rtt_ns},
+                            {"start_late_ns", a.start_late_ns},
+                            {"start_margin_ns", a.start_margin_ns},
+                            {"start_skew_bound_ns", a.start_late_ns + a.clock.uncertainty_ns},
+                            {"start_skew_warning_above_ns", kStartSkewBoundNs + a.clock.uncertainty_ns},
+                            {"missing", a.missing},
+                            {"why", a.why}});
+    paths.push_back(Json{{"label", path.label}, {"agents", std::move(agents)}});
+  }
+  return paths;
+}
+
 Json context_json(const RunResult& result) {
   const MachineContext& m = result.machine;
   Json libraries = Json::object();
@@ -60,6 +85,7 @@ Json context_json(const RunResult& result) {
                 {"memory_total", m.memory_total}}},
               {"libraries", std::move(libraries)},
               {"paths", std::move(paths)},
+              {"agents", agents_json(result)},
               {"scenario", std::move(scenario)}};
 }
 

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "report/writers.h"
@@ -7,6 +8,27 @@
 namespace pathbench {
 
 namespace {
+
+// [agents]: each agent's own rows, labelled with its endpoint in the `agent` column (the merged
+// rows say "all"). A missing agent's rows are zeros, partial, with the reason as the failure.
+std::vector<std::pair<std::string, SummaryRow>> agent_rows(const RunResult& result) {
+  std::vector<std::pair<std::string, SummaryRow>> rows;
+  for (auto& path : result.agent_paths) {
+    for (auto& share : path.agents) {
+      RunResult one;
+      one.scenario = result.scenario;
+      one.interrupted = result.interrupted;
+      one.paths.push_back(share.run);
+      for (auto& r : summary_rows(one)) {
+        r.partial = r.partial || share.missing;
+        // Its share of the target: its threads' part of the schedule.
+        r.target_rate_per_s *= static_cast<double>(share.thread_count) / std::max(result.scenario.load.threads, 1);
+        rows.emplace_back(share.clock.endpoint, std::move(r));
+      }
+    }
+  }
+  return rows;
+}
 
 class SummaryCsvWriter final : public ResultWriter {
  public:
@@ -20,8 +42,19 @@ class SummaryCsvWriter final : public ResultWriter {
     out << ",late,p50_us,p90_us,p99_us,p99.9_us,p99.99_us,max_us,mean_us,uncorrected_p50_us,uncorrected_p99_us,"
            "schedule_lag_p99_us,sent_on_time,sent_on_time_rate_per_s,unsent,wakeup_lag_p50_us,wakeup_lag_p99_us";
     for (auto g : kCpuGroupNames) out << ",cpu_" << g << "_us_per_req";
-    out << ",cpu_total_us_per_req,accounting_ok,partial,failure\n";
-    for (auto& r : summary_rows(result)) {
+    const bool agents = !result.scenario.agents.endpoints.empty();
+    out << ",cpu_total_us_per_req,accounting_ok,partial,failure" << (agents ? ",agent\n" : "\n");
+    std::vector<std::pair<std::string, SummaryRow>> rows;
+    for (auto& r : summary_rows(result)) rows.emplace_back("all", std::move(r));
+    if (agents) {
+      // A path whose agents were not all there is partial in its merged rows too.
+      for (auto& [agent, r] : rows)
+        for (auto& path : result.agent_paths)
+          for (auto& share : path.agents)
+            if (path.label == r.path && share.missing) r.partial = true;
+      for (auto& row : agent_rows(result)) rows.push_back(std::move(row));
+    }
+    for (auto& [agent, r] : rows) {
       out << fmt::format("{},{},{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
                          csv_field(r.path), r.kind, r.via, r.phase, r.duration_s, r.target_rate_per_s,
                          r.offered_rate_per_s, r.achieved_rate_per_s, r.issued, r.ok, r.errors, r.timeouts,
@@ -34,8 +67,9 @@ class SummaryCsvWriter final : public ResultWriter {
       out << fmt::format(",{},{:.3f},{},{:.3f},{:.3f}", r.sent_on_time, r.sent_on_time_rate_per_s, r.unsent,
                          r.wakeup_lag_p50_us, r.wakeup_lag_p99_us);
       for (double cpu : r.cpu_us_per_request) out << fmt::format(",{:.3f}", cpu);
-      out << fmt::format(",{:.3f},{},{},{}\n", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
+      out << fmt::format(",{:.3f},{},{},{}", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
                          r.partial ? "true" : "false", csv_field(r.failure));
+      out << (agents ? "," + csv_field(agent) + "\n" : "\n");
     }
     out.close();
   }

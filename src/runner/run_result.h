@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "measure/load_generator.h"
+#include "runner/agent_report.h"
 #include "core/machine_context.h"
 #include "scenario/scenario.h"
 
@@ -16,6 +17,7 @@ struct RunResult {
   std::string started_utc, finished_utc;
   bool interrupted = false;          // a signal stopped it: results are partial
   std::vector<PathRunResult> paths;  // in scenario order
+  std::vector<AgentsPathReport> agent_paths;  // [agents]: each path's per-agent parts, in run order
 };
 
 // Latency values in results files are microseconds with three decimals (ns resolution).

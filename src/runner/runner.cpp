@@ -8,6 +8,7 @@
 #include "runner/database.h"
 #include "runner/knee.h"
 #include "paths/registry.h"
+#include "runner/agents.h"
 #include "runner/faults.h"
 #include "runner/phase_cpu.h"
 #include "runner/topology.h"
@@ -128,7 +129,9 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
     const PathInfo* info = find_route(spec.kind, spec.via);  // the loader accepted only registered routes
     PathRunResult path;
     try {
-      auto instance = info->create(result.scenario, spec, topology);
+      // Recorded, so load agents ([agents]) can reach the same servers (runner/agents.h).
+      RecordingEndpoints endpoints(topology);
+      auto instance = info->create(result.scenario, spec, endpoints);
       const DatasetShape* shape = dataset.shape_for(spec, info->carries_queries);
       if (observer.note)
         observer.note(fmt::format("{}: {} at {} for {} after {} warm-up", spec.label,
@@ -172,12 +175,17 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
       }
       FaultRunner faults(scenario.faults, topology);
       PhaseCpuSampler phase_cpu(plan_phases(result.scenario.load), sample_all);
-      path = run_path(result.scenario, spec, info->carries_queries, *instance, stop, std::move(on_second),
-                      [&faults, &phase_cpu](Nanos start) {
-                        faults.begin(start);
-                        phase_cpu.begin(start);
-                      },
-                      shape);
+      auto on_start = [&faults, &phase_cpu](Nanos start) {
+        faults.begin(start);
+        phase_cpu.begin(start);
+      };
+      if (scenario.agents.endpoints.empty())
+        path = run_path(result.scenario, spec, info->carries_queries, *instance, stop, std::move(on_second), on_start,
+                        shape);
+      else
+        path = run_path_on_agents(result.scenario, static_cast<std::size_t>(&spec - result.scenario.paths.data()),
+                                  instance->endpoint(), endpoints.recorded(), shape, stop, std::move(on_second),
+                                  on_start, result.agent_paths.emplace_back(), observer.note);
       faults.finish();
       {
         path.phase_cpu = phase_cpu.finish(path.cpu.by_group_ns[static_cast<std::size_t>(CpuGroup::client)]);

@@ -108,6 +108,33 @@ std::vector<PlanProblem> plan_problems(const Scenario& s) {
   return problems;
 }
 
+// [agents]: what load agents cannot do. Each agent runs at least one client thread; a path whose
+// servers the agents could not reach the way the coordinator's clients do is refused (the
+// in-process broker of `broker` paths, the loopback echo server a tcp_echo path spawns).
+void agents_problems(const Scenario& s, const toml::table& root, Reporter& reporter) {
+  const std::size_t agents = s.agents.endpoints.size();
+  if (agents == 0) return;
+  const toml::node* at = root.get("agents");
+  auto error = [&](std::string message) {
+    if (at) reporter.error(at->source(), std::move(message));
+    else reporter.error_no_position(std::move(message));
+  };
+  if (static_cast<std::size_t>(s.load.threads) < agents)
+    error(fmt::format("agents: {} agents need load.threads >= {} (each runs a share of the client threads), found {}",
+                      agents, agents, s.load.threads));
+  if (s.knee.enabled) error("agents: a knee search ([knee]) cannot run on agents; run it on one machine");
+  for (auto& p : s.paths) {
+    if (p.kind == "broker")
+      reporter.error_at(p.line, p.column,
+                        fmt::format("path '{}': broker paths measure the coordinator's in-process broker, which "
+                                    "agents cannot reach; run it without [agents]", p.label));
+    else if (p.kind == "tcp_echo" && s.echo.endpoint.empty())
+      reporter.error_at(p.line, p.column,
+                        fmt::format("path '{}': with [agents], tcp_echo needs [echo] endpoint (a running `pathbench "
+                                    "serve echo` the agents can reach)", p.label));
+  }
+}
+
 Scenario read_scenario(const toml::table& root, Reporter& reporter, PathKinds kinds) {
   Scenario s;
   s.file = reporter.file();
@@ -160,6 +187,7 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter, PathKinds ki
       }
     }
   }
+  agents_problems(s, root, reporter);
   if (s.load.mode == LoadMode::closed && s.load.concurrency < s.load.threads) {
     if (auto t = root.get("load"); t && t->as_table() && t->as_table()->get("concurrency"))
       reporter.error(t->as_table()->get("concurrency")->source(),
@@ -255,6 +283,9 @@ void apply_overrides(Scenario& scenario, const ScenarioOverrides& o) {
   }
   if (problems.empty() && scenario.load.mode == LoadMode::closed && scenario.load.concurrency < scenario.load.threads)
     bad(fmt::format("closed loop needs concurrency ({}) >= threads ({})", scenario.load.concurrency, scenario.load.threads));
+  if (problems.empty() && scenario.agents.endpoints.size() > static_cast<std::size_t>(scenario.load.threads))
+    bad(fmt::format("{} agents need threads >= {} (each runs a share of the client threads), found {}",
+                    scenario.agents.endpoints.size(), scenario.agents.endpoints.size(), scenario.load.threads));
   if (problems.empty()) {
     const std::string file = scenario.file.empty() ? "<command line>" : scenario.file.string();
     for (auto& p : plan_problems(scenario))

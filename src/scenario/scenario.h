@@ -148,6 +148,13 @@ struct FaultSpec {
   int line = 0, column = 0;
 };
 
+// [agents]: remote load generators (`pathbench agent`, docs/distributed.md). Non-empty makes
+// `run` the coordinator: each agent runs a contiguous range of load.threads, all start on one
+// start line, and their results are merged exactly.
+struct AgentsConfig {
+  std::vector<std::string> endpoints;  // "host:port" of each agent's control channel
+};
+
 struct PathSpec {
   std::string kind;         // a name from the path registry (paths/registry.h, passed to the loader as PathKinds)
   std::string label;        // unique in the scenario; defaults to kind, or kind_via when via is set
@@ -173,6 +180,7 @@ struct Scenario {
   KneeConfig knee;
   std::vector<FaultSpec> faults;  // applied in each path's run; undone before the next path
   std::vector<PathSpec> paths;
+  AgentsConfig agents;
 };
 
 // A scenario name or path label is used as a file name inside the results folder: letters,

@@ -236,6 +236,20 @@ const TableSpec<KneeConfig> kKneeTable{
                                                          k.high_rate_per_s, k.low_rate_per_s));
     }};
 
+// ---- [agents] --------------------------------------------------------------------------------
+
+const Field<AgentsConfig> kAgentsFields[] = {
+    endpoints<&AgentsConfig::endpoints>("endpoints"),
+};
+const TableSpec<AgentsConfig> kAgentsTable{kAgentsFields, nullptr, [](TableReader& r, AgentsConfig& a) {
+  std::set<std::string> seen;
+  for (auto& e : a.endpoints)
+    if (!seen.insert(e).second) {
+      if (auto n = r.raw().get("endpoints")) r.error(*n, "endpoints", fmt::format("distinct agents (\"{}\" twice)", e));
+      break;
+    }
+}};
+
 // ---- the top level, [[fault]], [[path]] ------------------------------------------------------
 
 const Field<Scenario> kScenarioFields[] = {
@@ -253,6 +267,7 @@ const Field<Scenario> kScenarioFields[] = {
     table<&Scenario::balancer>("balancer", kBalancerTable),
     table<&Scenario::broker>("broker", kBrokerTable),
     table<&Scenario::knee>("knee", kKneeTable).omitted_when([](const Scenario& s) { return !s.knee.enabled; }),
+    table<&Scenario::agents>("agents", kAgentsTable).omitted_when([](const Scenario& s) { return s.agents.endpoints.empty(); }),
 };
 
 constexpr std::array<Choice<FaultAction>, 8> kFaultActions{{{"kill_worker", FaultAction::kill_worker},

@@ -1,0 +1,252 @@
+// A run across "machines" without a second machine (issue 18, item 6, plain TCP): network
+// namespaces the test makes itself — a hub namespace holding a bridge, and one namespace each for
+// two workers, a balancer, two agents and the coordinator, joined to the bridge by veth pairs with
+// addresses in 10.77.0.0/24. Nothing is added to the host's own namespace (the veth pairs are
+// created inside the hub). Everything goes on every exit path: children are killed, namespaces
+// deleted. Skips with the reason without root or `ip netns`.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+#include <thread>
+#include <vector>
+
+#include "test_helpers.h"
+#include "skip_guard.h"
+
+using namespace pathbench::testing;
+
+namespace {
+
+int shell(const std::string& command) {
+  int status = std::system((command + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The namespaces and their links; the destructor removes them (and whatever still runs in them
+// is killed first by the Children below, declared after this).
+class Netns {
+ public:
+  explicit Netns(std::string prefix) : prefix_(std::move(prefix)) {}
+  ~Netns() {
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it) shell("ip netns del " + *it);
+  }
+  std::string name(const std::string& node) const { return prefix_ + node; }
+  // "" or why not.
+  std::string add(const std::string& node) {
+    const std::string ns = name(node);
+    std::string out = ns + ".err";
+    if (shell("ip netns add " + ns) != 0) return "`ip netns add` failed (needs CAP_SYS_ADMIN and CAP_NET_ADMIN)";
+    made_.push_back(ns);
+    if (shell(fmt::format("ip -n {} link set lo up", ns)) != 0) return "cannot bring up lo in a namespace";
+    return "";
+  }
+  // The hub's bridge, then `node` linked to it with `address`/24.
+  std::string bridge() {
+    const std::string hub = name("hub");
+    if (shell(fmt::format("ip -n {0} link add br0 type bridge && ip -n {0} link set br0 up", hub)) != 0)
+      return "cannot make a bridge in the hub namespace";
+    return "";
+  }
+  std::string link(const std::string& node, const std::string& address) {
+    const std::string hub = name("hub"), ns = name(node);
+    const std::string port = fmt::format("p{}", ++links_);
+    if (shell(fmt::format("ip -n {0} link add {1} type veth peer name eth0 netns {2} && ip -n {0} link set {1} master br0 "
+                          "&& ip -n {0} link set {1} up && ip -n {2} addr add {3}/24 dev eth0 && ip -n {2} link set eth0 up",
+                          hub, port, ns, address)) != 0)
+      return "cannot link namespace " + ns + " to the bridge with a veth pair";
+    return "";
+  }
+
+ private:
+  std::string prefix_;
+  std::vector<std::string> made_;
+  int links_ = 0;
+};
+
+// pathbench processes inside namespaces; SIGKILLed and reaped at scope exit.
+class Children {
+ public:
+  ~Children() {
+    for (auto& c : children_) stop(c.pid, SIGKILL);
+  }
+  // Starts `pathbench args...` in namespace `ns`, output to `log`; returns its index.
+  std::size_t start(const std::string& ns, const std::filesystem::path& log, std::vector<std::string> args) {
+    std::vector<std::string> argv{"ip", "netns", "exec", ns, PATHBENCH_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      std::string out = log.string();
+      if (!freopen(out.c_str(), "w", stdout) || !freopen(out.c_str(), "a", stderr)) ::_exit(126);
+      std::vector<char*> raw;
+      for (auto& a : argv) raw.push_back(a.data());
+      raw.push_back(nullptr);
+      ::execvp("ip", raw.data());
+      ::_exit(127);
+    }
+    children_.push_back({pid, log});
+    return children_.size() - 1;
+  }
+  // Waits until the child's log matches `ready` (at most 15 s).
+  bool wait_for(std::size_t index, const std::string& ready) {
+    for (int i = 0; i < 300; ++i) {
+      if (read_file(children_[index].log).find(ready) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  void kill(std::size_t index) { stop(children_[index].pid, SIGKILL); }
+  std::string log(std::size_t index) const { return read_file(children_[index].log); }
+
+ private:
+  struct Child {
+    pid_t pid;
+    std::filesystem::path log;
+  };
+  static void stop(pid_t& pid, int signal) {
+    if (pid <= 0) return;
+    ::kill(pid, signal);
+    ::waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+  std::vector<Child> children_;
+};
+
+// Runs `pathbench run` in the coordinator's namespace; exit code and output.
+CommandResult run_in(const std::string& ns, const std::string& args) {
+  CommandResult r;
+  std::string command = "ip netns exec " + ns + " '" + PATHBENCH_BINARY + "' " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return r;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
+  int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace
+
+TEST_SUITE_BEGIN("netns");
+
+TEST_CASE("netns: a balancer, two workers, two agents and the coordinator in six namespaces; an agent and a worker killed mid-run") {
+  if (::geteuid() != 0) {
+    MESSAGE("SKIP: network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
+    return;
+  }
+  if (!program_on_path("ip")) {
+    MESSAGE("SKIP: `ip` (iproute2) is not installed");
+    return;
+  }
+  TempDir dir;
+  Netns net(fmt::format("pbn{}-", ::getpid()));
+  for (const char* node : {"hub", "w1", "w2", "bal", "a1", "a2", "co"}) {
+    if (std::string why = net.add(node); !why.empty()) {
+      MESSAGE("SKIP: " << why);
+      return;
+    }
+  }
+  if (std::string why = net.bridge(); !why.empty()) {
+    MESSAGE("SKIP: " << why);
+    return;
+  }
+  const std::vector<std::pair<std::string, std::string>> hosts{{"w1", "10.77.0.11"}, {"w2", "10.77.0.12"},
+                                                               {"bal", "10.77.0.13"}, {"a1", "10.77.0.21"},
+                                                               {"a2", "10.77.0.22"}, {"co", "10.77.0.10"}};
+  for (auto& [node, address] : hosts) {
+    if (std::string why = net.link(node, address); !why.empty()) {
+      MESSAGE("SKIP: " << why);
+      return;
+    }
+  }
+  const std::string db = (dir / "sales.db").string();
+  auto seeded = run_pathbench("seed --db '" + db + "' --sales 3000");
+  REQUIRE(seeded.exit_code == 0);
+
+  Children children;
+  auto w1 = children.start(net.name("w1"), dir / "w1.log",
+                           {"serve", "worker", "--listen", "10.77.0.11:50052", "--ws-listen", "off", "--db", db, "--id", "worker-1"});
+  auto w2 = children.start(net.name("w2"), dir / "w2.log",
+                           {"serve", "worker", "--listen", "10.77.0.12:50052", "--ws-listen", "off", "--db", db, "--id", "worker-2"});
+  REQUIRE(children.wait_for(w1, "serving pathbench.v1.Worker"));
+  REQUIRE(children.wait_for(w2, "serving pathbench.v1.Worker"));
+  auto bal = children.start(net.name("bal"), dir / "bal.log",
+                            {"serve", "balancer", "--listen", "10.77.0.13:50051", "--ws-listen", "off", "--workers",
+                             "10.77.0.11:50052,10.77.0.12:50052"});
+  auto a1 = children.start(net.name("a1"), dir / "a1.log", {"agent", "--listen", "10.77.0.21:50070"});
+  auto a2 = children.start(net.name("a2"), dir / "a2.log", {"agent", "--listen", "10.77.0.22:50070"});
+  CAPTURE(children.log(bal));
+  REQUIRE(children.wait_for(bal, "serving pathbench.v1.Worker"));
+  REQUIRE(children.wait_for(a1, "serving pathbench.v1.Agent"));
+  REQUIRE(children.wait_for(a2, "serving pathbench.v1.Agent"));
+
+  auto scenario = [&](const std::string& duration) {
+    return fmt::format(R"(name = "netns"
+[load]
+rate_per_s = 400
+threads = 4
+duration = "{}"
+warmup = "500ms"
+deadline = "1s"
+[query]
+mix = {{ point = 1, heavy = 1 }}
+[balancer]
+endpoint = "10.77.0.13:50051"
+[agents]
+endpoints = ["10.77.0.21:50070", "10.77.0.22:50070"]
+[[path]]
+kind = "grpc_unary"
+via = "balancer"
+)",
+                       duration);
+  };
+
+  // A clean run: issued = the sum over the agents, accounting holds, one row per agent.
+  write_file(dir / "ok.toml", scenario("2s"));
+  auto ok = run_in(net.name("co"), "run " + (dir / "ok.toml").string() + " --out " + (dir / "ok").string());
+  CAPTURE(ok.output);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.find("accounting holds") != std::string::npos);
+  std::string summary = read_file(dir / "ok" / "summary.csv");
+  CAPTURE(summary);
+  std::smatch all, r1, r2;
+  const std::string issued_column = "^netns,grpc_unary_balancer,grpc_unary,balancer,main,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,([0-9]+),";
+  std::regex all_row(issued_column + ".*,all$", std::regex::multiline);
+  std::regex a1_row(issued_column + ".*,10\\.77\\.0\\.21:50070$", std::regex::multiline);
+  std::regex a2_row(issued_column + ".*,10\\.77\\.0\\.22:50070$", std::regex::multiline);
+  REQUIRE(std::regex_search(summary, all, all_row));
+  REQUIRE(std::regex_search(summary, r1, a1_row));
+  REQUIRE(std::regex_search(summary, r2, a2_row));
+  CHECK(std::stoll(all[1]) == std::stoll(r1[1]) + std::stoll(r2[1]));
+  CHECK(std::stoll(all[1]) == 800);  // 400/s for 2 s, constant arrivals: the one-generator schedule
+  CHECK(read_file(dir / "ok" / "context.json").find("\"clock_uncertainty_ns\"") != std::string::npos);
+  MESSAGE("netns run:\n" << ok.output);
+
+  // A worker killed at ~1 s, an agent at ~1.5 s: the run ends on time, exit 1, that agent missing.
+  write_file(dir / "kill.toml", scenario("3s"));
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // Hellos + start lead + warm-up
+    children.kill(w1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    children.kill(a2);
+  });
+  const auto began = std::chrono::steady_clock::now();
+  auto killed = run_in(net.name("co"), "run " + (dir / "kill.toml").string() + " --out " + (dir / "kill").string());
+  const auto took = std::chrono::steady_clock::now() - began;
+  killer.join();
+  CAPTURE(killed.output);
+  CHECK(killed.exit_code == 1);
+  CHECK(took < std::chrono::seconds(3 + 1 + 1 + 3 + 3));  // plan + deadline + start + lost bound + slack
+  std::string partial = read_file(dir / "kill" / "summary.csv");
+  CAPTURE(partial);
+  CHECK(std::regex_search(partial, std::regex(",missing: [^\n]*,10\\.77\\.0\\.22:50070\n")));
+  CHECK(std::regex_search(partial, std::regex(",true,false,[^\n]*,10\\.77\\.0\\.21:50070\n")));  // the survivor's accounting holds
+  MESSAGE("netns run with a worker and an agent killed:\n" << killed.output);
+}
+
+TEST_SUITE_END();
