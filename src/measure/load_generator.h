@@ -8,6 +8,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ struct PathRunResult {
   std::string label, kind, via, endpoint;
   std::vector<PhasePlan> plan;
   std::vector<PhaseStats> phases;      // parallel to plan, merged over threads
+  // Names of the request kinds, indexes into each PhaseStats::kinds (empty: no per-kind results).
+  std::vector<std::string> kinds;
+  std::optional<TaskAudit> tasks;      // the path's audit after the drain (the task path)
   std::int64_t late = 0;               // replies that arrived after their request timed out (or unmatched)
   std::int64_t in_flight_after_drain = 0;
   bool interrupted = false;            // stopped early by a signal: results are partial

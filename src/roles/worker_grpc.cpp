@@ -8,6 +8,7 @@
 
 #include "pathbench.grpc.pb.h"
 #include "roles/query_engine.h"
+#include "roles/task_engine.h"
 
 namespace pathbench {
 namespace {
@@ -173,7 +174,7 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
 
 class WorkerService final : public v1::Worker::CallbackService {
  public:
-  explicit WorkerService(QueryEngine& engine) : engine_(engine) {}
+  WorkerService(QueryEngine& engine, TaskEngine* tasks) : engine_(engine), tasks_(tasks) {}
 
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const v1::QueryRequest* request,
                                   v1::QueryReply* reply) override {
@@ -187,12 +188,23 @@ class WorkerService final : public v1::Worker::CallbackService {
     return new StreamCall(engine_, context);
   }
 
+  grpc::ServerUnaryReactor* Task(grpc::CallbackServerContext* context, const v1::TaskRequest* request,
+                                 v1::TaskReply* reply) override {
+    if (tasks_ != nullptr) return tasks_->serve(context, request, reply);
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this worker serves no tasks"));
+    return reactor;
+  }
+
  private:
   QueryEngine& engine_;
+  TaskEngine* tasks_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine) { return std::make_unique<WorkerService>(engine); }
+std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine, TaskEngine* tasks) {
+  return std::make_unique<WorkerService>(engine, tasks);
+}
 
 }  // namespace pathbench

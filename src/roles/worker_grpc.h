@@ -9,11 +9,13 @@
 namespace pathbench {
 
 class QueryEngine;
+class TaskEngine;
 
 // The name the service is registered and health-checked under.
 inline constexpr const char* kWorkerServiceName = "pathbench.v1.Worker";
 
 // `engine` must outlive the service, and the service the server it is registered with.
-std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine);
+// `tasks` (optional, same lifetime rule) serves the Task RPC; without it Task is UNIMPLEMENTED.
+std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine, TaskEngine* tasks = nullptr);
 
 }  // namespace pathbench

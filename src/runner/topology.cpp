@@ -69,6 +69,7 @@ WorkerOptions Topology::worker_options(int index) const {
   o.db_path = scenario_.database.path;
   o.threads = scenario_.workers.threads;
   o.max_queue = scenario_.workers.max_queue;
+  o.task_busy_timeout_ns = scenario_.task.busy_timeout_ns;
   return o;
 }
 
