@@ -32,6 +32,7 @@ Nanos PathRunResult::ran_ns(std::size_t phase) const noexcept {
 bool PathRunResult::accounting_holds() const noexcept {
   for (auto& p : phases)
     if (p.issued != p.completed()) return false;
+  if (tasks && tasks->lost != 0) return false;  // a task the audit cannot explain breaks the accounting too
   return in_flight_after_drain == 0;
 }
 

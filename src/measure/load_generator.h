@@ -63,7 +63,8 @@ struct PathRunResult {
   // run was cut (0 for a phase that never began). Every rate of a phase divides by this.
   Nanos ran_ns(std::size_t phase) const noexcept;
 
-  // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
+  // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain,
+  // and no task lost (the task path's audit).
   bool accounting_holds() const noexcept;
 };
 

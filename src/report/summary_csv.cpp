@@ -13,7 +13,7 @@ class SummaryCsvWriter final : public ResultWriter {
   std::string_view name() const override { return "summary.csv"; }
   void write(const RunResult& result, const std::filesystem::path& dir) const override {
     auto out = open_output(dir / "summary.csv");
-    out << "scenario,path,kind,via,phase,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,"
+    out << "scenario,path,kind,via,phase,request_kind,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,"
            "issued,ok,errors,timeouts,rejected";
     for (auto o : kAllOutcomes)
       if (is_error(o)) out << ",err_" << to_string(o);
@@ -21,13 +21,24 @@ class SummaryCsvWriter final : public ResultWriter {
            "schedule_lag_p99_us,sent_on_time,sent_on_time_rate_per_s,unsent,wakeup_lag_p50_us,wakeup_lag_p99_us";
     for (auto g : kCpuGroupNames) out << ",cpu_" << g << "_us_per_req";
     out << ",cpu_total_us_per_req,accounting_ok,partial,failure\n";
-    for (auto& r : summary_rows(result)) {
-      out << fmt::format("{},{},{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
-                         csv_field(r.path), r.kind, r.via, r.phase, r.duration_s, r.target_rate_per_s,
+    for (auto& r : summary_rows_with_kinds(result)) {
+      const bool per_kind = r.request_kind != "all";
+      out << fmt::format("{},{},{},{},{},{},{:.3f},{},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
+                         csv_field(r.path), r.kind, r.via, r.phase, r.request_kind, r.duration_s,
+                         per_kind ? std::string() : fmt::format("{:.3f}", r.target_rate_per_s),
                          r.offered_rate_per_s, r.achieved_rate_per_s, r.issued, r.ok, r.errors, r.timeouts,
                          r.rejected);
       for (auto o : kAllOutcomes)
         if (is_error(o)) out << ',' << r.outcomes[static_cast<std::size_t>(o)];
+      if (per_kind) {
+        // Kept for the path as a whole only: empty, never a made-up 0 (see SummaryRow).
+        out << fmt::format(",,{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},,,,,,,,", r.p50_us, r.p90_us, r.p99_us,
+                           r.p999_us, r.p9999_us, r.max_us, r.mean_us);
+        for (std::size_t g = 0; g < r.cpu_us_per_request.size(); ++g) out << ',';
+        out << fmt::format(",,{},{},{}\n", r.accounting_ok ? "true" : "false", r.partial ? "true" : "false",
+                           csv_field(r.failure));
+        continue;
+      }
       out << fmt::format(",{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}", r.late, r.p50_us,
                          r.p90_us, r.p99_us, r.p999_us, r.p9999_us, r.max_us, r.mean_us, r.uncorrected_p50_us,
                          r.uncorrected_p99_us, r.lag_p99_us);
