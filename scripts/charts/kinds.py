@@ -25,26 +25,26 @@ def kinds_chart(rows, out):
         if r["request_kind"] not in kinds:
             kinds.append(r["request_kind"])
     cell = {(r["path"], r["phase"], r["request_kind"]): r for r in rows}
-    bars_per_group = 2 * len(kinds)
-    width = 0.8 / bars_per_group
-    fig, ax = plt.subplots(figsize=(max(8, 1.2 * len(groups) * len(kinds) + 4), 5.5))
+    widest = max(sum(1 for k in kinds if (p, ph, k) in cell) for p, ph in groups)
+    width = 0.8 / (2 * widest)
+    fig, ax = plt.subplots(figsize=(max(8, 0.5 * sum(1 for _ in rows) * 2 + 4), 5.5))
     everything = []
-    i = 0
-    for kind in kinds:
-        for key, name, hatch in (("p50_us", "p50", ""), ("p99_us", "p99", "//")):
-            xs, values = [], []
-            for g, (path, phase) in enumerate(groups):
-                r = cell.get((path, phase, kind))
-                if r is None:
-                    continue
-                xs.append(g + (i - (bars_per_group - 1) / 2) * width)
-                values.append(max(num(r, key), 1e-3))
-            everything += values
-            bars = ax.bar(xs, values, width, label=f"{kind} {name}", hatch=hatch, color=f"C{kinds.index(kind)}",
-                          alpha=0.55 if hatch else 0.95)
-            for b, v in zip(bars, values):
+    labelled = set()
+    for g, (path, phase) in enumerate(groups):
+        present = [k for k in kinds if (path, phase, k) in cell]
+        n = 2 * len(present)
+        j = 0
+        for kind in present:
+            r = cell[(path, phase, kind)]
+            for key, name, hatch in (("p50_us", "p50", ""), ("p99_us", "p99", "//")):
+                v = max(num(r, key), 1e-3)
+                everything.append(v)
+                label = f"{kind} {name}"
+                b = ax.bar([g + (j - (n - 1) / 2) * width], [v], width, hatch=hatch, color=f"C{kinds.index(kind)}",
+                           alpha=0.55 if hatch else 0.95, label=None if label in labelled else label)[0]
+                labelled.add(label)
                 ax.annotate(fmt_us_short(v), (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
-            i += 1
+                j += 1
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([p if ph == "main" else f"{p}\n({ph})" for p, ph in groups], fontsize=9)
     latency_log_axis(ax)
