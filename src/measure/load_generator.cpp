@@ -521,7 +521,7 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   if (start > 0) {
     std::int64_t requests_ok = 0;
     for (auto& p : result.phases) requests_ok += p.count(Outcome::ok);
-    result.tasks = instance.audit_after_drain(requests_ok);
+    result.tasks = instance.audit_after_drain(requests_ok, !result.interrupted);
   }
   return result;
 }

@@ -65,8 +65,11 @@ class PathInstance {
   virtual std::vector<std::string> request_kinds() const { return {}; }
   // Called once by the load generator after the drain (every client thread joined, nothing in
   // flight), on the calling thread, with the requests that ended ok over all phases: a path that
-  // leaves state in servers (the task path) reconciles it here. Bounded in time.
-  virtual std::optional<TaskAudit> audit_after_drain(std::int64_t /*requests_ok*/) { return std::nullopt; }
+  // leaves state in servers (the task path) reconciles it here, bounded in time. `settle` false
+  // (a run cut short by a signal): count what is there, without waiting for anything.
+  virtual std::optional<TaskAudit> audit_after_drain(std::int64_t /*requests_ok*/, bool /*settle*/) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace pathbench

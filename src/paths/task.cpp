@@ -219,7 +219,7 @@ class TaskInstance final : public PathInstance {
 
   std::vector<std::string> request_kinds() const override { return kinds_; }
 
-  std::optional<TaskAudit> audit_after_drain(std::int64_t requests_ok) override;
+  std::optional<TaskAudit> audit_after_drain(std::int64_t requests_ok, bool settle) override;
 
  private:
   // Sends `f` to a worker again (blocking, bounded by the deadline); true when it was done now.
@@ -257,7 +257,7 @@ bool TaskInstance::redeliver(const Ledger::Failed& f) {
   return false;
 }
 
-std::optional<TaskAudit> TaskInstance::audit_after_drain(std::int64_t requests_ok) {
+std::optional<TaskAudit> TaskInstance::audit_after_drain(std::int64_t requests_ok, bool settle) {
   requests_ok_total_ += requests_ok;
   TaskAudit audit;
   audit.run_id = run_id_;
@@ -275,7 +275,7 @@ std::optional<TaskAudit> TaskInstance::audit_after_drain(std::int64_t requests_o
     TaskCounts counts = store->audit(run_id_);
     // Bounded: a processing task's lease ends within `lease` of now (a lease starts no later).
     const Nanos give_up = now_ns() + scenario_.task.lease_ns + 2 * kNanosPerSecond;
-    while (counts.received + counts.processing > 0 && now_ns() < give_up) {
+    while (settle && counts.received + counts.processing > 0 && now_ns() < give_up) {
       if (counts.processing > 0) {
         const std::int64_t n = store->reclaim_expired(run_id_, unix_us());
         audit.reclaimed += n;
