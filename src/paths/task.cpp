@@ -5,6 +5,8 @@
 
 #include <boost/asio/post.hpp>
 #include <array>
+#include <condition_variable>
+#include <mutex>
 #include <atomic>
 #include <optional>
 #include <random>
@@ -222,8 +224,10 @@ class TaskInstance final : public PathInstance {
   std::optional<TaskAudit> audit_after_drain(std::int64_t requests_ok, bool settle) override;
 
  private:
-  // Sends `f` to a worker again (blocking, bounded by the deadline); true when it was done now.
-  bool redeliver(const Ledger::Failed& f);
+  // Sends every task of `pending` to a worker again, at once, and waits for the answers (bounded
+  // by the request deadline and give_up_ns); counts those done now in `done`, returns the rest.
+  std::vector<const Ledger::Failed*> redeliver(const std::vector<const Ledger::Failed*>& pending, std::int64_t& done,
+                                               Nanos give_up_ns);
 
   const Scenario& scenario_;
   const PathSpec& spec_;
@@ -236,25 +240,55 @@ class TaskInstance final : public PathInstance {
   std::vector<std::unique_ptr<Ledger>> ledgers_;
   std::int64_t requests_ok_total_ = 0;  // over every run_path of this instance (a knee search has many)
   std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
+  std::size_t redelivery_round_ = 0;
 };
 
-bool TaskInstance::redeliver(const Ledger::Failed& f) {
+std::vector<const Ledger::Failed*> TaskInstance::redeliver(const std::vector<const Ledger::Failed*>& pending,
+                                                            std::int64_t& done, Nanos give_up_ns) {
   if (stubs_.empty())
     for (std::size_t i = 0; i < targets_.size(); ++i)
       stubs_.push_back(v1::Worker::NewStub(make_channel(targets_[i], 900000 + static_cast<int>(i))));
-  v1::TaskRequest request;
-  fill_request(request, f.task_id, run_id_, f.type, f.query, scenario_.task);
-  // Direct: the first worker that answers (a killed one does not); the balancer routes itself.
-  for (auto& stub : stubs_) {
+  // All at once (a backlogged worker answers them in its own time), each with the request
+  // deadline, cut at give_up; direct: spread over the workers, a different one each round.
+  struct Call {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::nanoseconds(scenario_.load.deadline_ns));
+    v1::TaskRequest request;
     v1::TaskReply reply;
-    grpc::Status status = stub->Task(&context, request, &reply);
-    if (status.ok()) return true;
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE && status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)
-      return false;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t remaining = pending.size();
+  const Nanos call_deadline_ns = std::min(now_ns() + scenario_.load.deadline_ns, give_up_ns);
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    auto call = std::make_unique<Call>();
+    fill_request(call->request, pending[i]->task_id, run_id_, pending[i]->type, pending[i]->query, scenario_.task);
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::nanoseconds(std::max<Nanos>(call_deadline_ns - now_ns(), kNanosPerMilli)));
+    auto& stub = stubs_[(i + redelivery_round_) % stubs_.size()];
+    Call* c = call.get();
+    calls.push_back(std::move(call));
+    stub->async()->Task(&c->context, &c->request, &c->reply, [c, &mu, &cv, &remaining](grpc::Status status) {
+      std::lock_guard lock(mu);
+      c->status = std::move(status);
+      if (--remaining == 0) cv.notify_all();
+    });
   }
-  return false;
+  ++redelivery_round_;
+  {
+    // Bounded: every call has a deadline.
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&remaining] { return remaining == 0; });
+  }
+  std::vector<const Ledger::Failed*> still;
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    // Anything else stays pending: not claimable (finished already, or under a live worker's
+    // lease, which a reclaim may end), or the worker could not be reached or answer in time.
+    if (calls[i]->status.ok()) ++done;
+    else still.push_back(pending[i]);
+  }
+  return still;
 }
 
 std::optional<TaskAudit> TaskInstance::audit_after_drain(std::int64_t requests_ok, bool settle) {
@@ -273,23 +307,19 @@ std::optional<TaskAudit> TaskInstance::audit_after_drain(std::int64_t requests_o
   try {
     auto store = open_task_store(where_);
     TaskCounts counts = store->audit(run_id_);
-    // Bounded: a processing task's lease ends within `lease` of now (a lease starts no later).
-    const Nanos give_up = now_ns() + scenario_.task.lease_ns + 2 * kNanosPerSecond;
+    // Bounded: a processing task's lease ends within `lease` of now (a lease starts no later);
+    // then a redelivery round takes at most a deadline, and backlogged workers get another one.
+    const Nanos give_up = now_ns() + scenario_.task.lease_ns + 2 * kNanosPerSecond + 2 * scenario_.load.deadline_ns;
     while (settle && counts.received + counts.processing > 0 && now_ns() < give_up) {
       if (counts.processing > 0) {
         const std::int64_t n = store->reclaim_expired(run_id_, unix_us());
         audit.reclaimed += n;
         if (n > 0) counts = store->audit(run_id_);
       }
-      if (counts.received > 0) {
+      if (counts.received > 0 && !pending.empty()) {
         // Every failed request's task that is not done yet: a worker claims the `received` ones
         // and refuses the rest (done, or still under another worker's lease).
-        std::vector<const Ledger::Failed*> still;
-        for (auto* f : pending) {
-          if (redeliver(*f)) ++audit.redelivered;
-          else still.push_back(f);
-        }
-        pending.swap(still);
+        pending = redeliver(pending, audit.redelivered, give_up);
       }
       counts = store->audit(run_id_);
       if (counts.received + counts.processing > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));

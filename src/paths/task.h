@@ -14,8 +14,8 @@
 // After the drain, audit_after_drain() reconciles the tasks table with what was issued (see
 // measure/task_audit.h): processing tasks whose lease has ended are reclaimed (back to
 // `received`) and every task whose request did not end ok and is still `received` is sent to a
-// worker again, for at most the lease plus 2 s (not after a run cut short by a signal); then the
-// rows are counted.
+// worker again, for at most the lease + 2 s + 2 deadlines (not after a run cut short by a signal);
+// then the rows are counted.
 #pragma once
 #include <memory>
 
