@@ -147,6 +147,24 @@ def make_plain_run(folder, slower=1.0):
     write_hgrm(os.path.join(folder, "grpc_unary_balancer.hgrm"), 650 * slower, 0.6 * slower)
 
 
+def make_kinds_run(folder):
+    """summary.csv as pathbench writes it now: a request_kind column, each path's "all" row followed by one
+    row per kind (a query mix's heavy and point; a task path's types)."""
+    os.makedirs(folder)
+    header = SUMMARY_HEADER.replace(",phase,", ",phase,request_kind,")
+    rows = []
+    for path, kind, base, kinds in (("grpc_unary_balancer", "grpc_unary", 650, (("point", 300), ("heavy", 1400))),
+                                    ("task_balancer", "task", 900, (("query", 700), ("cpu", 1200), ("write", 1600)))):
+        for request_kind, median in (("all", base),) + kinds:
+            cells = summary_row(path, kind, "main", 1000, median, 0.5).split(",")
+            cells.insert(5, request_kind)
+            rows.append(",".join(cells))
+        write_hgrm(os.path.join(folder, f"{path}.hgrm"), base, 0.5)
+        write_hgrm(os.path.join(folder, f"{path}.uncorrected.hgrm"), base * 0.9, 0.4)
+    with open(os.path.join(folder, "summary.csv"), "w") as f:
+        f.write(header + "\n" + "\n".join(rows) + "\n")
+
+
 def run_charts(*args):
     r = subprocess.run(["/usr/bin/python3", CHARTS, *args], capture_output=True, text=True)
     print(f"$ charts.py {' '.join(args)}  -> exit {r.returncode}\n{r.stdout}{r.stderr}", end="")
@@ -229,6 +247,17 @@ def main():
         check(r.returncode == 2 and "no summary.csv" in r.stderr, "a folder without summary.csv: exit 2 and says so")
         check(is_png(os.path.join(plain, "latency_summary.png")), "the other folder is still drawn")
         check(run_charts().returncode == 2, "no folder at all: exit 2")
+
+        # Per-kind rows: kinds.png, and every other chart still reads one row per path.
+        kinds = os.path.join(root, "results", "kinds")
+        make_kinds_run(kinds)
+        r = run_charts(kinds)
+        check(r.returncode == 0, "charts.py on a folder with per-kind rows exits 0")
+        check(is_png(os.path.join(kinds, "kinds.png")), "kinds/kinds.png is a non-empty PNG")
+        kinds_page = read(os.path.join(kinds, "report.html")) if os.path.exists(os.path.join(kinds, "report.html")) else ""
+        check('src="kinds.png"' in kinds_page, "kinds/report.html shows kinds.png")
+        check(kinds_page.count("<tr") == 3, "kinds/report.html's summary table has the paths' rows (header + 2), not the kinds'")
+        check(not os.path.exists(os.path.join(plain, "kinds.png")), "plain/kinds.png is not drawn (no per-kind rows)")
         check(run_charts("--help").returncode == 0, "--help: exit 0")
     finally:
         if keep:

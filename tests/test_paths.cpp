@@ -138,12 +138,12 @@ TEST_CASE("results: the writers' files have the documented formats") {
   std::getline(lines, row);
   CHECK_FALSE(std::getline(lines, extra));  // one path, one measured phase
   CHECK(std::regex_match(header, std::regex(
-      "scenario,path,kind,via,phase,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,issued,ok,"
+      "scenario,path,kind,via,phase,request_kind,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,issued,ok,"
       "errors,timeouts,rejected,(err_[a-z_]+,)+late,p50_us,p90_us,p99_us,p99\\.9_us,p99\\.99_us,max_us,mean_us,"
       "uncorrected_p50_us,uncorrected_p99_us,schedule_lag_p99_us,sent_on_time,sent_on_time_rate_per_s,unsent,wakeup_lag_p50_us,wakeup_lag_p99_us,(cpu_[a-z]+_us_per_req,){8}cpu_total_us_per_req,"
       "accounting_ok,partial,failure")));
   CHECK(std::regex_match(row, std::regex(
-      "loopback,tcp_echo,tcp_echo,direct,main,0\\.300,500\\.000,500\\.000,500\\.000,150,150,0,0,0,(0,)+0,"
+      "loopback,tcp_echo,tcp_echo,direct,main,all,0\\.300,500\\.000,500\\.000,500\\.000,150,150,0,0,0,(0,)+0,"
       "([0-9]+\\.[0-9]{3},){10}[0-9]+,[0-9]+\\.[0-9]{3},0,([0-9]+\\.[0-9]{3},){10}true,false,")));
 
   for (std::string name : {"tcp_echo.hgrm", "tcp_echo.uncorrected.hgrm"}) {

@@ -11,6 +11,8 @@ For each folder, from the files it holds (a chart whose input is missing is skip
   throughput_latency.png  summary.csv with several phases (rates) for a path: p50/p99 against
                           the achieved rate, one line per path
   hops.png                hops.csv: where the time goes, mean per hop stacked per path
+  kinds.png               summary.csv's per-kind rows: p50/p99 per request kind (heavy, point,
+                          echo; a task's type) for each path and phase
   report.html             the tables (summary, hops, balancer) and the charts with captions
 
 With two or more folders, also comparison charts in --out DIR (default: the first folder's

@@ -6,6 +6,7 @@ import sys
 
 import charts as package  # its docstring is the --help text
 from charts.breakdown import cpu_chart, hops_chart
+from charts.kinds import kind_rows, kinds_chart
 from charts.comparison import comparison_percentiles_chart, comparison_spectrum_chart, run_labels
 from charts.latency import spectrum_chart, summary_chart, throughput_chart
 from charts.load import measured_ok, read_csv, read_summary
@@ -33,6 +34,8 @@ def draw_folder(folder):
         charts.append("hops.png")
     if rows and cpu_chart(rows, os.path.join(folder, "cpu.png"), all_rows):
         charts.append("cpu.png")
+    if kinds_chart(kind_rows(folder), os.path.join(folder, "kinds.png")):
+        charts.append("kinds.png")
     report(folder, all_rows, charts, hops, read_csv(folder, "balancer.csv"))
     print(f"charts: {', '.join(charts + ['report.html'])} in {folder}")
     return all_rows, rows

@@ -31,7 +31,9 @@ def read_csv(folder, name):
 
 
 def read_summary(folder):
-    return read_csv(folder, "summary.csv")
+    """The rows of every path and phase (request_kind "all"); the per-kind rows are read by kinds.py."""
+    rows = read_csv(folder, "summary.csv")
+    return None if rows is None else [r for r in rows if r.get("request_kind", "all") in ("", "all")]
 
 
 def num(row, key):

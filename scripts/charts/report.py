@@ -82,6 +82,8 @@ CAPTIONS = {
     "hops.png": "Where a request's time went, on average: the client and the network, the balancer's own work, "
                 "the wait for a worker's SQL thread, the query itself and the rest of the worker. The stack adds up "
                 "to the client's mean measured from the actual send.",
+    "kinds.png": "p50 (solid) and p99 (hatched) of each kind of request a path carried — heavy, point or echo "
+                 "queries, or a task's type — from summary.csv's per-kind rows. Lower is better.",
 }
 
 HOPS_COLUMNS = [

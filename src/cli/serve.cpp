@@ -14,6 +14,7 @@
 #include "roles/balancer.h"
 #include "roles/echo_server.h"
 #include "roles/queue_worker.h"
+#include "roles/task_engine.h"
 #include "roles/worker.h"
 #include "scenario/scenario.h"
 
@@ -131,7 +132,9 @@ int serve_main(std::span<const std::string> args) {
         consumer = std::make_unique<QueueWorker>(q);
         fmt::print("{} consuming {} from {} ({})\n", o.id, q.endpoint.request_queue, redact_urls(url), q.endpoint.kind);
       }
-      auto metrics = metrics_server(vm, [&] { return workers_exposition({{o.id, worker.stats()}}); });
+      auto metrics = metrics_server(vm, [&] {
+        return workers_exposition({{o.id, worker.stats()}}) + tasks_exposition({{o.id, worker.task_stats()}});
+      });
       fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
                  worker.address(), redact_urls(o.db_path.string()));
       if (!worker.ws_address().empty()) fmt::print("{} serving WebSocket on ws://{}/query\n", o.id, worker.ws_address());

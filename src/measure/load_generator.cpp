@@ -32,6 +32,7 @@ Nanos PathRunResult::ran_ns(std::size_t phase) const noexcept {
 bool PathRunResult::accounting_holds() const noexcept {
   for (auto& p : phases)
     if (p.issued != p.completed()) return false;
+  if (tasks && tasks->lost != 0) return false;  // a task the audit cannot explain breaks the accounting too
   return in_flight_after_drain == 0;
 }
 
@@ -70,6 +71,8 @@ struct RunShared {
   std::vector<PhasePlan> plan;
   IntervalCollector intervals;
   DatasetShape shape;
+  std::vector<std::string> kinds;   // per-kind results: names, by index
+  std::array<std::uint8_t, kAllQueryKinds.size()> kind_of_query{};  // QueryKind -> index (path declares none)
   std::latch connected;             // every thread arrives once, connected or not
   std::latch go{1};                 // released by the coordinator with start_ns set
   std::atomic<Nanos> start_ns{0};   // < 0: do not start (a thread failed to connect)
@@ -84,6 +87,8 @@ struct Slot {
   Nanos deadline_ns = 0;
   std::uint32_t phase = 0;
   bool busy = false;
+  std::uint8_t kind = kNoKind;
+  static constexpr std::uint8_t kNoKind = 0xff;
 };
 
 // One client thread: its io_context, its transport client, its slots and its recorders.
@@ -173,6 +178,11 @@ class ClientThread final : public CompletionSink {
     ++stats.outcomes[static_cast<std::size_t>(outcome)];
     if (now >= bucket_end_ns_) flush_intervals(now);
     ++bucket_.outcomes[static_cast<std::size_t>(outcome)];
+    if (s.kind != Slot::kNoKind) {
+      KindStats& k = stats.kinds[s.kind];
+      ++k.outcomes[static_cast<std::size_t>(outcome)];
+      if (outcome == Outcome::ok) k.latency.record(now - s.intended_ns);
+    }
     if (outcome == Outcome::ok) {
       stats.latency.record(now - s.intended_ns);
       bucket_.latency.record(now - s.intended_ns);
@@ -181,6 +191,15 @@ class ClientThread final : public CompletionSink {
     }
     release(slot);
     refill(now);
+  }
+
+  void note_kind(std::uint32_t slot, std::uint64_t request_id, std::uint8_t kind) noexcept override {
+    if (slot >= capacity_ || !slots_[slot].busy || slots_[slot].id != request_id || kind >= shared_.kinds.size()) return;
+    Slot& s = slots_[slot];
+    PhaseStats& stats = phases_[s.phase];
+    if (s.kind != Slot::kNoKind) --stats.kinds[s.kind].issued;
+    s.kind = kind;
+    ++stats.kinds[kind].issued;
   }
 
   std::vector<PhaseStats>& phases() noexcept { return phases_; }
@@ -278,6 +297,8 @@ class ClientThread final : public CompletionSink {
     if (shared_.scenario.load.mode == LoadMode::open && intended_ns >= cap_full_until_ns_)
       stats.wakeup_lag.record(sent - intended_ns);
     Query query = mix_ ? mix_->draw(rng_) : Query{};
+    s.kind = shared_.kind_of_query[static_cast<std::size_t>(query.kind)];
+    if (s.kind != Slot::kNoKind) ++stats.kinds[s.kind].issued;
     in_issue_ = true;
     client_->issue(slot, s.id, query);
     in_issue_ = false;
@@ -375,6 +396,7 @@ class ClientThread final : public CompletionSink {
       Slot& s = slots_[i];
       if (s.busy && s.deadline_ns <= now) {
         ++phases_[s.phase].outcomes[static_cast<std::size_t>(Outcome::timeout)];
+        if (s.kind != Slot::kNoKind) ++phases_[s.phase].kinds[s.kind].outcomes[static_cast<std::size_t>(Outcome::timeout)];
         ++bucket_.outcomes[static_cast<std::size_t>(Outcome::timeout)];
         release(i);
       }
@@ -451,6 +473,19 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   RunShared shared(scenario, spec, carries_queries, instance, stop, threads, std::move(on_second));
   if (carries_queries && (scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0))
     shared.shape = shape ? *shape : read_dataset_shape(scenario.database.path);
+  // Per-kind results: the path's own kinds, or the query mix's kinds with a weight.
+  shared.kinds = instance.request_kinds();
+  shared.kind_of_query.fill(Slot::kNoKind);
+  if (shared.kinds.size() > kMaxRequestKinds) shared.kinds.resize(kMaxRequestKinds);
+  if (shared.kinds.empty() && carries_queries) {
+    const QueryMixConfig& q = scenario.query;
+    for (QueryKind k : kAllQueryKinds) {
+      const double w = k == QueryKind::echo ? q.echo_weight : k == QueryKind::point ? q.point_weight : q.heavy_weight;
+      if (w <= 0) continue;
+      shared.kind_of_query[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(shared.kinds.size());
+      shared.kinds.emplace_back(to_string(k));
+    }
+  }
 
   PathRunResult result;
   result.label = spec.label;
@@ -494,6 +529,12 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   }
   result.elapsed_ns = start > 0 ? finished - start : 0;
   result.intervals = shared.intervals.rows();
+  result.kinds = shared.kinds;
+  if (start > 0) {
+    std::int64_t requests_ok = 0;
+    for (auto& p : result.phases) requests_ok += p.count(Outcome::ok);
+    result.tasks = instance.audit_after_drain(requests_ok, !result.interrupted);
+  }
   return result;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct PathRunResult {
   std::string label, kind, via, endpoint;
   std::vector<PhasePlan> plan;
   std::vector<PhaseStats> phases;      // parallel to plan, merged over threads
+  // Names of the request kinds, indexes into each PhaseStats::kinds (empty: no per-kind results).
+  std::vector<std::string> kinds;
+  std::optional<TaskAudit> tasks;      // the path's audit after the drain (the task path)
   std::int64_t late = 0;               // replies that arrived after their request timed out (or unmatched)
   std::int64_t in_flight_after_drain = 0;
   bool interrupted = false;            // stopped early by a signal: results are partial
@@ -60,7 +64,8 @@ struct PathRunResult {
   // run was cut (0 for a phase that never began). Every rate of a phase divides by this.
   Nanos ran_ns(std::size_t phase) const noexcept;
 
-  // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain.
+  // issued = ok + errors + timeouts + rejected for every phase, nothing in flight after the drain,
+  // and no task lost (the task path's audit).
   bool accounting_holds() const noexcept;
 };
 

@@ -7,11 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "db/query.h"
 #include "core/outcome.h"
 #include "measure/recorder.h"
+#include "measure/task_audit.h"
 #include "scenario/scenario.h"
 
 namespace pathbench {
@@ -24,6 +27,10 @@ class CompletionSink {
   // `hops`: the servers' own timings for the per-hop breakdown, when the path carries them.
   virtual void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome,
                         const Hops* hops = nullptr) noexcept = 0;
+  // The kind of request (slot, request_id), an index into PathInstance::request_kinds(), for the
+  // per-kind results. A path that declares its own kinds calls it inside issue(), before the
+  // request can complete; other paths' requests count under their query's kind.
+  virtual void note_kind(std::uint32_t /*slot*/, std::uint64_t /*request_id*/, std::uint8_t /*kind*/) noexcept {}
 
  protected:
   ~CompletionSink() = default;
@@ -52,6 +59,17 @@ class PathInstance {
                                                   int thread_index) = 0;
   // Where the client connects, e.g. "tcp://127.0.0.1:40123" (recorded in the results).
   virtual std::string endpoint() const = 0;
+  // The kinds its requests come in (at most kMaxRequestKinds), named for the results, when the
+  // path's clients say each request's kind (CompletionSink::note_kind). Empty: the kinds of the
+  // scenario's query mix, for a path that carries queries.
+  virtual std::vector<std::string> request_kinds() const { return {}; }
+  // Called once by the load generator after the drain (every client thread joined, nothing in
+  // flight), on the calling thread, with the requests that ended ok over all phases: a path that
+  // leaves state in servers (the task path) reconciles it here, bounded in time. `settle` false
+  // (a run cut short by a signal): count what is there, without waiting for anything.
+  virtual std::optional<TaskAudit> audit_after_drain(std::int64_t /*requests_ok*/, bool /*settle*/) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace pathbench

@@ -18,6 +18,21 @@ namespace pathbench {
 // generator fell behind).
 inline constexpr Nanos kOnTimeToleranceNs = kNanosPerMilli;
 
+// Per-kind results (heavy vs point, a task's type): a small fixed array in every PhaseStats, so
+// recording a request's kind allocates nothing. Kinds are known before the run (the path's
+// request_kinds(), or the query mix's kinds).
+inline constexpr std::size_t kMaxRequestKinds = 4;
+struct KindStats {
+  Histogram latency{};  // ns, from the intended send time; ok only
+  std::array<std::int64_t, kOutcomeCount> outcomes{};
+  std::int64_t issued = 0;
+  void merge(const KindStats& other) {
+    latency.merge(other.latency);
+    for (std::size_t i = 0; i < kOutcomeCount; ++i) outcomes[i] += other.outcomes[i];
+    issued += other.issued;
+  }
+};
+
 struct PhaseStats {
   Histogram latency{};    // ns, completion - intended send time (coordinated omission corrected); ok only
   Histogram uncorrected{};  // ns, completion - actual send time; ok only
@@ -38,6 +53,8 @@ struct PhaseStats {
   // Never sent: waited in the open-loop backlog (every in-flight slot taken) past the deadline;
   // counted in issued and as timeouts.
   std::int64_t unsent = 0;
+  // By request kind (index into the run's kind names); requests never sent (unsent) have no kind.
+  std::array<KindStats, kMaxRequestKinds> kinds{};
 
   void record_hops(const Hops& h, Nanos client_total_ns) noexcept {
     ++hops_recorded;
@@ -72,6 +89,7 @@ struct PhaseStats {
     issued += other.issued;
     sent_on_time += other.sent_on_time;
     unsent += other.unsent;
+    for (std::size_t k = 0; k < kMaxRequestKinds; ++k) kinds[k].merge(other.kinds[k]);
   }
 };
 

@@ -10,6 +10,7 @@
 #include "paths/grpc_stream.h"
 #include "paths/grpc_unary.h"
 #include "paths/queue.h"
+#include "paths/task.h"
 #include "paths/tcp_echo.h"
 #include "paths/websocket.h"
 
@@ -38,6 +39,11 @@ const std::vector<PathInfo>& table() {
        true, &create_queue},
       {"queue", "rabbitmq", "request/reply through RabbitMQ (AMQP 0-9-1)", true, &create_queue},
       {"queue", "nats", "request/reply through NATS", true, &create_queue},
+      {"task", "balancer",
+       "tasks with state (seed 003): the client inserts the task row as received, a gRPC Task call has a worker "
+       "claim it, do its type's work and mark it done; through the balancer",
+       true, &create_task},
+      {"task", "direct", "tasks with state, gRPC Task calls straight to the workers", true, &create_task},
       {"broker", "native",
        "one message published and consumed back through a front of the in-process broker (publish->consume): native protocol",
        false, &create_broker_native},

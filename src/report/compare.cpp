@@ -100,7 +100,7 @@ const std::map<std::string, std::string, std::less<>>& metric_aliases() {
 // Columns that hold text or flags, never compared as numbers.
 bool is_text_column(std::string_view column) {
   return column == "scenario" || column == "path" || column == "kind" || column == "via" || column == "phase" ||
-         column == "accounting_ok" || column == "partial" || column == "failure";
+         column == "accounting_ok" || column == "partial" || column == "failure" || column == "request_kind";
 }
 
 std::string format_value(double v) {
@@ -145,6 +145,11 @@ SummaryRun parse_summary_csv(std::string_view text, const std::string& source, s
                                      run.columns.size()));
     run.rows.push_back(std::move(records[r]));
     std::size_t row = run.rows.size() - 1;
+    // Compare sets paths side by side: a request kind's row (summary.csv's per-kind rows) is not one.
+    if (auto kind = run.cell(row, "request_kind"); kind && *kind != "all") {
+      run.rows.pop_back();
+      continue;
+    }
     std::pair key{std::string(*run.cell(row, "path")), std::string(*run.cell(row, "phase"))};
     if (!seen.insert(key).second)
       throw CompareError(fmt::format("{}: path '{}' phase '{}' appears twice", source, key.first, key.second));

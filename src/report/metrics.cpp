@@ -8,6 +8,7 @@
 
 #include "net/prometheus.h"
 #include "net/websocket.h"
+#include "roles/task_engine.h"
 
 namespace pathbench {
 
@@ -192,6 +193,8 @@ std::string roles_exposition(const Topology& topology) {
   if (auto* balancer = topology.balancer()) text += balancer_exposition(balancer->stats());
   auto workers = topology.worker_stats();
   if (!workers.empty()) text += workers_exposition(workers);
+  auto tasks = topology.worker_task_stats();
+  if (!tasks.empty()) text += tasks_exposition(tasks);
   return text;
 }
 

@@ -43,6 +43,8 @@ class MetricsRegistry {
 std::string balancer_exposition(const BalancerStats& stats);
 std::string workers_exposition(const std::vector<std::pair<std::string, WorkerStats>>& workers);
 std::string echo_exposition(const EchoServer& echo);
+// The workers' task engines (report/task_metrics.cpp): in processing, completed and duration by type.
+std::string tasks_exposition(const std::vector<std::pair<std::string, TaskEngineStats>>& workers);
 // Both, for a run's spawned roles (empty when it spawned none).
 std::string roles_exposition(const Topology& topology);
 

@@ -35,7 +35,7 @@ class SummaryCsvWriter final : public ResultWriter {
   std::string_view name() const override { return "summary.csv"; }
   void write(const RunResult& result, const std::filesystem::path& dir) const override {
     auto out = open_output(dir / "summary.csv");
-    out << "scenario,path,kind,via,phase,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,"
+    out << "scenario,path,kind,via,phase,request_kind,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,"
            "issued,ok,errors,timeouts,rejected";
     for (auto o : kAllOutcomes)
       if (is_error(o)) out << ",err_" << to_string(o);
@@ -45,7 +45,7 @@ class SummaryCsvWriter final : public ResultWriter {
     const bool agents = !result.scenario.agents.endpoints.empty();
     out << ",cpu_total_us_per_req,accounting_ok,partial,failure" << (agents ? ",agent\n" : "\n");
     std::vector<std::pair<std::string, SummaryRow>> rows;
-    for (auto& r : summary_rows(result)) rows.emplace_back("all", std::move(r));
+    for (auto& r : summary_rows_with_kinds(result)) rows.emplace_back("all", std::move(r));
     if (agents) {
       // A path whose agents were not all there is partial in its merged rows too.
       for (auto& [agent, r] : rows)
@@ -54,13 +54,26 @@ class SummaryCsvWriter final : public ResultWriter {
             if (path.label == r.path && share.missing) r.partial = true;
       for (auto& row : agent_rows(result)) rows.push_back(std::move(row));
     }
+    const auto end_of_row = [&](const std::string& agent) { return agents ? "," + csv_field(agent) + "\n" : std::string("\n"); };
     for (auto& [agent, r] : rows) {
-      out << fmt::format("{},{},{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
-                         csv_field(r.path), r.kind, r.via, r.phase, r.duration_s, r.target_rate_per_s,
+      const bool per_kind = r.request_kind != "all";
+      out << fmt::format("{},{},{},{},{},{},{:.3f},{},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
+                         csv_field(r.path), r.kind, r.via, r.phase, r.request_kind, r.duration_s,
+                         per_kind ? std::string() : fmt::format("{:.3f}", r.target_rate_per_s),
                          r.offered_rate_per_s, r.achieved_rate_per_s, r.issued, r.ok, r.errors, r.timeouts,
                          r.rejected);
       for (auto o : kAllOutcomes)
         if (is_error(o)) out << ',' << r.outcomes[static_cast<std::size_t>(o)];
+      if (per_kind) {
+        // Kept for the path as a whole only: empty, never a made-up 0 (see SummaryRow).
+        out << fmt::format(",,{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},,,,,,,,", r.p50_us, r.p90_us, r.p99_us,
+                           r.p999_us, r.p9999_us, r.max_us, r.mean_us);
+        for (std::size_t g = 0; g < r.cpu_us_per_request.size(); ++g) out << ',';
+        out << fmt::format(",,{},{},{}", r.accounting_ok ? "true" : "false", r.partial ? "true" : "false",
+                           csv_field(r.failure));
+        out << end_of_row(agent);
+        continue;
+      }
       out << fmt::format(",{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}", r.late, r.p50_us,
                          r.p90_us, r.p99_us, r.p999_us, r.p9999_us, r.max_us, r.mean_us, r.uncorrected_p50_us,
                          r.uncorrected_p99_us, r.lag_p99_us);
@@ -69,7 +82,7 @@ class SummaryCsvWriter final : public ResultWriter {
       for (double cpu : r.cpu_us_per_request) out << fmt::format(",{:.3f}", cpu);
       out << fmt::format(",{:.3f},{},{},{}", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
                          r.partial ? "true" : "false", csv_field(r.failure));
-      out << (agents ? "," + csv_field(agent) + "\n" : "\n");
+      out << end_of_row(agent);
     }
     out.close();
   }

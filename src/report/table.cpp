@@ -8,6 +8,17 @@
 
 namespace pathbench {
 
+std::string format_task_audit(const std::string& label, const TaskAudit& a) {
+  std::string out = fmt::format(
+      "{}: tasks issued {} -> done {} + received {} + processing {} + failed {}; lost {}; done after timeout {}; "
+      "reclaimed {}, redelivered {}; inserts failed {} (busy {})\n",
+      label, a.issued, a.done, a.received, a.processing, a.failed, a.lost, a.done_after_timeout, a.reclaimed,
+      a.redelivered, a.insert_failed, a.insert_busy);
+  if (!a.error.empty()) out += fmt::format("WARNING: {}: the task audit could not finish: {}\n", label, a.error);
+  if (a.lost != 0) out += fmt::format("WARNING: {}: {} tasks LOST (issued but missing, or ok but not done)\n", label, a.lost);
+  return out;
+}
+
 namespace {
 
 std::string compact(double us) {
@@ -80,6 +91,7 @@ std::string format_summary_table(const RunResult& result) {
                        "late {} -> accounting {}{}\n",
                        p.label, issued, ok, errors, timeouts, rejected, p.in_flight_after_drain, p.late,
                        p.accounting_holds() ? "holds" : "BROKEN", p.interrupted ? " (interrupted: partial)" : "");
+    if (p.tasks) out += format_task_audit(p.label, *p.tasks);
   }
   return out;
 }

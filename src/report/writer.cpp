@@ -24,6 +24,7 @@ std::span<const std::unique_ptr<ResultWriter>> result_writers() {
     w.push_back(make_balancer_csv_writer());
     w.push_back(make_faults_csv_writer());
     w.push_back(make_knee_csv_writer());
+    w.push_back(make_tasks_csv_writer());
     return w;
   }();
   return writers;
@@ -89,6 +90,68 @@ std::string hgrm_file_name(const PathRunResult& path, const PhasePlan& phase, st
   if (!(measured == 1 && phase.name == "main")) name += "." + phase.name;
   if (!variant.empty()) name += fmt::format(".{}", variant);
   return name + ".hgrm";
+}
+
+namespace {
+
+// A percentile is its bucket's highest equivalent value; no percentile exceeds the exact max.
+double percentile_us(const Histogram& h, double p) { return to_micros(std::min(h.value_at_percentile(p), h.max())); }
+
+// The row of request kind `k` of `path`, under its all-kinds row `all`.
+SummaryRow kind_row(const SummaryRow& all, const PathRunResult& path, const PhaseStats& s, std::size_t k) {
+  SummaryRow r;
+  r.path = all.path;
+  r.kind = all.kind;
+  r.via = all.via;
+  r.phase = all.phase;
+  r.request_kind = path.kinds[k];
+  r.duration_s = all.duration_s;
+  r.target_rate_per_s = 0;
+  const KindStats& ks = s.kinds[k];
+  auto per_s = [&r](std::int64_t n) { return r.duration_s > 0 ? static_cast<double>(n) / r.duration_s : 0.0; };
+  auto count = [&ks](Outcome o) { return ks.outcomes[static_cast<std::size_t>(o)]; };
+  r.issued = ks.issued;
+  r.offered_rate_per_s = per_s(ks.issued);
+  r.ok = count(Outcome::ok);
+  r.achieved_rate_per_s = per_s(r.ok);
+  std::int64_t completed = 0;
+  for (auto o : kAllOutcomes) {
+    completed += count(o);
+    if (is_error(o)) r.errors += count(o);
+  }
+  r.timeouts = count(Outcome::timeout);
+  r.rejected = count(Outcome::rejected);
+  r.outcomes = ks.outcomes;
+  r.p50_us = percentile_us(ks.latency, 50);
+  r.p90_us = percentile_us(ks.latency, 90);
+  r.p99_us = percentile_us(ks.latency, 99);
+  r.p999_us = percentile_us(ks.latency, 99.9);
+  r.p9999_us = percentile_us(ks.latency, 99.99);
+  r.max_us = to_micros(ks.latency.max());
+  r.mean_us = ks.latency.mean() / 1000.0;
+  r.accounting_ok = all.accounting_ok && completed == ks.issued;
+  r.partial = all.partial;
+  r.failure = all.failure;
+  return r;
+}
+
+}  // namespace
+
+std::vector<SummaryRow> summary_rows_with_kinds(const RunResult& result) {
+  std::vector<SummaryRow> rows;
+  std::vector<SummaryRow> all = summary_rows(result);
+  std::size_t next = 0;
+  for (auto& path : result.paths) {
+    for (std::size_t i = 0; i < path.plan.size(); ++i) {
+      if (!path.plan[i].measured) continue;
+      const SummaryRow& a = all.at(next++);
+      rows.push_back(a);
+      if (path.phases.size() <= i) continue;
+      for (std::size_t k = 0; k < path.kinds.size() && k < kMaxRequestKinds; ++k)
+        rows.push_back(kind_row(a, path, path.phases[i], k));
+    }
+  }
+  return rows;
 }
 
 std::vector<SummaryRow> summary_rows(const RunResult& result) {

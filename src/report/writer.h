@@ -47,8 +47,14 @@ struct SummaryRow {
   double cpu_total_us_per_request = 0;
   bool accounting_ok = true, partial = false;
   std::string failure;
+  // "all" for the path's row; else one request kind's row (heavy, point, echo; a task's type):
+  // counts, rates and latency percentiles of that kind only. Figures that are not kept per kind
+  // (uncorrected latency, schedule lag, sent on time, unsent, late, CPU) are empty on it.
+  std::string request_kind = "all";
 };
 std::vector<SummaryRow> summary_rows(const RunResult& result);
+// summary_rows() with, under each row, one row per request kind of its path (summary.csv).
+std::vector<SummaryRow> summary_rows_with_kinds(const RunResult& result);
 
 // A CSV field, quoted when it holds a comma, a quote or a newline.
 std::string csv_field(std::string_view text);

@@ -143,6 +143,24 @@ struct UnaryForward {
   int attempts = 0;
 };
 
+// ---- tasks (balancer_task.cpp) ---------------------------------------------------------------
+
+// A Task call forwarded like a unary Query (retry once elsewhere when the worker could not be
+// reached: it never saw the task, whose row is still `received`).
+struct TaskForward {
+  BalancerServer::Impl* balancer;
+  grpc::ServerUnaryReactor* reactor;
+  const v1::TaskRequest* request;
+  v1::TaskReply* reply;
+  std::optional<grpc::ClientContext> context;
+  v1::TaskReply worker_reply;
+  std::chrono::system_clock::time_point deadline;
+  Nanos deadline_ns;
+  Nanos received_ns;
+  int backend = -1;
+  int attempts = 0;
+};
+
 }  // namespace balancer_detail
 
 struct BalancerServer::Impl final : public v1::Worker::CallbackService {
@@ -167,6 +185,12 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
   void forward_stream(const std::shared_ptr<balancer_detail::ClientSide>& client, const v1::QueryRequest& request);
   // A live stream to `backend`, round robin over up to streams_per_worker; replaces dead ones.
   balancer_detail::BackendStream* stream_for(int backend);
+
+  // balancer_task.cpp
+  grpc::ServerUnaryReactor* Task(grpc::CallbackServerContext* context, const v1::TaskRequest* request,
+                                 v1::TaskReply* reply) override;
+  void forward_task(balancer_detail::TaskForward* f);
+  void on_task_forwarded(balancer_detail::TaskForward* f, grpc::Status status);
 
   // balancer_health.cpp
   void housekeeping_loop();

@@ -13,6 +13,7 @@
 #include "net/grpc_server.h"
 #include "net/websocket.h"
 #include "roles/query_engine.h"
+#include "roles/task_engine.h"
 #include "roles/worker_grpc.h"
 #include "roles/worker_ws.h"
 
@@ -30,7 +31,7 @@ std::optional<DatasetShape> served_shape(const WorkerOptions& options) {
 
 struct WorkerServer::Impl {
   explicit Impl(const WorkerOptions& options)
-      : engine(options), service(make_worker_service(engine, served_shape(options))), ws_front(engine) {
+      : engine(options), tasks(options), service(make_worker_service(engine, served_shape(options), &tasks)), ws_front(engine) {
     net::GrpcServerOptions grpc_options;
     grpc_options.listen = options.listen;
     grpc_options.what = fmt::format("worker {}", options.id);
@@ -68,11 +69,13 @@ struct WorkerServer::Impl {
     // No grace means the process "died": its WebSocket connections drop without a close.
     if (ws_server && grace == 0) ws_server->abort_all();
     engine.set_hard_stop(now_ns() + grace);
+    tasks.set_hard_stop(now_ns() + grace);
     // Returns once every call has finished: in flight ones get `grace`, then are cancelled.
     // The SQL threads keep running meanwhile, since open streams finish only when their
     // queries are answered.
     server->shutdown(std::chrono::system_clock::now() + std::chrono::nanoseconds(grace));
     engine.stop();
+    tasks.stop();
     // After the engine: every WebSocket answer has been handed to its connection by now, and
     // is written before the close (1001).
     if (ws_server) ws_server->stop();
@@ -81,6 +84,7 @@ struct WorkerServer::Impl {
   // Declaration order is destruction order reversed: the server goes before the service it
   // calls, and both before the engine whose threads they feed (already joined by drain()).
   QueryEngine engine;
+  TaskEngine tasks;  // the Task RPC's queue and threads (roles/task_engine.h)
   std::unique_ptr<grpc::Service> service;
   std::unique_ptr<net::GrpcServer> server;
   WorkerWsFront ws_front;
@@ -96,6 +100,7 @@ std::string WorkerServer::address() const { return impl_->server->address(); }
 std::string WorkerServer::ws_address() const { return impl_->ws_server ? impl_->ws_server->address() : std::string(); }
 const std::string& WorkerServer::id() const noexcept { return impl_->engine.id(); }
 WorkerStats WorkerServer::stats() const { return impl_->engine.stats(); }
+TaskEngineStats WorkerServer::task_stats() const { return impl_->tasks.stats(); }
 void WorkerServer::set_added_delay(Nanos delay_ns) { impl_->engine.set_added_delay(delay_ns); }
 void WorkerServer::drain(Nanos grace_ns) { impl_->drain(grace_ns); }
 

@@ -46,6 +46,8 @@ struct WorkerOptions {
   // The WebSocket front (ws://HOST:PORT/query): "" = none. Same queries, same engine.
   std::string ws_listen = "127.0.0.1:0";
   std::int64_t ws_max_message_bytes = 1 << 20;  // larger messages close that connection with 1009
+  // The Task RPC (roles/task_engine.h): how long a write to the tasks database waits for its lock.
+  Nanos task_busy_timeout_ns = 1 * kNanosPerSecond;
 };
 
 // Every received request is counted once in received and, once answered, once in one of the
@@ -54,6 +56,8 @@ struct WorkerOptions {
 struct WorkerStats {
   std::uint64_t received = 0, ok = 0, invalid = 0, deadline_exceeded = 0, rejected = 0, failed = 0;
 };
+
+struct TaskEngineStats;
 
 class WorkerServer {
  public:
@@ -68,6 +72,8 @@ class WorkerServer {
   std::string ws_address() const;
   const std::string& id() const noexcept;
   WorkerStats stats() const;
+  // The Task RPC's counters (roles/task_engine.h).
+  TaskEngineStats task_stats() const;
   // Fault injection (thread-safe): add this much delay to every query from now on.
   void set_added_delay(Nanos delay_ns);
 

@@ -8,6 +8,7 @@
 
 #include "pathbench.grpc.pb.h"
 #include "roles/query_engine.h"
+#include "roles/task_engine.h"
 
 namespace pathbench {
 namespace {
@@ -173,7 +174,8 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::QueryRequest, v1::Qu
 
 class WorkerService final : public v1::Worker::CallbackService {
  public:
-  WorkerService(QueryEngine& engine, std::optional<DatasetShape> shape) : engine_(engine), shape_(std::move(shape)) {}
+  WorkerService(QueryEngine& engine, std::optional<DatasetShape> shape, TaskEngine* tasks)
+      : engine_(engine), shape_(std::move(shape)), tasks_(tasks) {}
 
   grpc::ServerUnaryReactor* Shape(grpc::CallbackServerContext* context, const v1::ShapeRequest*,
                                   v1::DatasetShape* reply) override {
@@ -203,15 +205,24 @@ class WorkerService final : public v1::Worker::CallbackService {
     return new StreamCall(engine_, context);
   }
 
+  grpc::ServerUnaryReactor* Task(grpc::CallbackServerContext* context, const v1::TaskRequest* request,
+                                 v1::TaskReply* reply) override {
+    if (tasks_ != nullptr) return tasks_->serve(context, request, reply);
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this worker serves no tasks"));
+    return reactor;
+  }
+
  private:
   QueryEngine& engine_;
   const std::optional<DatasetShape> shape_;
+  TaskEngine* tasks_;
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine, std::optional<DatasetShape> shape) {
-  return std::make_unique<WorkerService>(engine, std::move(shape));
+std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine, std::optional<DatasetShape> shape, TaskEngine* tasks) {
+  return std::make_unique<WorkerService>(engine, std::move(shape), tasks);
 }
 
 }  // namespace pathbench

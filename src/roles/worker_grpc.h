@@ -12,12 +12,15 @@
 namespace pathbench {
 
 class QueryEngine;
+class TaskEngine;
 
 // The name the service is registered and health-checked under.
 inline constexpr const char* kWorkerServiceName = "pathbench.v1.Worker";
 
 // `engine` must outlive the service, and the service the server it is registered with. `shape`
-// answers Shape (none: a worker without a database, FAILED_PRECONDITION).
-std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine, std::optional<DatasetShape> shape);
+// answers Shape (none: a worker without a database, FAILED_PRECONDITION). `tasks` (optional, same
+// lifetime rule) serves the Task RPC; without it Task is UNIMPLEMENTED.
+std::unique_ptr<grpc::Service> make_worker_service(QueryEngine& engine, std::optional<DatasetShape> shape,
+                                                   TaskEngine* tasks = nullptr);
 
 }  // namespace pathbench

@@ -95,6 +95,8 @@ PathRunResult run_knee(const Scenario& scenario, const PathSpec& spec, const Pat
                          p.rate_per_s, true, 0});
     t += scenario.knee.probe_duration_ns;
     path.phases.push_back(p.run.phases.empty() ? PhaseStats{} : std::move(p.run.phases.back()));
+    if (path.kinds.empty()) path.kinds = p.run.kinds;
+    if (p.run.tasks) path.tasks = p.run.tasks;  // each probe's audit covers every probe before it
     path.knee.verdicts.push_back(p.verdict);
     path.late += p.run.late;
     path.in_flight_after_drain += p.run.in_flight_after_drain;

@@ -1,5 +1,7 @@
 #include "runner/topology.h"
 
+#include "roles/task_engine.h"
+
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -69,6 +71,7 @@ WorkerOptions Topology::worker_options(int index) const {
   o.db_path = scenario_.database.path;
   o.threads = scenario_.workers.threads;
   o.max_queue = scenario_.workers.max_queue;
+  o.task_busy_timeout_ns = scenario_.task.busy_timeout_ns;
   return o;
 }
 
@@ -110,6 +113,14 @@ std::vector<std::pair<std::string, WorkerStats>> Topology::worker_stats() const 
   std::vector<std::pair<std::string, WorkerStats>> stats;
   for (auto& w : workers_)
     if (w) stats.emplace_back(w->id(), w->stats());
+  return stats;
+}
+
+std::vector<std::pair<std::string, TaskEngineStats>> Topology::worker_task_stats() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, TaskEngineStats>> stats;
+  for (auto& w : workers_)
+    if (w) stats.emplace_back(w->id(), w->task_stats());
   return stats;
 }
 

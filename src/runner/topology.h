@@ -67,6 +67,8 @@ class Topology final : public Endpoints {
 
   // The spawned workers' counters (id, stats), for metrics; thread-safe. Killed ones are left out.
   std::vector<std::pair<std::string, WorkerStats>> worker_stats() const;
+  // Their task engines' counters (roles/task_engine.h), the same way.
+  std::vector<std::pair<std::string, TaskEngineStats>> worker_task_stats() const;
   // The spawned balancer, or null (any thread: the metrics thread reads it while a later path
   // may be creating it).
   BalancerServer* balancer() const noexcept { return balancer_view_.load(std::memory_order_acquire); }

@@ -155,6 +155,18 @@ struct AgentsConfig {
   std::vector<std::string> endpoints;  // "host:port" of each agent's control channel
 };
 
+// [task]: the `task` path's tasks (seed 003): the type mix and what each type does, docs/tasks.md.
+struct TaskConfig {
+  double query_weight = 3.0;   // one query of the [query] mix on the worker (heavy by default)
+  double cpu_weight = 1.0;     // a CPU burn of cpu_us on the worker's task thread
+  double write_weight = 1.0;   // write_rows inserts + one counter update in one transaction
+  std::int64_t cpu_us = 500;
+  int write_rows = 10;
+  int payload_bytes = 64;      // the task row's payload column
+  Nanos lease_ns = 5 * kNanosPerSecond;          // a claim's length: past it the task may be reclaimed
+  Nanos busy_timeout_ns = 1 * kNanosPerSecond;   // SQLite: how long a write waits for the lock
+};
+
 struct PathSpec {
   std::string kind;         // a name from the path registry (paths/registry.h, passed to the loader as PathKinds)
   std::string label;        // unique in the scenario; defaults to kind, or kind_via when via is set
@@ -178,6 +190,7 @@ struct Scenario {
   BalancerConfig balancer;
   BrokerConfig broker;
   KneeConfig knee;
+  TaskConfig task;
   std::vector<FaultSpec> faults;  // applied in each path's run; undone before the next path
   std::vector<PathSpec> paths;
   AgentsConfig agents;

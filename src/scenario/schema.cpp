@@ -249,6 +249,31 @@ const TableSpec<AgentsConfig> kAgentsTable{kAgentsFields, nullptr, [](TableReade
       break;
     }
 }};
+// ---- [task] ---------------------------------------------------------------------------------
+
+const Field<TaskConfig> kTaskMixFields[] = {
+    number<&TaskConfig::query_weight>("query", 0, 1e9, false),
+    number<&TaskConfig::cpu_weight>("cpu", 0, 1e9, false),
+    number<&TaskConfig::write_weight>("write", 0, 1e9, false),
+};
+const TableSpec<TaskConfig> kTaskMixTable{
+    kTaskMixFields,
+    // Like [query] mix: the types a mix leaves out get weight 0.
+    [](TaskConfig& t) { t.query_weight = t.cpu_weight = t.write_weight = 0; },
+    [](TableReader& r, TaskConfig& t) {
+      if (t.query_weight + t.cpu_weight + t.write_weight <= 0)
+        r.reporter().error(r.raw().source(), fmt::format("{}: expected at least one weight > 0, found all 0", r.prefix()));
+    }};
+
+const Field<TaskConfig> kTaskFields[] = {
+    nested<TaskConfig>("mix", kTaskMixTable),
+    integer<&TaskConfig::cpu_us>("cpu_us", 0, 10'000'000),
+    integer<&TaskConfig::write_rows>("write_rows", 1, 100'000),
+    integer<&TaskConfig::payload_bytes>("payload_bytes", 0, 1 << 20),
+    duration<&TaskConfig::lease_ns>("lease", false),
+    duration<&TaskConfig::busy_timeout_ns>("busy_timeout", true),
+};
+const TableSpec<TaskConfig> kTaskTable{kTaskFields};
 
 // ---- the top level, [[fault]], [[path]] ------------------------------------------------------
 
@@ -268,6 +293,7 @@ const Field<Scenario> kScenarioFields[] = {
     table<&Scenario::broker>("broker", kBrokerTable),
     table<&Scenario::knee>("knee", kKneeTable).omitted_when([](const Scenario& s) { return !s.knee.enabled; }),
     table<&Scenario::agents>("agents", kAgentsTable).omitted_when([](const Scenario& s) { return s.agents.endpoints.empty(); }),
+    table<&Scenario::task>("task", kTaskTable),
 };
 
 constexpr std::array<Choice<FaultAction>, 8> kFaultActions{{{"kill_worker", FaultAction::kill_worker},
