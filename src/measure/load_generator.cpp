@@ -180,6 +180,10 @@ class ClientThread final : public CompletionSink {
     refill(now);
   }
 
+  Nanos intended_ns(std::uint32_t slot) const noexcept override {
+    return slot < capacity_ ? slots_[slot].intended_ns : 0;
+  }
+
   std::vector<PhaseStats>& phases() noexcept { return phases_; }
   std::int64_t late() const noexcept { return late_; }
   std::int64_t in_flight() const noexcept { return static_cast<std::int64_t>(capacity_ - free_.size()); }
@@ -463,6 +467,7 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   Nanos start = shared.failure.empty() ? now_ns() + 5 * kNanosPerMilli : -1;
   shared.start_ns.store(start);
   shared.go.count_down();
+  if (start > 0) instance.run_started(start);
   if (start > 0 && on_start) on_start(start);
   for (auto& t : workers) t.join();
 
@@ -482,6 +487,7 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   }
   result.elapsed_ns = start > 0 ? finished - start : 0;
   result.intervals = shared.intervals.rows();
+  if (start > 0) instance.run_finished(result);
   return result;
 }
 

@@ -16,6 +16,8 @@
 
 namespace pathbench {
 
+struct PathRunResult;  // measure/load_generator.h
+
 // Implemented by the load generator's per-thread driver.
 class CompletionSink {
  public:
@@ -24,6 +26,9 @@ class CompletionSink {
   // `hops`: the servers' own timings for the per-hop breakdown, when the path carries them.
   virtual void complete(std::uint32_t slot, std::uint64_t request_id, Outcome outcome,
                         const Hops* hops = nullptr) noexcept = 0;
+  // The intended send time (steady ns) of the request now in `slot`: valid inside issue(), for a
+  // path that carries it in the message (one-way messaging times end-to-end from it). 0: unknown.
+  virtual Nanos intended_ns(std::uint32_t /*slot*/) const noexcept { return 0; }
 
  protected:
   ~CompletionSink() = default;
@@ -52,6 +57,12 @@ class PathInstance {
                                                   int thread_index) = 0;
   // Where the client connects, e.g. "tcp://127.0.0.1:40123" (recorded in the results).
   virtual std::string endpoint() const = 0;
+  // Hooks of run_path around one run (a knee search makes one run per probe), on its calling
+  // thread: the common start line (steady ns) once set; and the result once every client thread
+  // has been joined, before run_path returns — a path whose work ends later than its requests
+  // (one-way messaging: consumers drain a backlog) finishes its accounting there.
+  virtual void run_started(Nanos /*start_ns*/) {}
+  virtual void run_finished(PathRunResult& /*result*/) {}
 };
 
 }  // namespace pathbench

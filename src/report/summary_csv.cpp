@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "report/writers.h"
@@ -20,7 +21,15 @@ class SummaryCsvWriter final : public ResultWriter {
     out << ",late,p50_us,p90_us,p99_us,p99.9_us,p99.99_us,max_us,mean_us,uncorrected_p50_us,uncorrected_p99_us,"
            "schedule_lag_p99_us,sent_on_time,sent_on_time_rate_per_s,unsent,wakeup_lag_p50_us,wakeup_lag_p99_us";
     for (auto g : kCpuGroupNames) out << ",cpu_" << g << "_us_per_req";
-    out << ",cpu_total_us_per_req,accounting_ok,partial,failure\n";
+    out << ",cpu_total_us_per_req,accounting_ok,partial,failure";
+    // One-way messaging (paths/messaging.h): empty on the other paths' rows.
+    out << ",publish_p50_us,publish_p99_us,published,confirmed,consumed,duplicated,lost,expired,backlog_max,drain_s\n";
+    // The measured phases in summary_rows' order, for the messaging columns.
+    std::vector<const PhaseStats*> stats;
+    for (auto& path : result.paths)
+      for (std::size_t i = 0; i < path.plan.size(); ++i)
+        if (path.plan[i].measured) stats.push_back(i < path.phases.size() ? &path.phases[i] : nullptr);
+    std::size_t row = 0;
     for (auto& r : summary_rows(result)) {
       out << fmt::format("{},{},{},{},{},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
                          csv_field(r.path), r.kind, r.via, r.phase, r.duration_s, r.target_rate_per_s,
@@ -34,8 +43,21 @@ class SummaryCsvWriter final : public ResultWriter {
       out << fmt::format(",{},{:.3f},{},{:.3f},{:.3f}", r.sent_on_time, r.sent_on_time_rate_per_s, r.unsent,
                          r.wakeup_lag_p50_us, r.wakeup_lag_p99_us);
       for (double cpu : r.cpu_us_per_request) out << fmt::format(",{:.3f}", cpu);
-      out << fmt::format(",{:.3f},{},{},{}\n", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
+      out << fmt::format(",{:.3f},{},{},{}", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
                          r.partial ? "true" : "false", csv_field(r.failure));
+      const PhaseStats* s = row < stats.size() ? stats[row] : nullptr;
+      ++row;
+      if (s && s->messaging.present) {
+        const auto& m = s->messaging;
+        auto at = [](const Histogram& h, double p) {
+          return static_cast<double>(std::min(h.value_at_percentile(p), h.max())) / 1000.0;
+        };
+        out << fmt::format(",{:.3f},{:.3f},{},{},{},{},{},{},{},{:.3f}\n", at(s->publish_latency, 50),
+                           at(s->publish_latency, 99), m.published, m.confirmed, m.consumed, m.duplicated, m.lost,
+                           m.expired, m.backlog_max, m.drain_ns < 0 ? -1.0 : static_cast<double>(m.drain_ns) / 1e9);
+      } else {
+        out << ",,,,,,,,,,\n";
+      }
     }
     out.close();
   }

@@ -252,6 +252,12 @@ const Field<FaultSpec> kFaultFields[] = {
     duration<&FaultSpec::delay_ns>("delay", true),
 };
 
+bool not_messaging(const PathSpec& p) { return p.kind != "messaging"; }
+Expected check_messaging_key(const PathSpec& p) {
+  if (p.kind != "messaging") return "no such key on this path kind (durable, max_age and drain apply to kind = \"messaging\")";
+  return std::nullopt;
+}
+
 const Field<PathSpec> kPathFields[] = {
     text<&PathSpec::kind>("kind"),
     // Labels name result files (<label>.hgrm): they must stay inside the results folder.
@@ -263,6 +269,10 @@ const Field<PathSpec> kPathFields[] = {
     integer<&PathSpec::connections>("connections", 1, 4096),
     integer<&PathSpec::streams>("streams", 1, 1024),
     integer<&PathSpec::message_bytes>("message_bytes", 16, 1 << 20),
+    // One-way messaging keys: refused on every other kind (after kind and via, which they depend on).
+    boolean<&PathSpec::durable>("durable").checked(&check_messaging_key).omitted_when(&not_messaging),
+    duration<&PathSpec::max_age_ns>("max_age", true).checked(&check_messaging_key).omitted_when(&not_messaging),
+    duration<&PathSpec::drain_ns>("drain", true).checked(&check_messaging_key).omitted_when(&not_messaging),
 };
 
 }  // namespace
