@@ -58,6 +58,7 @@ std::unique_ptr<BacklogProbe> make_backlog_probe(const Endpoint& endpoint, broke
   if (endpoint.kind == "embedded" && embedded_broker)
     return std::make_unique<EmbeddedProbe>(*embedded_broker, endpoint.request_queue);
   if (endpoint.kind == "rabbitmq") return std::make_unique<RabbitProbe>(endpoint);
+  if (endpoint.kind == "nats" && endpoint.durable) return make_jetstream_probe(endpoint);
   return std::make_unique<NoProbe>();
 }
 

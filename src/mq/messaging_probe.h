@@ -2,7 +2,8 @@
 // a second): the messages ready in the queue, not yet delivered to a consumer.
 //   embedded — the in-process broker's queue counters (Broker::queue_stats: depth)
 //   rabbitmq — a passive queue.declare on its own connection (message_count: ready messages)
-//   nats     — core NATS keeps no queue: not available here (the path counts published − consumed)
+//   nats     — durable (JetStream): the durable consumer's pending count (stream info); core NATS
+//              keeps no queue: not available here (the path counts published − consumed)
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -23,5 +24,7 @@ class BacklogProbe {
 // `embedded_broker`: the run's in-process broker when endpoint.kind is embedded (else null).
 // Never null; a kind with no depth to ask for gets a probe that answers -1.
 std::unique_ptr<BacklogProbe> make_backlog_probe(const Endpoint& endpoint, broker::Broker* embedded_broker);
+// The JetStream one (mq/jetstream.cpp), which make_backlog_probe hands over to.
+std::unique_ptr<BacklogProbe> make_jetstream_probe(const Endpoint& endpoint);
 
 }  // namespace pathbench::mq

@@ -40,8 +40,9 @@ struct Endpoint {
   // publisher confirm; nats: accepted by the client library — core NATS has no broker ack); the
   // Responder's handler runs, its return value is dropped (no reply), then the message is acked.
   bool one_way = false;
-  // rabbitmq: durable queue + persistent messages (the confirm comes once the message is on
-  // disk). Not applicable to the embedded broker (in memory) nor to core NATS.
+  // With one_way: rabbitmq — durable queue + persistent messages (the confirm comes once the
+  // message is on disk); nats — JetStream with file storage (mq/jetstream.cpp) instead of core
+  // NATS. Not applicable to the embedded broker (in memory).
   bool durable = false;
 };
 

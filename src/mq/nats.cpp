@@ -369,11 +369,14 @@ class NatsResponder final : public Responder {
 
 std::unique_ptr<Requester> make_nats_requester(const Endpoint& endpoint, boost::asio::io_context& io,
                                                Requester::OnReply on_reply, int index) {
+  if (endpoint.one_way && endpoint.durable) return make_jetstream_requester(endpoint, io, std::move(on_reply), index);
   return std::make_unique<NatsRequester>(endpoint, io, std::move(on_reply), index);
 }
 
 std::unique_ptr<Responder> make_nats_responder(const Endpoint& endpoint, int threads,
                                                Responder::HandlerFactory handlers, std::string worker_id) {
+  if (endpoint.one_way && endpoint.durable)
+    return make_jetstream_responder(endpoint, threads, std::move(handlers), std::move(worker_id));
   return std::make_unique<NatsResponder>(endpoint, threads, std::move(handlers), std::move(worker_id));
 }
 

@@ -1,8 +1,8 @@
 // Path `messaging`: one-way messages through a broker, the asynchronous half beside the request
 // paths. Producers publish on the scenario's schedule (the load generator: a publish is its
 // "request", completed when the broker confirms it — the native confirm of the embedded broker,
-// RabbitMQ publisher confirms, the client library's acceptance on core NATS, which has no broker
-// ack); the scenario's workers consume as competing consumers (roles/message_consumer.h: the
+// RabbitMQ publisher confirms, JetStream's publish ack (durable NATS), the client library's
+// acceptance on core NATS, which has no broker ack); the scenario's workers consume as competing consumers (roles/message_consumer.h: the
 // message's query, then the ack). The broker is `via`: embedded | rabbitmq | nats, its queue
 // "pathbench.messages.<label>", bounded by [broker] max_pending (a full queue rejects), with
 // [broker] prefetch and consumers per worker.

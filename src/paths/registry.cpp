@@ -56,7 +56,8 @@ const std::vector<PathInfo>& table() {
        true, &create_messaging},
       {"messaging", "rabbitmq", "one-way messages through RabbitMQ (publisher confirms; durable = persistent)", true,
        &create_messaging},
-      {"messaging", "nats", "one-way messages through core NATS (no broker ack, may drop)", true, &create_messaging},
+      {"messaging", "nats", "one-way messages through core NATS (no broker ack, may drop); durable = JetStream", true,
+       &create_messaging},
   };
   return paths;
 }

@@ -22,8 +22,14 @@ class SummaryCsvWriter final : public ResultWriter {
            "schedule_lag_p99_us,sent_on_time,sent_on_time_rate_per_s,unsent,wakeup_lag_p50_us,wakeup_lag_p99_us";
     for (auto g : kCpuGroupNames) out << ",cpu_" << g << "_us_per_req";
     out << ",cpu_total_us_per_req,accounting_ok,partial,failure";
-    // One-way messaging (paths/messaging.h): empty on the other paths' rows.
-    out << ",publish_p50_us,publish_p99_us,published,confirmed,consumed,duplicated,lost,expired,backlog_max,drain_s\n";
+    // One-way messaging (paths/messaging.h): columns only in a run with such a path (a run without
+    // one keeps the file's format), empty on the other paths' rows.
+    bool messaging = false;
+    for (auto& path : result.paths)
+      for (auto& phase : path.phases) messaging = messaging || phase.messaging.present;
+    if (messaging)
+      out << ",publish_p50_us,publish_p99_us,published,confirmed,consumed,duplicated,lost,expired,backlog_max,drain_s";
+    out << '\n';
     // The measured phases in summary_rows' order, for the messaging columns.
     std::vector<const PhaseStats*> stats;
     for (auto& path : result.paths)
@@ -47,7 +53,9 @@ class SummaryCsvWriter final : public ResultWriter {
                          r.partial ? "true" : "false", csv_field(r.failure));
       const PhaseStats* s = row < stats.size() ? stats[row] : nullptr;
       ++row;
-      if (s && s->messaging.present) {
+      if (!messaging) {
+        out << '\n';
+      } else if (s && s->messaging.present) {
         const auto& m = s->messaging;
         auto at = [](const Histogram& h, double p) {
           return static_cast<double>(std::min(h.value_at_percentile(p), h.max())) / 1000.0;
