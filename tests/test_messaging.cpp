@@ -117,7 +117,7 @@ PhaseStats::Messaging fold(const MessageLedger& ledger, std::int64_t ok) {
   return phases[0].messaging;
 }
 
-// Work that takes a while (~1 ms): a heavy query over every sale of category 1, on a database
+// Work that takes a while (~ms): a heavy query over every sale of category 1, on a database
 // seeded in `dir` — so a consumer killed soon after it starts still holds most of its messages.
 Query slow_work() {
   Query q;
@@ -131,7 +131,7 @@ Query slow_work() {
 }
 std::filesystem::path seeded_database(const testing::TempDir& dir) {
   const auto path = dir / "sales.db";
-  seed_database({path, 20'000, 5, true});
+  seed_database({path, 100'000, 5, true});
   return path;
 }
 
@@ -276,8 +276,9 @@ TEST_CASE("messaging: embedded, a consumer killed with messages unacknowledged -
   first->kill();
   const auto done_by_first = first->logs()[0]->size();
   o.id = "second";
+  o.threads = 2;
   MessageConsumer second(o);
-  MessageLedger ledger = settle(p, {first.get(), &second}, 10 * kNanosPerSecond);
+  MessageLedger ledger = settle(p, {first.get(), &second}, 60 * kNanosPerSecond);
   auto m = fold(ledger, 2000);
   CHECK(m.lost == 0);
   CHECK(m.consumed == 2000 + m.duplicated);
@@ -455,14 +456,21 @@ void overflow_and_kill(const std::string& kind) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   Published p = publish(e, 2000, 500, 30 * kNanosPerSecond, {}, slow_work());
   REQUIRE(p.confirmed.size() == 2000);
+  CHECK(second->logs()[0]->size() == 0);
+  // Killed from another thread as soon as it has consumed a few: RabbitMQ's pause(false) returns
+  // only once its consumer has handled what the broker pushed (up to the prefetch).
+  std::thread killer([&] {
+    const Nanos until = now_ns() + 10 * kNanosPerSecond;
+    while (second->logs()[0]->size() < 5 && now_ns() < until) std::this_thread::yield();
+    second->kill();
+  });
   second->pause(false);
-  const Nanos until = now_ns() + 10 * kNanosPerSecond;
-  while (second->logs()[0]->size() < 5 && now_ns() < until) std::this_thread::yield();
-  second->kill();
+  killer.join();
   const auto done_by_second = second->logs()[0]->size();
   o.id = "third";
+  o.threads = 2;
   MessageConsumer third(o);
-  MessageLedger ledger = settle(p, {second.get(), &third}, 20 * kNanosPerSecond);
+  MessageLedger ledger = settle(p, {second.get(), &third}, 60 * kNanosPerSecond);
   auto m = fold(ledger, 2000);
   CHECK(m.lost == 0);
   CHECK(m.consumed == 2000 + m.duplicated);
