@@ -47,7 +47,8 @@ std::string make_message(std::uint64_t key, Nanos intended_ns, const Query& quer
 
 // A one-way publisher on the test's own io_context: `count` messages (keys message_key(kRun, 0,
 // 1..count)), at most `in_flight` unconfirmed, until each has its outcome or `limit_ns` passes.
-// `on_outcome(answered)` runs after each outcome (for fault injection).
+// `on_outcome(answered, outcome)` runs after each outcome (for fault injection); when it returns
+// false nothing more is published and the run ends once what is out has its outcome.
 struct Published {
   std::vector<std::pair<std::uint64_t, Nanos>> confirmed;  // (key, intended)
   std::uint64_t issued = 0, answered = 0, rejected = 0, failed = 0;
@@ -56,16 +57,17 @@ struct Published {
 };
 
 Published publish(mq::Endpoint e, std::uint64_t count, std::uint64_t in_flight, Nanos limit_ns,
-                  std::function<void(std::uint64_t answered)> on_outcome = {}, const Query& query = {}) {
+                  std::function<bool(std::uint64_t answered, Outcome outcome)> on_outcome = {},
+                  const Query& query = {}) {
   e.one_way = true;
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
   Published p;
   std::vector<Nanos> intended(count + 1, 0);
   std::unique_ptr<mq::Requester> requester;
-  bool started = false;
+  bool started = false, closed = false;
   auto more = [&] {
-    while (started && p.issued < count && p.issued - p.answered < in_flight) {
+    while (started && !closed && p.issued < count && p.issued - p.answered < in_flight) {
       const std::uint64_t id = ++p.issued;
       intended[id] = now_ns();
       requester->request(id, make_message(message_key(kRun, 0, id), intended[id], query));
@@ -76,7 +78,7 @@ Published publish(mq::Endpoint e, std::uint64_t count, std::uint64_t in_flight, 
     if (outcome == Outcome::ok) p.confirmed.emplace_back(message_key(kRun, 0, id), intended[id]);
     else if (outcome == Outcome::rejected) ++p.rejected;
     else ++p.failed;
-    if (on_outcome) on_outcome(p.answered);
+    if (on_outcome && !on_outcome(p.answered, outcome)) closed = true;
     more();
   }, 0);
   const Nanos t0 = now_ns();
@@ -85,7 +87,8 @@ Published publish(mq::Endpoint e, std::uint64_t count, std::uint64_t in_flight, 
     started = error.empty();
     more();
   });
-  while (p.answered < count && p.start_error.empty() && now_ns() < t0 + limit_ns) io.run_for(std::chrono::milliseconds(5));
+  while (p.answered < (closed ? p.issued : count) && p.start_error.empty() && now_ns() < t0 + limit_ns)
+    io.run_for(std::chrono::milliseconds(5));
   p.elapsed_ns = now_ns() - t0;
   requester->stop();
   return p;
@@ -194,6 +197,10 @@ TEST_CASE("messaging: message body round trip, and the ledger's known answer") {
   CHECK(m.duplicated == 1);
   CHECK(m.lost == 1);
   CHECK(m.expired == 1);
+  // Lost and expired: not ok end to end, timeouts instead; the issued total still adds up.
+  CHECK(phases[0].count(Outcome::ok) == 3);
+  CHECK(phases[0].count(Outcome::timeout) == 2);
+  CHECK(phases[0].completed() == phases[0].issued);
   CHECK(phases[0].publish_latency.total_count() == 1);
   CHECK(phases[0].latency.total_count() == 2);  // 1 and 2's first delivery: end to end
   CHECK(phases[0].latency.max() >= 5 * ms);
@@ -330,7 +337,7 @@ drain = "5s"
     CHECK(m.present);
     CHECK(path.accounting_holds());
     CHECK(m.published == ph.issued);
-    CHECK(m.confirmed == ph.count(Outcome::ok));
+    CHECK(m.confirmed == ph.count(Outcome::ok) + m.lost + m.expired);
     CHECK(m.published >= 700);
     CHECK(m.lost == 0);
     CHECK(m.consumed == m.confirmed + m.duplicated);
@@ -340,6 +347,8 @@ drain = "5s"
     if (path.label == "aged") {
       CHECK(m.expired == m.confirmed);  // nothing is consumed within a microsecond of its intended time
       CHECK(ph.latency.total_count() == 0);
+      CHECK(ph.count(Outcome::ok) == 0);
+      CHECK(ph.count(Outcome::timeout) == m.expired);
     } else {
       CHECK(m.expired == 0);
       CHECK(ph.latency.total_count() == m.confirmed);
@@ -410,7 +419,7 @@ drain = "10s"
     const auto& m = ph.messaging;
     CHECK(path.accounting_holds());
     CHECK(m.published == ph.issued);
-    CHECK(m.confirmed == ph.count(Outcome::ok));
+    CHECK(m.confirmed == ph.count(Outcome::ok) + m.lost + m.expired);
     CHECK(m.confirmed >= 500);
     // Core NATS may drop (no broker ack, no queue); at this rate on loopback it does not.
     CHECK(m.lost == 0);
@@ -477,7 +486,9 @@ void overflow_and_kill(const std::string& kind) {
   MESSAGE(kind, ": consumed before the kill: ", done_by_second, ", redelivered to the next: ", third.stats().redelivered,
           ", duplicated: ", m.duplicated);
   CHECK(done_by_second < 2000);
-  CHECK(third.stats().redelivered > 0);
+  // RabbitMQ flags redeliveries; the JetStream consumer does not count them (mq/jetstream.cpp),
+  // but nothing lost above means the killed consumer's messages reached the next one.
+  if (kind == "rabbitmq") CHECK(third.stats().redelivered > 0);
 }
 }  // namespace
 
@@ -501,18 +512,24 @@ TEST_CASE("realmq: messaging - the broker killed mid-run: publish failures count
     e.kind = kind;
     e.url = server->url();
     e.request_queue = "pathbench.test.brokerstop";
+    e.max_pending = 10'000'000;  // nothing consumes: the queue's bound must not be what refuses
     e.timeout_ns = 2 * kNanosPerSecond;
     std::thread stopper;
-    // Until 300 publishes have ended since the server was told to stop at 300 confirmed.
-    Published p = publish(e, 50'000, 64, 30 * kNanosPerSecond, [&](std::uint64_t answered) {
+    std::uint64_t failed_at = 0;
+    // The server is told to stop after 300 outcomes; publishing goes on until 500 more have
+    // ended after the first failure.
+    Published p = publish(e, 2'000'000, 64, 30 * kNanosPerSecond, [&](std::uint64_t answered, Outcome outcome) {
       if (answered == 300) stopper = std::thread([&] { server->stop(); });
+      if (outcome != Outcome::ok && failed_at == 0) failed_at = answered;
+      return failed_at == 0 || answered < failed_at + 500;
     });
     if (stopper.joinable()) stopper.join();
     REQUIRE(p.start_error == "");
     CHECK(p.elapsed_ns < 30 * kNanosPerSecond + 2 * kNanosPerSecond);  // never a hang
     CHECK(p.answered == p.issued);  // every publish has its one outcome
     CHECK(p.confirmed.size() + p.rejected + p.failed == p.issued);
-    CHECK(p.failed > 0);
+    CHECK(p.failed >= 500);
+    CHECK(failed_at > 300);
     MESSAGE(kind, ": confirmed ", p.confirmed.size(), ", failed ", p.failed, " of ", p.issued, " in ",
             p.elapsed_ns / kNanosPerMilli, " ms");
   }

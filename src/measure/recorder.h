@@ -43,7 +43,8 @@ struct PhaseStats {
   // logs: there `latency` is end-to-end (intended publish -> consumer finished and acked, first
   // delivery of each message, not expired) and `publish_latency` is intended publish -> broker
   // confirm (what the load generator timed). Counts are by the phase of the intended publish
-  // time; backlog_max / drain_ns are the path's (the same on every phase). Not merged by merge():
+  // time; lost and expired messages are counted as timeouts, not ok (confirmed keeps the broker's
+  // confirms); backlog_max / drain_ns are the path's (the same on every phase). Not merged by merge():
   // one writer fills them after the client threads are joined.
   struct Messaging {
     bool present = false;

@@ -62,8 +62,16 @@ void MessageLedger::fill(std::vector<PhaseStats>& phases) const {
     else if (!e.failed) e2e[p].record(std::max<Nanos>(e.first_done_ns - e.intended_ns, 0));
   }
   for (std::size_t p = 0; p < plan_.size(); ++p) {
-    phases[p].publish_latency = std::move(phases[p].latency);
-    phases[p].latency = std::move(e2e[p]);
+    PhaseStats& s = phases[p];
+    s.publish_latency = std::move(s.latency);
+    s.latency = std::move(e2e[p]);
+    // End to end, a confirmed message that was never consumed, or consumed too old, is not ok:
+    // it counts as a timeout (issued = ok + errors + timeouts + rejected still holds), so the
+    // error ratio — and a knee search — sees it.
+    auto& ok = s.outcomes[static_cast<std::size_t>(Outcome::ok)];
+    const std::int64_t not_ok = std::min(ok, s.messaging.lost + s.messaging.expired);
+    ok -= not_ok;
+    s.outcomes[static_cast<std::size_t>(Outcome::timeout)] += not_ok;
   }
 }
 

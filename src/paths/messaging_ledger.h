@@ -9,7 +9,8 @@
 // delivery of a message, plus `duplicated` redeliveries of one already consumed); lost = confirmed
 // and never consumed by the end of the drain; expired = first delivery older than max_age (its
 // work not done). End-to-end latency: intended publish time -> first delivery done, for messages
-// neither expired nor failed.
+// neither expired nor failed. Lost and expired messages are not ok: fill() moves them from the
+// phase's ok count to its timeouts (the broker's confirms stay in `confirmed`).
 #pragma once
 #include <cstdint>
 #include <unordered_map>
