@@ -8,6 +8,9 @@ For each folder, from the files it holds (a chart whose input is missing is skip
   latency_summary.png     summary.csv: p50/p99/p99.9 per path and phase
   latency_over_time.png   timeseries.csv: p50 and p99 per second and path, phases shaded,
                           fault markers as labelled lines; achieved rate per second below
+  backlog_over_time.png   timeseries.csv with a backlog column (messaging paths): messages
+                          waiting in the broker per second and path, consumed and published
+                          per second below, phases shaded
   throughput_latency.png  summary.csv with several phases (rates) for a path: p50/p99 against
                           the achieved rate, one line per path
   hops.png                hops.csv: where the time goes, mean per hop stacked per path

@@ -5,6 +5,7 @@ import os
 import sys
 
 import charts as package  # its docstring is the --help text
+from charts.backlog import backlog_chart
 from charts.breakdown import cpu_chart, hops_chart
 from charts.kinds import kind_rows, kinds_chart
 from charts.comparison import comparison_percentiles_chart, comparison_spectrum_chart, run_labels
@@ -27,6 +28,8 @@ def draw_folder(folder):
     series = read_csv(folder, "timeseries.csv")
     if series and timeseries_chart(series, os.path.join(folder, "latency_over_time.png")):
         charts.append("latency_over_time.png")
+    if series and backlog_chart(series, os.path.join(folder, "backlog_over_time.png")):
+        charts.append("backlog_over_time.png")
     if rows and throughput_chart(rows, os.path.join(folder, "throughput_latency.png")):
         charts.append("throughput_latency.png")
     hops = read_csv(folder, "hops.csv")

@@ -33,6 +33,9 @@ struct IntervalRow {
   std::int64_t completed = 0, ok = 0, errors = 0, timeouts = 0, rejected = 0;
   double p50_us = 0, p99_us = 0, max_us = 0;
   std::int64_t in_flight = 0;  // at the end of the second, all threads
+  // Messaging paths (paths/messaging.h): messages waiting in the broker, sampled from it at the
+  // end of the second, and consumed (first deliveries acked) during it; -1 elsewhere.
+  std::int64_t backlog = -1, consumed = -1;
 };
 
 class IntervalCollector {

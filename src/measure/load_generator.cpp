@@ -202,6 +202,10 @@ class ClientThread final : public CompletionSink {
     ++stats.kinds[kind].issued;
   }
 
+  Nanos intended_ns(std::uint32_t slot) const noexcept override {
+    return slot < capacity_ ? slots_[slot].intended_ns : 0;
+  }
+
   std::vector<PhaseStats>& phases() noexcept { return phases_; }
   std::int64_t late() const noexcept { return late_; }
   std::int64_t in_flight() const noexcept { return static_cast<std::int64_t>(capacity_ - free_.size()); }
@@ -510,6 +514,7 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   }
   shared.start_ns.store(start);
   shared.go.count_down();
+  if (start > 0) instance.run_started(start);
   if (start > 0 && on_start) on_start(start);
   for (auto& t : workers) t.join();
 
@@ -531,6 +536,7 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   result.intervals = shared.intervals.rows();
   result.kinds = shared.kinds;
   if (start > 0) {
+    instance.run_finished(result);
     std::int64_t requests_ok = 0;
     for (auto& p : result.phases) requests_ok += p.count(Outcome::ok);
     result.tasks = instance.audit_after_drain(requests_ok, !result.interrupted);

@@ -19,6 +19,8 @@
 
 namespace pathbench {
 
+struct PathRunResult;  // measure/load_generator.h
+
 // Implemented by the load generator's per-thread driver.
 class CompletionSink {
  public:
@@ -31,6 +33,9 @@ class CompletionSink {
   // per-kind results. A path that declares its own kinds calls it inside issue(), before the
   // request can complete; other paths' requests count under their query's kind.
   virtual void note_kind(std::uint32_t /*slot*/, std::uint64_t /*request_id*/, std::uint8_t /*kind*/) noexcept {}
+  // The intended send time (steady ns) of the request now in `slot`: valid inside issue(), for a
+  // path that carries it in the message (one-way messaging times end-to-end from it). 0: unknown.
+  virtual Nanos intended_ns(std::uint32_t /*slot*/) const noexcept { return 0; }
 
  protected:
   ~CompletionSink() = default;
@@ -70,6 +75,12 @@ class PathInstance {
   virtual std::optional<TaskAudit> audit_after_drain(std::int64_t /*requests_ok*/, bool /*settle*/) {
     return std::nullopt;
   }
+  // Hooks of run_path around one run (a knee search makes one run per probe), on its calling
+  // thread: the common start line (steady ns) once set; and the result once every client thread
+  // has been joined, before run_path returns — a path whose work ends later than its requests
+  // (one-way messaging: consumers drain a backlog) finishes its accounting there.
+  virtual void run_started(Nanos /*start_ns*/) {}
+  virtual void run_finished(PathRunResult& /*result*/) {}
 };
 
 }  // namespace pathbench

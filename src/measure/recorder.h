@@ -56,6 +56,21 @@ struct PhaseStats {
   // By request kind (index into the run's kind names); requests never sent (unsent) have no kind.
   std::array<KindStats, kMaxRequestKinds> kinds{};
 
+  // One-way messaging paths (paths/messaging.h) only, filled after the run from the consumers'
+  // logs: there `latency` is end-to-end (intended publish -> consumer finished and acked, first
+  // delivery of each message, not expired) and `publish_latency` is intended publish -> broker
+  // confirm (what the load generator timed). Counts are by the phase of the intended publish
+  // time; lost and expired messages are counted as timeouts, not ok (confirmed keeps the broker's
+  // confirms); backlog_max / drain_ns are the path's (the same on every phase). Not merged by merge():
+  // one writer fills them after the client threads are joined.
+  struct Messaging {
+    bool present = false;
+    std::int64_t published = 0, confirmed = 0, consumed = 0, duplicated = 0, lost = 0, expired = 0;
+    std::int64_t backlog_max = -1;  // -1: not sampled
+    Nanos drain_ns = -1;            // -1: not drained within the drain limit
+  } messaging;
+  Histogram publish_latency{};
+
   void record_hops(const Hops& h, Nanos client_total_ns) noexcept {
     ++hops_recorded;
     Nanos outermost = h.balancer_ns > 0 ? h.balancer_ns : h.worker_total_ns;

@@ -122,7 +122,8 @@ class AmqpConnection {
     }
   }
 
-  // The request queue, bounded: x-max-length = max_pending, x-overflow = reject-publish.
+  // The request queue, bounded: x-max-length = max_pending, x-overflow = reject-publish; durable
+  // when endpoint.durable (one-way messaging).
   void declare_request_queue(const Endpoint& endpoint) {
     amqp_table_entry_t entries[2];
     entries[0].key = amqp_cstring_bytes("x-max-length");
@@ -133,7 +134,7 @@ class AmqpConnection {
     entries[1].value.value.bytes = amqp_cstring_bytes("reject-publish");
     amqp_table_t args{2, entries};
     amqp_queue_declare(state_, kChannel, amqp_cstring_bytes(endpoint.request_queue.c_str()), /*passive=*/0,
-                       /*durable=*/0, /*exclusive=*/0, /*auto_delete=*/0, args);
+                       /*durable=*/endpoint.durable ? 1 : 0, /*exclusive=*/0, /*auto_delete=*/0, args);
     check_rpc(fmt::format("declaring queue {}", endpoint.request_queue).c_str());
   }
 
@@ -207,6 +208,6 @@ inline Nanos idle_wait_ns(const AmqpConnection& c) {
   return hb > 0 ? std::min<Nanos>(hb / 2, kNanosPerSecond) : kNanosPerSecond;
 }
 
-void name_this_thread(const std::string& name) { pthread_setname_np(pthread_self(), name.c_str()); }
+inline void name_this_thread(const std::string& name) { pthread_setname_np(pthread_self(), name.c_str()); }
 
 }  // namespace pathbench::mq::amqp_detail

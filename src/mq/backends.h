@@ -19,5 +19,10 @@ std::unique_ptr<Requester> make_nats_requester(const Endpoint& endpoint, boost::
                                                Requester::OnReply on_reply, int index);
 std::unique_ptr<Responder> make_nats_responder(const Endpoint& endpoint, int threads,
                                                Responder::HandlerFactory handlers, std::string worker_id);
+// nats with one_way and durable: JetStream (mq/jetstream.cpp); the nats factories above hand over.
+std::unique_ptr<Requester> make_jetstream_requester(const Endpoint& endpoint, boost::asio::io_context& io,
+                                                    Requester::OnReply on_reply, int index);
+std::unique_ptr<Responder> make_jetstream_responder(const Endpoint& endpoint, int threads,
+                                                    Responder::HandlerFactory handlers, std::string worker_id);
 
 }  // namespace pathbench::mq

@@ -87,7 +87,8 @@ class EmbeddedRequester final : public Requester {
   void request(std::uint64_t correlation_id, std::string_view body) override {
     if (state_ != State::ready) return answer_later(correlation_id, Outcome::unavailable);
     Frame f{.type = FrameType::publish, .seq = ++seq_, .flags = protocol::kFlagConfirm,
-            .correlation_id = correlation_id, .name = endpoint_.request_queue, .reply_to = reply_queue_, .body = body};
+            .correlation_id = correlation_id, .name = endpoint_.request_queue,
+            .reply_to = endpoint_.one_way ? std::string_view{} : std::string_view{reply_queue_}, .body = body};
     if (protocol::encoded_size(f) - protocol::kLengthPrefixBytes > client_->max_frame_bytes())
       return answer_later(correlation_id, Outcome::invalid_argument);
     book_->issue(correlation_id);
@@ -113,6 +114,10 @@ class EmbeddedRequester final : public Requester {
     setup_seqs_[0] = ++seq_;
     client_->send({.type = FrameType::declare_queue, .seq = setup_seqs_[0],
                    .count = static_cast<std::uint32_t>(endpoint_.max_pending), .name = endpoint_.request_queue});
+    if (endpoint_.one_way) {  // no replies: ready once the queue is there
+      setup_seqs_[2] = setup_seqs_[0];
+      return;
+    }
     setup_seqs_[1] = ++seq_;
     client_->send({.type = FrameType::declare_queue, .seq = setup_seqs_[1], .flags = protocol::kFlagExclusive,
                    .name = reply_queue_});
@@ -150,7 +155,11 @@ class EmbeddedRequester final : public Requester {
     if (confirms_.empty() || confirms_.front().first != f.seq) return broken("confirm out of order");
     const std::uint64_t correlation_id = confirms_.front().second;
     confirms_.pop_front();
-    if (f.status == Status::ok) return;
+    if (f.status == Status::ok) {
+      // One-way: the confirm is the outcome.
+      if (endpoint_.one_way) book_->settle(detail::ReplyBook::Kind::reply, correlation_id, Outcome::ok, {});
+      return;
+    }
     book_->settle(detail::ReplyBook::Kind::failure, correlation_id,
                   f.status == Status::overflow ? Outcome::rejected : Outcome::server_error, {});
   }
@@ -407,7 +416,7 @@ class EmbeddedResponder final : public Responder {
         client_->send({.type = FrameType::publish, .seq = ++seq_, .flags = protocol::kFlagConfirm,
                        .correlation_id = f.correlation_id, .name = f.reply_to, .body = reply});
         replied.add();
-      } else {
+      } else if (!owner_.endpoint_.one_way) {
         reply_failures.add();
       }
       client_->send({.type = FrameType::ack, .seq = ++seq_, .consumer_tag = f.consumer_tag, .delivery_tag = f.delivery_tag});

@@ -35,6 +35,15 @@ struct Endpoint {
   Nanos timeout_ns = 5 * kNanosPerSecond;  // bound on every blocking wait (connect, confirm, ...)
   Nanos heartbeat_ns = 10 * kNanosPerSecond;  // rabbitmq heartbeats (0 = off)
   bool direct_reply_to = false;  // rabbitmq: amq.rabbitmq.reply-to instead of a reply queue per connection
+  // One-way messaging (paths/messaging.h): the Requester publishes with no reply-to and its
+  // on_reply(id, ok, "") means "the broker confirmed it" (embedded: the native confirm; rabbitmq:
+  // publisher confirm; nats: accepted by the client library — core NATS has no broker ack); the
+  // Responder's handler runs, its return value is dropped (no reply), then the message is acked.
+  bool one_way = false;
+  // With one_way: rabbitmq — durable queue + persistent messages (the confirm comes once the
+  // message is on disk); nats — JetStream with file storage (mq/jetstream.cpp) instead of core
+  // NATS. Not applicable to the embedded broker (in memory).
+  bool durable = false;
 };
 
 // Client side: one per load-generator client thread (`index` = the thread's index, for naming).

@@ -144,6 +144,16 @@ class NatsRequester final : public Requester {
       book_->fail(correlation_id, Outcome::unavailable);
       return;
     }
+    if (endpoint_.one_way) {
+      // Core NATS has no broker acknowledgement: accepted by the client library = confirmed.
+      natsStatus s = natsConnection_Publish(connection_, endpoint_.request_queue.c_str(), body.data(),
+                                            static_cast<int>(body.size()));
+      if (s == NATS_OK) book_->reply(correlation_id, {});
+      else book_->fail(correlation_id, s == NATS_CONNECTION_CLOSED || s == NATS_CONNECTION_DISCONNECTED
+                                           ? Outcome::unavailable
+                                           : Outcome::transport_error);
+      return;
+    }
     auto end = std::to_chars(reply_subject_.data() + prefix_len_, reply_subject_.data() + reply_subject_.size() - 1,
                              correlation_id).ptr;
     *end = '\0';
@@ -187,6 +197,7 @@ class NatsRequester final : public Requester {
       connection_ = nullptr;
       return fmt::format("nats at {}: {}", redact_urls(endpoint_.url), status_text(s));
     }
+    if (endpoint_.one_way) return {};  // no replies to subscribe to
     natsInbox* inbox = nullptr;
     natsInbox_Create(&inbox);
     std::string prefix = fmt::format("{}.", inbox);
@@ -340,7 +351,7 @@ class NatsResponder final : public Responder {
                                : NATS_INVALID_SUBJECT;
       natsMsg_Destroy(msg);
       if (ps == NATS_OK) replied_.fetch_add(1, std::memory_order_relaxed);
-      else reply_failures_.fetch_add(1, std::memory_order_relaxed);
+      else if (!endpoint_.one_way) reply_failures_.fetch_add(1, std::memory_order_relaxed);
     }
   }
 
@@ -358,11 +369,14 @@ class NatsResponder final : public Responder {
 
 std::unique_ptr<Requester> make_nats_requester(const Endpoint& endpoint, boost::asio::io_context& io,
                                                Requester::OnReply on_reply, int index) {
+  if (endpoint.one_way && endpoint.durable) return make_jetstream_requester(endpoint, io, std::move(on_reply), index);
   return std::make_unique<NatsRequester>(endpoint, io, std::move(on_reply), index);
 }
 
 std::unique_ptr<Responder> make_nats_responder(const Endpoint& endpoint, int threads,
                                                Responder::HandlerFactory handlers, std::string worker_id) {
+  if (endpoint.one_way && endpoint.durable)
+    return make_jetstream_responder(endpoint, threads, std::move(handlers), std::move(worker_id));
   return std::make_unique<NatsResponder>(endpoint, threads, std::move(handlers), std::move(worker_id));
 }
 

@@ -144,7 +144,9 @@ class RabbitRequester final : public Requester {
       amqp_confirm_select(s, kChannel);
       c->check_rpc("confirm.select");
       c->declare_request_queue(endpoint_);
-      if (endpoint_.direct_reply_to) {
+      if (endpoint_.one_way) {
+        reply_to_.clear();  // one-way messaging: the publisher confirm is the outcome
+      } else if (endpoint_.direct_reply_to) {
         reply_to_ = "amq.rabbitmq.reply-to";
       } else {
         // Server-named, exclusive, auto-delete: gone with this connection.
@@ -154,9 +156,11 @@ class RabbitRequester final : public Requester {
       }
       // Replies are consumed with no_ack (direct reply-to requires it; a lost reply is the
       // load generator's timeout either way).
-      amqp_basic_consume(s, kChannel, amqp_cstring_bytes(reply_to_.c_str()), amqp_empty_bytes, 0, /*no_ack=*/1, 0,
-                         amqp_empty_table);
-      c->check_rpc("consuming replies");
+      if (!endpoint_.one_way) {
+        amqp_basic_consume(s, kChannel, amqp_cstring_bytes(reply_to_.c_str()), amqp_empty_bytes, 0, /*no_ack=*/1, 0,
+                           amqp_empty_table);
+        c->check_rpc("consuming replies");
+      }
       connection_ = std::move(c);
       next_tag_ = 1;
       unconfirmed_.clear();
@@ -192,8 +196,11 @@ class RabbitRequester final : public Requester {
     amqp_connection_state_t s = connection_->state();
     amqp_bytes_t routing_key = amqp_cstring_bytes(endpoint_.request_queue.c_str());
     amqp_basic_properties_t props{};
-    props._flags = AMQP_BASIC_CORRELATION_ID_FLAG | AMQP_BASIC_REPLY_TO_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
-    props.delivery_mode = 1;  // transient: the broker's bound, not the disk, is under test
+    props._flags = AMQP_BASIC_CORRELATION_ID_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+    if (!endpoint_.one_way) props._flags |= AMQP_BASIC_REPLY_TO_FLAG;
+    // transient: the broker's bound, not the disk, is under test — unless one-way messaging asks
+    // for durable messages (persistent: confirmed once written).
+    props.delivery_mode = endpoint_.durable ? 2 : 1;
     props.reply_to = amqp_cstring_bytes(reply_to_.c_str());
     bool ok = true;
     std::size_t i = 0;
@@ -227,6 +234,8 @@ class RabbitRequester final : public Requester {
       if (u.settled) return;
       u.settled = true;
       if (nack) events_.push_back({ReplyBook::Kind::failure, u.correlation_id, Outcome::rejected, {}});
+      // One-way: the confirm is the outcome (a returned publish was settled by its return first).
+      else if (endpoint_.one_way) events_.push_back({ReplyBook::Kind::reply, u.correlation_id, Outcome::ok, {}});
     };
     if (multiple)
       for (std::uint64_t t = first; t <= tag; ++t) settle_one(unconfirmed_[t - first]);
@@ -461,7 +470,7 @@ class RabbitResponder final : public Responder {
           }
           amqp_destroy_message(&message);
           if (publish_ok) replied_.fetch_add(1, std::memory_order_relaxed);
-          else reply_failures_.fetch_add(1, std::memory_order_relaxed);
+          else if (!endpoint_.one_way) reply_failures_.fetch_add(1, std::memory_order_relaxed);
           // Ack after the reply is out: a crash in between means a redelivery and a duplicate
           // reply (which the requester counts), never a lost request.
           if (amqp_basic_ack(s, kChannel, tag, 0) != AMQP_STATUS_OK) return false;

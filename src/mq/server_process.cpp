@@ -203,7 +203,8 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
     if (server.empty()) throw missing_program("nats-server", "nats-server", options.search_path);
     state->folder = make_folder(kind);
     port = free_loopback_port();
-    args = {server, "-a", "127.0.0.1", "-p", std::to_string(port)};
+    // JetStream on, stored in the server's own folder (one-way messaging with durable = true).
+    args = {server, "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd", (state->folder / "jetstream").string()};
     state->url = fmt::format("nats://127.0.0.1:{}", port);
   } else {
     std::string server = find_program("rabbitmq-server", options.search_path);

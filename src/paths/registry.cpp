@@ -9,6 +9,7 @@
 #include "paths/broker_websocket.h"
 #include "paths/grpc_stream.h"
 #include "paths/grpc_unary.h"
+#include "paths/messaging.h"
 #include "paths/queue.h"
 #include "paths/task.h"
 #include "paths/tcp_echo.h"
@@ -55,6 +56,14 @@ const std::vector<PathInfo>& table() {
        &create_broker_websocket},
       {"broker", "http", "publish->consume through the broker's HTTP /api/publish and /api/fetch", false,
        &create_broker_http},
+      {"messaging", "embedded",
+       "one-way messages: published on the schedule (confirmed by the broker), consumed by the workers as competing "
+       "consumers doing the query; publish and end-to-end latency, backlog: pathbench's own broker",
+       true, &create_messaging},
+      {"messaging", "rabbitmq", "one-way messages through RabbitMQ (publisher confirms; durable = persistent)", true,
+       &create_messaging},
+      {"messaging", "nats", "one-way messages through core NATS (no broker ack, may drop); durable = JetStream", true,
+       &create_messaging},
   };
   return paths;
 }

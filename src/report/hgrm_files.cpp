@@ -22,6 +22,11 @@ class HgrmWriter final : public ResultWriter {
         auto uncorrected = open_output(dir / hgrm_file_name(path, path.plan[i], "uncorrected"));
         write_percentile_distribution(path.phases[i].uncorrected, uncorrected, 1000.0);
         uncorrected.close();
+        if (path.phases[i].messaging.present) {  // one-way messaging: the publish side (latency is end-to-end)
+          auto publish = open_output(dir / hgrm_file_name(path, path.plan[i], "publish"));
+          write_percentile_distribution(path.phases[i].publish_latency, publish, 1000.0);
+          publish.close();
+        }
       }
     }
   }

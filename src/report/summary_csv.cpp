@@ -43,7 +43,36 @@ class SummaryCsvWriter final : public ResultWriter {
            "schedule_lag_p99_us,sent_on_time,sent_on_time_rate_per_s,unsent,wakeup_lag_p50_us,wakeup_lag_p99_us";
     for (auto g : kCpuGroupNames) out << ",cpu_" << g << "_us_per_req";
     const bool agents = !result.scenario.agents.endpoints.empty();
-    out << ",cpu_total_us_per_req,accounting_ok,partial,failure" << (agents ? ",agent\n" : "\n");
+    out << ",cpu_total_us_per_req,accounting_ok,partial,failure";
+    // One-way messaging (paths/messaging.h): columns only in a run with such a path (a run without
+    // one keeps the file's format), filled on a messaging path's merged rows, empty elsewhere.
+    bool messaging = false;
+    for (auto& path : result.paths)
+      for (auto& phase : path.phases) messaging = messaging || phase.messaging.present;
+    if (messaging)
+      out << ",publish_p50_us,publish_p99_us,published,confirmed,consumed,duplicated,lost,expired,backlog_max,drain_s";
+    out << (agents ? ",agent\n" : "\n");
+    // The phase a merged, all-kinds row was made from (for the messaging columns).
+    auto stats_of = [&result](const SummaryRow& r) -> const PhaseStats* {
+      for (auto& path : result.paths) {
+        if (path.label != r.path) continue;
+        for (std::size_t i = 0; i < path.plan.size() && i < path.phases.size(); ++i)
+          if (path.plan[i].measured && path.plan[i].name == r.phase) return &path.phases[i];
+      }
+      return nullptr;
+    };
+    auto messaging_cells = [&](const std::string& agent, const SummaryRow& r) -> std::string {
+      if (!messaging) return {};
+      const PhaseStats* s = agent == "all" && r.request_kind == "all" ? stats_of(r) : nullptr;
+      if (!s || !s->messaging.present) return ",,,,,,,,,,";
+      const auto& m = s->messaging;
+      auto at = [](const Histogram& h, double p) {
+        return static_cast<double>(std::min(h.value_at_percentile(p), h.max())) / 1000.0;
+      };
+      return fmt::format(",{:.3f},{:.3f},{},{},{},{},{},{},{},{:.3f}", at(s->publish_latency, 50),
+                         at(s->publish_latency, 99), m.published, m.confirmed, m.consumed, m.duplicated, m.lost,
+                         m.expired, m.backlog_max, m.drain_ns < 0 ? -1.0 : static_cast<double>(m.drain_ns) / 1e9);
+    };
     std::vector<std::pair<std::string, SummaryRow>> rows;
     for (auto& r : summary_rows_with_kinds(result)) rows.emplace_back("all", std::move(r));
     if (agents) {
@@ -54,7 +83,9 @@ class SummaryCsvWriter final : public ResultWriter {
             if (path.label == r.path && share.missing) r.partial = true;
       for (auto& row : agent_rows(result)) rows.push_back(std::move(row));
     }
-    const auto end_of_row = [&](const std::string& agent) { return agents ? "," + csv_field(agent) + "\n" : std::string("\n"); };
+    const auto end_of_row = [&](const std::string& agent, const SummaryRow& r) {
+      return messaging_cells(agent, r) + (agents ? "," + csv_field(agent) + "\n" : std::string("\n"));
+    };
     for (auto& [agent, r] : rows) {
       const bool per_kind = r.request_kind != "all";
       out << fmt::format("{},{},{},{},{},{},{:.3f},{},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
@@ -71,7 +102,7 @@ class SummaryCsvWriter final : public ResultWriter {
         for (std::size_t g = 0; g < r.cpu_us_per_request.size(); ++g) out << ',';
         out << fmt::format(",,{},{},{}", r.accounting_ok ? "true" : "false", r.partial ? "true" : "false",
                            csv_field(r.failure));
-        out << end_of_row(agent);
+        out << end_of_row(agent, r);
         continue;
       }
       out << fmt::format(",{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}", r.late, r.p50_us,
@@ -82,7 +113,7 @@ class SummaryCsvWriter final : public ResultWriter {
       for (double cpu : r.cpu_us_per_request) out << fmt::format(",{:.3f}", cpu);
       out << fmt::format(",{:.3f},{},{},{}", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
                          r.partial ? "true" : "false", csv_field(r.failure));
-      out << end_of_row(agent);
+      out << end_of_row(agent, r);
     }
     out.close();
   }

@@ -248,6 +248,7 @@ void read_boolean(const Field<T>& f, TableReader& r, T& object) {
   auto b = n->as_boolean();
   if (!b) return r.error(*n, f.key, "true or false");
   member<Path...>(object) = b->get();
+  run_check(f, r, *n, object);
 }
 
 template <class T, auto... Path>

@@ -173,7 +173,13 @@ struct PathSpec {
   std::string via;          // "direct", "balancer", ...; must be one the path supports; default: its first
   int connections = 1;      // per client thread (TCP connections / gRPC channels)
   int streams = 1;          // grpc_stream: bidirectional streams per channel
-  int message_bytes = 64;   // size of an echo message (tcp_echo) / padding of echo queries
+  int message_bytes = 64;   // size of an echo message (tcp_echo) / padding of echo queries; messaging: body size
+  // kind = "messaging" only (paths/messaging.h): persistent messages in a durable queue (RabbitMQ)
+  // / JetStream file storage (NATS); a message older than max_age_ns when consumed is expired
+  // (0 = no limit); how long after the last phase to wait for the backlog to empty.
+  bool durable = false;
+  Nanos max_age_ns = 0;
+  Nanos drain_ns = 30 * kNanosPerSecond;
   int line = 0, column = 0;  // where the [[path]] table starts, for messages
 };
 

@@ -312,6 +312,21 @@ const Field<FaultSpec> kFaultFields[] = {
     duration<&FaultSpec::delay_ns>("delay", true),
 };
 
+bool not_messaging(const PathSpec& p) { return p.kind != "messaging"; }
+Expected check_messaging_key(const PathSpec& p) {
+  if (p.kind != "messaging") return "to be left out (durable, max_age and drain apply to kind = \"messaging\" only)";
+  return std::nullopt;
+}
+
+// Durable messages need a broker that keeps them: RabbitMQ (durable queue, persistent messages)
+// or NATS JetStream (file storage). The embedded broker keeps them in memory only.
+Expected check_durable(const PathSpec& p) {
+  if (auto bad = check_messaging_key(p)) return bad;
+  if (p.durable && p.via != "rabbitmq" && p.via != "nats")
+    return "false unless via = \"rabbitmq\" or \"nats\" (the embedded broker keeps messages in memory only)";
+  return std::nullopt;
+}
+
 const Field<PathSpec> kPathFields[] = {
     text<&PathSpec::kind>("kind"),
     // Labels name result files (<label>.hgrm): they must stay inside the results folder.
@@ -323,6 +338,10 @@ const Field<PathSpec> kPathFields[] = {
     integer<&PathSpec::connections>("connections", 1, 4096),
     integer<&PathSpec::streams>("streams", 1, 1024),
     integer<&PathSpec::message_bytes>("message_bytes", 16, 1 << 20),
+    // One-way messaging keys: refused on every other kind (after kind and via, which they depend on).
+    boolean<&PathSpec::durable>("durable").checked(&check_durable).omitted_when(&not_messaging),
+    duration<&PathSpec::max_age_ns>("max_age", true).checked(&check_messaging_key).omitted_when(&not_messaging),
+    duration<&PathSpec::drain_ns>("drain", true).checked(&check_messaging_key).omitted_when(&not_messaging),
 };
 
 }  // namespace
