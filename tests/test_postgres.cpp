@@ -414,8 +414,11 @@ via = "direct"
   CHECK(bad.output.find("s3cret") == std::string::npos);
 }
 
-TEST_CASE("postgres: SIGKILL of pathbench takes its private server and folder along") {
+TEST_CASE("postgres: SIGKILL of pathbench takes its private server and folder along, during initdb too") {
   PATHBENCH_SKIP_UNLESS_POSTGRES();
+  // At once (while initdb runs, most likely) and 3 s in (the run under way).
+  for (int wait_ms : {0, 3'000}) {
+  CAPTURE(wait_ms);
   TempDir dir, tmp;
   write_file(dir / "long.toml", R"(
 name = "long"
@@ -449,13 +452,16 @@ via = "direct"
       if (e.path().filename().string().starts_with("pathbench-postgres-")) return e.path();
     return std::filesystem::path();
   };
+  // server.out is opened by the supervisor's process before it execs: from then on the
+  // supervisor owns the folder. (Between mkdtemp and that fork a SIGKILL can still leave an
+  // empty folder behind, as it can for the private brokers.)
   std::filesystem::path folder;
-  for (int i = 0; i < 300 && folder.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 600 && (folder.empty() || !std::filesystem::exists(folder / "server.out")); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
     folder = server_folder();
   }
   REQUIRE_FALSE(folder.empty());
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
   ::kill(child, SIGKILL);
   int status = 0;
   ::waitpid(child, &status, 0);
@@ -465,6 +471,7 @@ via = "direct"
     gone = !std::filesystem::exists(folder);
   }
   CHECK(gone);  // the supervisor ended the server's tree and removed its folder
+  }
 }
 
 TEST_CASE("postgres: a server stopped mid-run: errors counted, the run ends on time") {
