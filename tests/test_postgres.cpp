@@ -6,7 +6,10 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <atomic>
@@ -409,6 +412,66 @@ via = "direct"
   CHECK(bad.exit_code == 2);
   CHECK(bad.output.find("pg.toml:") != std::string::npos);
   CHECK(bad.output.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("postgres: SIGKILL of pathbench takes its private server and folder along, during initdb too") {
+  PATHBENCH_SKIP_UNLESS_POSTGRES();
+  // At once (while initdb runs, most likely) and 3 s in (the run under way).
+  for (int wait_ms : {0, 3'000}) {
+  CAPTURE(wait_ms);
+  TempDir dir, tmp;
+  write_file(dir / "long.toml", R"(
+name = "long"
+[load]
+mode = "open"
+rate_per_s = 50
+duration = "60s"
+warmup = "0s"
+[database]
+kind = "postgres"
+sales = 1000
+[query]
+mix = { point = 1 }
+[[path]]
+kind = "grpc_unary"
+via = "direct"
+)");
+  // The private server's folder goes under TMPDIR: a folder of this test's own.
+  const std::string command = fmt::format("TMPDIR='{}' exec '{}' run '{}' --quiet --out '{}' >/dev/null 2>&1", tmp.path().string(),
+                                          PATHBENCH_BINARY, (dir / "long.toml").string(), (dir / "out").string());
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait until the server is up and the run under way (its data folder exists), then SIGKILL.
+  const auto server_folder = [&] {
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(tmp.path(), ec))
+      if (e.path().filename().string().starts_with("pathbench-postgres-")) return e.path();
+    return std::filesystem::path();
+  };
+  // server.out is opened by the supervisor's process before it execs: from then on the
+  // supervisor owns the folder. (Between mkdtemp and that fork a SIGKILL can still leave an
+  // empty folder behind, as it can for the private brokers.)
+  std::filesystem::path folder;
+  for (int i = 0; i < 600 && (folder.empty() || !std::filesystem::exists(folder / "server.out")); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    folder = server_folder();
+  }
+  REQUIRE_FALSE(folder.empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = !std::filesystem::exists(folder);
+  }
+  CHECK(gone);  // the supervisor ended the server's tree and removed its folder
+  }
 }
 
 TEST_CASE("postgres: a server stopped mid-run: errors counted, the run ends on time") {

@@ -31,10 +31,10 @@ std::string tail_of(const std::filesystem::path& file, std::size_t max_chars = 1
 std::filesystem::path make_folder(const std::string& kind);
 void chown_tree_to(const std::filesystem::path& folder, uid_t uid, gid_t gid);
 
-// PostgreSQL (server_process_pg.cpp): runs initdb in `folder`/data and returns the server's
-// command line (listening on 127.0.0.1:`port` and a unix socket in `folder`); sets `port` and
-// `url`. Throws std::runtime_error: programs missing (naming the Debian package postgresql),
-// initdb failed (with the tail of its output).
+// PostgreSQL (server_process_pg.cpp): the command line that runs initdb into `folder`/data and
+// then the server (listening on 127.0.0.1:`port` and a unix socket in `folder`); sets `port`
+// and `url`. Throws std::runtime_error when a program is missing (naming the Debian package
+// postgresql). An initdb failure shows as the server exiting during startup, with its output.
 std::vector<std::string> prepare_postgres(const std::filesystem::path& folder, const BrokerOptions& options,
                                           std::vector<std::string>& env, int& port, std::string& url);
 

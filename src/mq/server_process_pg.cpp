@@ -64,24 +64,20 @@ std::vector<std::string> prepare_postgres(const fs::path& folder, const BrokerOp
     std::erase_if(env, [&](const std::string& e) { return e.starts_with(std::string(name) + "="); });
   set_env(env, "LC_ALL", "C");
 
+  // initdb and the server run as one supervised command (a shell that runs initdb, then execs
+  // the server in its place), so pathbench going away during initdb leaves nothing behind either:
+  // the supervisor (mq/supervisor.h) ends the tree and removes the folder, whatever the phase.
+  // --no-sync: the cluster lives as long as the run; the server's fsync setting governs what the
+  // benchmark measures, not initdb's own flush of a fresh cluster.
   const fs::path data = folder / "data";
-  std::vector<std::string> init = as_user;
-  // --no-sync: the cluster lives as long as the run; the server's fsync setting governs what
-  // the benchmark measures, not initdb's own flush of a fresh cluster.
-  for (const char* a : {"-D"}) init.emplace_back(a);
-  init.push_back(data.string());
-  for (const char* a : {"-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"}) init.emplace_back(a);
-  init.insert(init.begin() + static_cast<std::ptrdiff_t>(as_user.size()), initdb);
-  const int rc = run_bounded(init, env, folder / "initdb.out", options.startup_timeout_ns);
-  if (rc != 0)
-    throw std::runtime_error(
-        fmt::format("postgres server: initdb failed (exit {})\n--- output:\n{}", rc, tail_of(folder / "initdb.out")));
-
   port = free_loopback_port();
   std::vector<std::string> args = as_user;
-  args.push_back(server);
-  for (std::string a : {std::string("-D"), data.string(), std::string("-h"), std::string("127.0.0.1"), std::string("-p"),
-                        std::to_string(port), std::string("-k"), folder.string()})
+  for (std::string a : {std::string("/bin/sh"), std::string("-c"),
+                        std::string("initdb=\"$1\"; data=\"$2\"; shift 2; "
+                                    "\"$initdb\" -D \"$data\" -U postgres -A trust -E UTF8 --locale=C --no-sync && exec \"$@\""),
+                        std::string("pathbench-postgres"), initdb, data.string(), server, std::string("-D"), data.string(),
+                        std::string("-h"), std::string("127.0.0.1"), std::string("-p"), std::to_string(port),
+                        std::string("-k"), folder.string()})
     args.push_back(std::move(a));
   args.insert(args.end(), options.server_args.begin(), options.server_args.end());
   url = fmt::format("postgresql://postgres@127.0.0.1:{}/postgres", port);
