@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "report/writers.h"
 
@@ -8,11 +9,9 @@ namespace pathbench {
 
 namespace {
 
-class SummaryCsvWriter final : public ResultWriter {
- public:
-  std::string_view name() const override { return "summary.csv"; }
-  void write(const RunResult& result, const std::filesystem::path& dir) const override {
-    auto out = open_output(dir / "summary.csv");
+// The text of summary.csv. summary.json is built from this same text (report/summary_json.cpp),
+// so a column added here appears in both.
+void write_summary_csv(const RunResult& result, std::ostream& out) {
     out << "scenario,path,kind,via,phase,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,"
            "issued,ok,errors,timeouts,rejected";
     for (auto o : kAllOutcomes)
@@ -37,11 +36,25 @@ class SummaryCsvWriter final : public ResultWriter {
       out << fmt::format(",{:.3f},{},{},{}\n", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
                          r.partial ? "true" : "false", csv_field(r.failure));
     }
+}
+
+class SummaryCsvWriter final : public ResultWriter {
+ public:
+  std::string_view name() const override { return "summary.csv"; }
+  void write(const RunResult& result, const std::filesystem::path& dir) const override {
+    auto out = open_output(dir / "summary.csv");
+    write_summary_csv(result, out);
     out.close();
   }
 };
 
 }  // namespace
+
+std::string summary_csv_text(const RunResult& result) {
+  std::ostringstream out;
+  write_summary_csv(result, out);
+  return out.str();
+}
 
 std::unique_ptr<ResultWriter> make_summary_csv_writer() { return std::make_unique<SummaryCsvWriter>(); }
 

@@ -50,6 +50,9 @@ struct SummaryRow {
 };
 std::vector<SummaryRow> summary_rows(const RunResult& result);
 
+// summary.csv's whole text (summary.json is built from it: the same columns, the same names).
+std::string summary_csv_text(const RunResult& result);
+
 // A CSV field, quoted when it holds a comma, a quote or a newline.
 std::string csv_field(std::string_view text);
 
