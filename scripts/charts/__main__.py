@@ -33,7 +33,8 @@ def draw_folder(folder):
         charts.append("hops.png")
     if rows and cpu_chart(rows, os.path.join(folder, "cpu.png"), all_rows):
         charts.append("cpu.png")
-    report(folder, all_rows, charts, hops, read_csv(folder, "balancer.csv"))
+    report(folder, all_rows, charts, hops, read_csv(folder, "balancer.csv"), read_csv(folder, "knee.csv"),
+           read_csv(folder, "knee_answer.csv"), read_csv(folder, "faults.csv"))
     print(f"charts: {', '.join(charts + ['report.html'])} in {folder}")
     return all_rows, rows
 

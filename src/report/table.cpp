@@ -68,6 +68,11 @@ std::vector<std::string> summary_warnings(const RunResult& result) {
       if (r.target_rate_per_s > 0) worst = std::max(worst, r.wakeup_lag_p99_us);
     if (worst > 0) lines.push_back(fmt::format("generator wake-up lag p99 (worst phase): {:.0f} us", worst));
   }
+  bool via_balancer = false;
+  for (auto& p : result.paths) via_balancer = via_balancer || p.via == "balancer";
+  if (via_balancer && !result.scenario.balancer.endpoint.empty())
+    lines.push_back(fmt::format("NOTE: no balancer.csv: the balancer is external ({}); its per-worker counts are its own",
+                                result.scenario.balancer.endpoint));
   return lines;
 }
 
