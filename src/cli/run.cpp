@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <functional>
+#include <thread>
 
 #include "build_info.h"
 #include "cli/charts.h"
@@ -15,6 +16,7 @@
 #include "core/url.h"
 #include "db/seeder.h"
 #include "mq/server_process.h"
+#include "report/live_ui.h"
 #include "report/metrics.h"
 #include "report/objectives.h"
 #include "report/table.h"
@@ -80,7 +82,11 @@ int run_main(std::span<const std::string> args) {
       "no-charts", po::bool_switch(), "do not draw the charts and report.html (drawn by default when python3 has matplotlib)")(
       "fail-if", po::value<std::vector<std::string>>()->composing(),
       "exit 3 when a measured row crosses this objective, e.g. 'p99>20ms', 'error_ratio>0.001', "
-      "'grpc_unary_balancer:p50>2ms' (repeatable; also [slo] in the scenario)");
+      "'grpc_unary_balancer:p50>2ms' (repeatable; also [slo] in the scenario)")(
+      "ui", po::value<std::string>(), "serve a live page at http://ADDR/ during the run (each path's rate, p50/p99, "
+      "errors per second), e.g. 127.0.0.1:8080")(
+      "ui-hold", po::value<std::string>(), "with --ui: keep serving the finished summary and report.html this long "
+      "after the run, e.g. 60s (Ctrl-C ends it sooner)");
   po::options_description all;
   all.add(visible).add_options()("scenario", po::value<std::string>(), "");
   po::positional_options_description positional;
@@ -118,6 +124,12 @@ int run_main(std::span<const std::string> args) {
       }
       scenario.objectives.push_back(std::move(*objective));
     }
+  }
+  Nanos ui_hold_ns = 0;
+  if (vm.count("ui-hold") && (!vm.count("ui") || !parse_duration(vm["ui-hold"].as<std::string>(), ui_hold_ns))) {
+    fmt::print(stderr, "pathbench run: --ui-hold: {}\n",
+               vm.count("ui") ? "expected a duration such as \"60s\"" : "needs --ui ADDR");
+    return kExitBadInput;
   }
   try {
     validate_objectives(scenario);
@@ -185,11 +197,24 @@ int run_main(std::span<const std::string> args) {
     if (!quiet) fmt::print("metrics: http://{}/metrics\n", metrics_server->address());
   }
 
-  if (progress || metrics_server)
-    observer.second = [&progress, &metrics, live = metrics_server != nullptr](
+  std::unique_ptr<LiveUiServer> ui;
+  if (vm.count("ui")) {
+    try {
+      ui = std::make_unique<LiveUiServer>(vm["ui"].as<std::string>(), scenario.name);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "pathbench run: --ui: {}\n", e.what());
+      return kExitBadInput;
+    }
+    fmt::print(quiet ? stderr : stdout, "live view: http://{}/\n", ui->address());
+    std::fflush(stdout);
+  }
+
+  if (progress || metrics_server || ui)
+    observer.second = [&progress, &metrics, &ui, live = metrics_server != nullptr](
                           const std::string& path, const IntervalRow& row, const IntervalBucket& bucket, double total_s) {
       if (progress) progress(path, row, total_s);
       if (live) metrics.add_second(path, bucket);
+      if (ui) ui->add_second(path, row, total_s);
     };
 
   MachineContext machine = collect_machine_context();
@@ -202,7 +227,8 @@ int run_main(std::span<const std::string> args) {
   result.command_line = join_args(args);
   // The table first: when a result file cannot be written, the numbers still reach the user.
   if (!quiet && terminal) fmt::print("\r\033[K");
-  fmt::print("{}{}\n", quiet ? "" : "\n", format_summary_table(result));
+  const std::string summary_table = format_summary_table(result);
+  fmt::print("{}{}\n", quiet ? "" : "\n", summary_table);
   std::fflush(stdout);
   try {
     write_results(result, dir);
@@ -220,6 +246,16 @@ int run_main(std::span<const std::string> args) {
     }
   }
   if (!quiet) fmt::print("results: {}{}\n", dir.string(), result.interrupted ? " (PARTIAL: interrupted)" : "");
+  if (ui) {
+    ui->finish(summary_table, dir);
+    if (ui_hold_ns > 0 && !g_stop) {
+      fmt::print(quiet ? stderr : stdout, "live view: the finished run stays at http://{}/ for {} (Ctrl-C ends it)\n",
+                 ui->address(), format_duration(ui_hold_ns));
+      std::fflush(stdout);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ui_hold_ns);
+      while (!g_stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
 
   bool failed = result.interrupted;
   for (auto& p : result.paths) failed = failed || !p.failure.empty() || !p.accounting_holds();
