@@ -268,7 +268,9 @@ int run_main(std::span<const std::string> args) {
         fmt::print("{}\n", format_crossed(c));
         ++crossed;
       }
-    if (crossed == 0)
+    if (checks.empty())
+      fmt::print("objectives: none checked (no measured row of a path that ran)\n");
+    else if (crossed == 0)
       fmt::print("objectives: all {} held ({} checks over the measured rows)\n", result.scenario.objectives.size(),
                  checks.size());
     else
