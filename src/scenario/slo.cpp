@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <tuple>
 
 #include "scenario/fields.h"
 
@@ -146,7 +147,11 @@ void read_slo(TableReader& root, Scenario& scenario) {
   if (!slo) return;
   std::vector<std::string> labels;
   for (auto& p : scenario.paths) labels.push_back(p.label);
+  const auto first = scenario.objectives.size();
   read_objectives(*slo, "", root.reporter(), scenario.objectives, labels, true);
+  // toml++ keeps a table's keys sorted: put the objectives back in the order the file has them.
+  std::stable_sort(scenario.objectives.begin() + static_cast<std::ptrdiff_t>(first), scenario.objectives.end(),
+                   [](const Objective& a, const Objective& b) { return std::tie(a.line, a.column) < std::tie(b.line, b.column); });
 }
 
 nlohmann::json write_slo(const Scenario& scenario) {
