@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <charconv>
 #include <set>
 
 #include "report/compare.h"
@@ -61,8 +62,10 @@ Json rows_json(const SummaryRun& run) {
       const std::string& cell = run.rows[r][c];
       switch (types[c]) {
         case ColumnType::integer:
-          if (cell.empty()) row[run.columns[c]] = nullptr;
-          else row[run.columns[c]] = std::stoll(cell);
+          if (std::int64_t v = 0; !cell.empty() && std::from_chars(cell.data(), cell.data() + cell.size(), v).ec == std::errc())
+            row[run.columns[c]] = v;
+          else
+            row[run.columns[c]] = nullptr;
           break;
         case ColumnType::number:
           if (auto v = run.number(r, run.columns[c])) row[run.columns[c]] = *v;
