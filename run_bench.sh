@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The main job, from a fresh Debian machine: install what is missing, build (Release),
-# seed the database if missing, run a scenario (default: scenarios/quickstart.toml),
-# print the summary and draw the charts.
+# The main job, from a fresh Debian machine: install what is missing, build (Release), and run a
+# scenario (default: quickstart) — `pathbench run` seeds the database when it is missing, prints
+# the summary, writes the results and draws the charts and report.html itself.
 #   ./run_bench.sh [SCENARIO] [extra `pathbench run` options]
+# SCENARIO is a name (`build/src/pathbench scenarios` lists them) or a file.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-scenario="${1:-scenarios/quickstart.toml}"
+scenario="${1:-quickstart}"
 shift || true
 
 scripts/install-deps.sh
@@ -15,16 +16,4 @@ if [[ ! -f build/CMakeCache.txt ]]; then
 fi
 cmake --build build --target pathbench
 
-# The database every query-carrying path reads; `pathbench run` would also seed it on demand.
-if [[ ! -f data/sales.db ]]; then
-  build/pathbench seed --db data/sales.db --sales 100000 --seed 42
-fi
-
-out="results/$(basename "$scenario" .toml)/$(date -u +%Y%m%dT%H%M%SZ)"
-status=0
-build/pathbench run "$scenario" --out "$out" "$@" || status=$?
-if [[ -f "$out/summary.csv" ]]; then
-  /usr/bin/python3 scripts/charts.py "$out" || echo "run_bench: charts were not drawn (see above)" >&2
-  echo "results and charts: $out"
-fi
-exit $status
+exec build/src/pathbench run "$scenario" "$@"

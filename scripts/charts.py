@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Draw charts from pathbench results folders: scripts/charts.py RESULTS_DIR [RESULTS_DIR ...] [--out DIR].
 
-The entry point run_bench.sh, the README and tests/test_charts.py use; the code is the package
+The entry point `pathbench run` (src/cli/charts.h), the README and tests/test_charts.py use; the code is the package
 scripts/charts/ next to this file (its docstring, also `--help`, says what is drawn).
 """
 import os

@@ -5,7 +5,8 @@
 #
 # Tiers are ctest labels (tests/CMakeLists.txt): unit (in-process), loopback (servers and runs on
 # loopback), realmq (real rabbitmq-server / nats-server), python (python3 modules, curl), postgres
-# (a private PostgreSQL server: Debian's postgresql). A test
+# (a private PostgreSQL server: Debian's postgresql), netns (network namespaces: root), browser
+# (report.html in headless chromium), package (the .deb built, unpacked and run). A test
 # whose outside program or module is missing is reported as skipped, with its reason below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,12 +37,12 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1
   -DPATHBENCH_SANITIZE=ON -DPATHBENCH_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$jobs" --target pathbench_tests pathbench broker_frame_fuzz_corpus
 echo "== ctest (ASan + UBSan): unit and loopback tiers, and the fuzz corpus"
-# Not realmq, python or postgres: those exercise the same code through slow outside programs and ran once
+# Not realmq, python, postgres, netns, browser or package: those exercise the same code through slow outside programs and ran once
 # above. One test at a time: sanitized code is several times slower, and the timing tests must not
 # share the 2 cores. -LE rather than -L 'unit|loopback' keeps the fuzz corpus replay (fuzz/, no
 # label of its own yet).
 status=0
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --output-on-failure -j 1 --timeout 600 -LE 'realmq|python|postgres|netns') || status=$?
+  ctest --output-on-failure -j 1 --timeout 600 -LE 'realmq|python|postgres|netns|browser|package') || status=$?
 skip_reasons build-asan
 exit "$status"

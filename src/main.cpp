@@ -16,7 +16,7 @@ void print_usage() {
       "usage: pathbench <command> [options]   (pathbench <command> --help for its options)\n\ncommands:\n",
       pathbench::build::version);
   for (auto& c : pathbench::cli::commands()) fmt::print("  {:<10} {}\n", c.name, c.summary);
-  fmt::print("\nrequest paths:\n{}\nexit codes: 0 success, 1 a run that failed, 2 bad input (nothing started), 130 a second Ctrl-C\n",
+  fmt::print("\nrequest paths:\n{}\nexit codes: 0 success, 1 a run that failed, 2 bad input (nothing started), 3 a run that crossed an objective\n  ([slo] or run --fail-if; the run itself was fine), 130 a second Ctrl-C\n",
              pathbench::cli::registered_paths_help());
 }
 

@@ -10,6 +10,7 @@ their input exists, and a folder without summary.csv exits 2.
 """
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -211,6 +212,32 @@ def main():
             check(f'src="{png}"' in page, f"stepped/report.html shows {png}")
         check("<h2>Hops" in page and "worker_queue" in page, "stepped/report.html has the hops table")
         check("grpc_unary_balancer" in page and "high" in page, "stepped/report.html has the summary rows")
+        check("data:image/png;base64," in page and not re.search(r'<img src="(?!data:)', page),
+              "stepped/report.html embeds its charts (no image is a separate file)")
+
+        # The knee, faults and summary.json sections, from the files that hold them.
+        with open(os.path.join(stepped, "knee.csv"), "w") as f:
+            f.write("path,probe,rate_per_s,achieved_rate_per_s,p50_us,p99_us,issued,failed,sustainable,verdict\n"
+                    "tcp_echo,probe1_500,500.0,500.0,80.000,300.000,2000,0,true,ok\n"
+                    "tcp_echo,probe2_1000,1000.0,700.0,900.000,40000.000,4000,12,false,p99 40.0 ms > 20 ms\n")
+        with open(os.path.join(stepped, "knee_answer.csv"), "w") as f:
+            f.write("path,knee_rate_per_s,confirmed,at_least,verdict\ntcp_echo,640.0,true,false,confirmed\n")
+        with open(os.path.join(stepped, "faults.csv"), "w") as f:
+            f.write("path,at_s,fault,ejected_after_ms,errors_after,baseline_ok_per_s,recovered_after_s\n"
+                    "grpc_unary_balancer,5.0,kill worker-1,12.5,42,1000.0,1.0\n")
+        with open(os.path.join(stepped, "summary.json"), "w") as f:
+            f.write('{"warnings": ["WARNING: tcp_echo (low): the load generator itself sent late"], '
+                    '"accounting": ["tcp_echo: issued 1500 = ok 1500 -> accounting holds"], '
+                    '"objectives": [{"objective": "p99 <= 20ms", "from": "scenario", "path": "tcp_echo", '
+                    '"phase": "high", "value": 25000.0, "crossed": true}]}\n')
+        r = run_charts(stepped)
+        page = read(os.path.join(stepped, "report.html"))
+        check("<h2>Knee: the highest sustainable rate" in page and "<td>640</td>" in page, "report.html has the knee answer")
+        check("<h2>Knee probes" in page and "p99 40.0 ms &gt; 20 ms" in page, "report.html has the knee probes")
+        check("<h2>Faults" in page and "kill worker-1" in page, "report.html has the faults table")
+        check("the load generator itself sent late" in page, "report.html has the warnings")
+        check("tcp_echo: issued 1500 = ok 1500" in page, "report.html has the accounting lines")
+        check("CROSSED" in page and "exited 3" in page, "report.html has the objectives and their verdict")
 
         # Three folders: each gets its own charts (plain: only what its inputs allow) and the comparison,
         # plain the baseline.

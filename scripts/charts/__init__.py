@@ -16,7 +16,10 @@ For each folder, from the files it holds (a chart whose input is missing is skip
   hops.png                hops.csv: where the time goes, mean per hop stacked per path
   kinds.png               summary.csv's per-kind rows: p50/p99 per request kind (heavy, point,
                           echo; a task's type) for each path and phase
-  report.html             the tables (summary, hops, balancer) and the charts with captions
+  cpu.png                 summary.csv: CPU time per completed request, by role
+  report.html             one self-contained page (charts embedded): objectives, warnings,
+                          accounting, the summary with units, knee and fault tables, every chart,
+                          hops, balancer, the machine and the scenario as run
 
 With two or more folders, also comparison charts in --out DIR (default: the first folder's
 parent): comparison_spectrum.png (the spectra of paths found in several runs, overlaid),

@@ -39,7 +39,8 @@ def draw_folder(folder):
         charts.append("cpu.png")
     if kinds_chart(kind_rows(folder), os.path.join(folder, "kinds.png")):
         charts.append("kinds.png")
-    report(folder, all_rows, charts, hops, read_csv(folder, "balancer.csv"))
+    report(folder, all_rows, charts, hops, read_csv(folder, "balancer.csv"), read_csv(folder, "knee.csv"),
+           read_csv(folder, "knee_answer.csv"), read_csv(folder, "faults.csv"))
     print(f"charts: {', '.join(charts + ['report.html'])} in {folder}")
     return all_rows, rows
 

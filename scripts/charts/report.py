@@ -1,4 +1,7 @@
-"""The HTML pages: report.html for one results folder and comparison.html for several."""
+"""The HTML pages: report.html for one results folder (one self-contained file: the charts are
+embedded as data: URIs, nothing is fetched, so it can be mailed or attached on its own) and
+comparison.html for several."""
+import base64
 import html
 import json
 import math
@@ -29,6 +32,13 @@ SUMMARY_COLUMNS = [
     ("p99.9_us", "p99.9 µs", "99.9th percentile"),
     ("max_us", "max µs", "slowest request"),
     ("mean_us", "mean µs", "mean latency"),
+    ("uncorrected_p50_us", "p50 µs from actual send", "median timed from when the request was actually sent "
+                                                      "(hides the client's own queueing; for comparison only)"),
+    ("uncorrected_p99_us", "p99 µs from actual send", "p99 timed from the actual send"),
+    ("schedule_lag_p99_us", "send lag p99 µs", "how late requests left against their intended time (p99): waiting "
+                                               "for a free in-flight slot plus the generator's own lateness"),
+    ("wakeup_lag_p99_us", "generator lag p99 µs", "the load generator's own lateness (p99): above 500 µs the tool "
+                                                  "itself bent the measurement"),
     ("accounting_ok", "accounting", "issued = ok + errors + timeouts + rejected held"),
 ]
 
@@ -66,6 +76,50 @@ def figure(png, caption):
             f"<figcaption>{caption}</figcaption></figure>")
 
 
+def embedded_figure(folder, png, caption):
+    """The chart inside the page (a data: URI); data-src names the file it came from."""
+    with open(os.path.join(folder, png), "rb") as f:
+        data = base64.b64encode(f.read()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" data-src="{html.escape(png)}" '
+            f'alt="{html.escape(png)}"><figcaption><b>{html.escape(png)}</b>: {caption}</figcaption></figure>')
+
+
+def read_json(folder, name):
+    try:
+        with open(os.path.join(folder, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def lines_block(title, lines, css="note"):
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(str(line))}</li>" for line in lines)
+    return f'<h2>{html.escape(title)}</h2><ul class="{css}">{items}</ul>'
+
+
+def objectives_block(checks):
+    if not checks:
+        return ""
+    crossed = [c for c in checks if c.get("crossed")]
+    verdict = (f'<p class=worse>{len(crossed)} of {len(checks)} checks crossed: <code>pathbench run</code> exited 3 '
+               f"(the run itself was fine; an objective was not met).</p>" if crossed else
+               f'<p class=better>All {len(checks)} checks held.</p>')
+    rows = [{"path": c.get("path", ""), "phase": c.get("phase", ""), "objective": c.get("objective", ""),
+             "from": c.get("from", ""), "value": "" if c.get("value") is None else c.get("value"),
+             "verdict": "CROSSED" if c.get("crossed") else "held"} for c in checks]
+    cols = [(k, k, "") for k in ("path", "phase", "objective", "from", "value", "verdict")]
+    return "<h2>Objectives</h2>" + verdict + table(rows, cols)
+
+
+def csv_table(title, note, rows):
+    if not rows:
+        return ""
+    cols = [(c, c, "") for c in rows[0].keys()]
+    return f"<h2>{html.escape(title)}</h2><p class=note>{note}</p>" + table(rows, cols)
+
+
 CAPTIONS = {
     "latency_spectrum.png": "Every request's latency, sorted: read a point as “this share of requests took at most "
                             "this long”. The right end is the rare slow requests (the tail). Solid lines time each "
@@ -93,7 +147,7 @@ HOPS_COLUMNS = [
 ]
 
 
-def report(folder, rows, charts, hops, balancer):
+def report(folder, rows, charts, hops, balancer, knee=None, knee_answer=None, faults=None):
     name = rows[0].get("scenario", "") if rows else ""
     facts = ""
     ctx_text = ""
@@ -125,9 +179,21 @@ delay. Latencies are in microseconds (µs; 1,000 µs = 1 ms). Each path's summar
 issued: ok, errors, timeouts and rejected add up to what was issued.</p>{facts}
 <h2>Summary</h2>{table(rows, summary_columns(rows))}
 <details><summary>What the columns mean</summary><ul>{legend}</ul></details>"""]
+    summary = read_json(folder, "summary.json") or {}
+    parts.append(objectives_block(summary.get("objectives")))
+    parts.append(lines_block("Warnings", summary.get("warnings"), "worse"))
+    parts.append(lines_block("Accounting: every request issued is counted once", summary.get("accounting")))
+    parts.append(csv_table("Knee: the highest sustainable rate", "knee_answer.csv: the answer per path.", knee_answer))
+    parts.append(csv_table("Knee probes", "knee.csv: every probe of the search, in run order, with its verdict.", knee))
+    parts.append(csv_table("Faults", "faults.csv: each injected fault and how the path took it.", faults))
     if charts:
         parts.append("<h2>Charts</h2>")
-        parts.extend(figure(c, CAPTIONS.get(c, "")) for c in charts)
+        faulted = bool(faults)
+        for c in charts:
+            caption = CAPTIONS.get(c, "")
+            if c == "latency_over_time.png" and not faulted:
+                caption = caption.replace("; red lines mark injected faults", "")
+            parts.append(embedded_figure(folder, c, caption))
     if hops:
         parts.append("<h2>Hops: where the time went</h2><p class=note>Each server on the way reports how long it "
                      "held the request; the client and network share is what is left. Means add up to "
@@ -137,6 +203,17 @@ issued: ok, errors, timeouts and rejected add up to what was issued.</p>{facts}
         cols = [(c, c, "") for c in balancer[0].keys()]
         parts.append("<h2>Balancer: requests per worker</h2>" + table(balancer, cols))
     if ctx_text:
+        try:
+            ctx = json.loads(ctx_text)
+        except ValueError:
+            ctx = {}
+        if isinstance(ctx.get("machine"), dict):
+            machine = [{"fact": k, "value": v} for k, v in ctx["machine"].items()]
+            machine += [{"fact": f"library {k}", "value": v} for k, v in (ctx.get("libraries") or {}).items()]
+            parts.append("<h2>Machine</h2>" + table(machine, [("fact", "fact", ""), ("value", "value", "")]))
+        if "scenario" in ctx:
+            parts.append("<h2>Scenario as run</h2><p class=note>Every default made explicit (from context.json).</p>"
+                         f"<pre>{html.escape(json.dumps(ctx['scenario'], indent=2))}</pre>")
         parts.append(f"<details><summary>context.json: how this run was made</summary><pre>"
                      f"{html.escape(ctx_text)}</pre></details>")
     parts.append("</body></html>\n")

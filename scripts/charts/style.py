@@ -10,7 +10,16 @@ try:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 except ImportError:
-    sys.exit("charts.py: matplotlib is missing; install Debian's package: sudo apt-get install python3-matplotlib")
+    import os
+    # `python3 charts.py` from a pyenv or virtualenv interpreter without matplotlib: Debian's own
+    # python3 may have it (python3-matplotlib), so run again under it once.
+    debian = "/usr/bin/python3"
+    if os.path.realpath(sys.executable) != os.path.realpath(debian) and os.path.exists(debian) \
+            and not os.environ.get("PATHBENCH_CHARTS_REEXEC"):
+        os.environ["PATHBENCH_CHARTS_REEXEC"] = "1"
+        os.execv(debian, [debian] + sys.argv)
+    sys.exit(f"charts.py: matplotlib is missing for {sys.executable}; install Debian's package: "
+             "sudo apt-get install python3-matplotlib (and run with /usr/bin/python3)")
 
 
 DPI = 110

@@ -78,8 +78,8 @@ def timeseries_chart(series, out):
 
     latency_log_axis(lat)
     lat.set_ylabel("latency in that second (log scale)")
-    lat.set_title("Latency and throughput over time — per second since each path's start\n"
-                  "solid: p99, dashed: p50; shaded: load phases; red dash-dot lines: injected faults", fontsize=11)
+    legend_line = "solid: p99, dashed: p50; shaded: load phases" + ("; red dash-dot lines: injected faults" if seen else "")
+    lat.set_title("Latency and throughput over time — per second since each path's start\n" + legend_line, fontsize=11)
     lat.grid(True, which="major", alpha=0.3)
     lat.legend(loc="upper left", bbox_to_anchor=(1.08 if failing else 1.01, 1.0), fontsize=8,
                title="path, percentile")

@@ -10,10 +10,11 @@ namespace pathbench::cli {
 
 std::span<const Command> commands() {
   static const std::vector<Command> table{
-      {"run", "run a scenario file and write its results", &run_main},
-      {"seed", "build the sales database deterministically from a seed", &seed_main},
+      {"run", "run a scenario (a file, or a name from `pathbench scenarios`) and write its results", &run_main},
+      {"scenarios", "list the scenarios found by name, with their descriptions", &scenarios_main},
+      {"seed", "build the workers' sales database (deterministic: the same --seed, the same rows)", &seed_main},
       {"validate", "check scenario files without running anything", &validate_main},
-      {"serve", "run one role (worker, balancer, echo) alone until SIGINT/SIGTERM", &serve_main},
+      {"serve", "run one role alone until SIGINT/SIGTERM: serve worker | balancer | echo | broker", &serve_main},
       {"db", "database schema: `db migrate up|down|status` (SQLite file or postgresql:// URL)", &db_main},
       {"compare", "results folders side by side, change against the first; --fail-if for CI", &compare_main},
       {"agent", "run load for a coordinator's [agents] run until SIGINT/SIGTERM (docs/distributed.md)", &agent_main},

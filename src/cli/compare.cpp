@@ -30,6 +30,9 @@ against the baseline in parentheses. '-' marks a path, phase or column a run doe
 Changes are checked for each (path, phase) in both the baseline and the later run; a plain value
 also for a path new in a later run.
 
+Warnings (not failures) come first when the runs ran different scenarios, on different machines
+(context.json next to each summary.csv), or when a run's load generator itself fell behind.
+
 exit codes: 0 no threshold crossed, 1 a threshold crossed (each listed), 2 bad input (a folder
 without summary.csv, an unreadable file, a bad --fail-if expression)
 )";
@@ -72,6 +75,7 @@ int compare_main(std::span<const std::string> args) {
     for (std::size_t i = 0; i < runs.size(); ++i)
       fmt::print("{:<9} {}   ({})\n", i == 0 ? "baseline:" : fmt::format("run {}:", i + 1), runs[i].label,
                  runs[i].file.string());
+    for (auto& w : comparison_warnings(runs)) fmt::print("{}\n", w);
     fmt::print("latencies in µs from the intended send time, rates per second; (+x.x%) is the change against "
                "the baseline\n\n");
     fmt::print("{}", format_comparison(compare_runs(runs, metrics)));

@@ -2,18 +2,24 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <functional>
+#include <thread>
 
 #include "build_info.h"
+#include "cli/charts.h"
 #include "cli/commands.h"
+#include "cli/scenarios.h"
 #include "cli/options.h"
 #include "core/url.h"
 #include "db/seeder.h"
 #include "mq/server_process.h"
 #include "runner/database.h"
+#include "report/live_ui.h"
 #include "report/metrics.h"
+#include "report/objectives.h"
 #include "report/table.h"
 #include "report/writer.h"
 #include "runner/agent_service.h"
@@ -21,6 +27,7 @@
 #include "runner/runner.h"
 #include "paths/registry.h"
 #include "scenario/loader.h"
+#include "scenario/slo.h"
 
 namespace pathbench::cli {
 
@@ -61,7 +68,8 @@ std::string join_args(std::span<const std::string> args) {
 
 int run_main(std::span<const std::string> args) {
   po::options_description visible(
-      "pathbench run SCENARIO [options] — run a scenario file and write its results\n"
+      "pathbench run SCENARIO [options] — run a scenario and write its results\n"
+      "SCENARIO is a file or a name (`pathbench scenarios` lists them: ./scenarios/, then the installed ones)\n"
       "results go to results/<scenario name>/<UTC time>/ unless --out is given");
   std::string out_dir;
   std::optional<std::string> duration, warmup;
@@ -73,7 +81,15 @@ int run_main(std::span<const std::string> args) {
       "threads,t", po::value<int>(), "override load.threads")(
       "concurrency,c", po::value<int>(), "override load.concurrency")(
       "metrics,m", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464")(
-      "quiet,q", po::bool_switch(), "print only the summary table");
+      "quiet,q", po::bool_switch(), "print only the summary table")(
+      "no-charts", po::bool_switch(), "do not draw the charts and report.html (drawn by default when python3 has matplotlib)")(
+      "fail-if", po::value<std::vector<std::string>>()->composing(),
+      "exit 3 when a measured row crosses this objective, e.g. 'p99>20ms', 'error_ratio>0.001', "
+      "'grpc_unary_balancer:p50>2ms' (repeatable; also [slo] in the scenario)")(
+      "ui", po::value<std::string>(), "serve a live page at http://ADDR/ during the run (each path's rate, p50/p99, "
+      "errors per second), e.g. 127.0.0.1:8080")(
+      "ui-hold", po::value<std::string>(), "with --ui: keep serving the finished summary and report.html this long "
+      "after the run, e.g. 60s (Ctrl-C ends it sooner)");
   po::options_description all;
   all.add(visible).add_options()("scenario", po::value<std::string>(), "");
   po::positional_options_description positional;
@@ -83,13 +99,13 @@ int run_main(std::span<const std::string> args) {
       code >= 0)
     return code;
   if (!vm.count("scenario")) {
-    fmt::print(stderr, "pathbench run: name a scenario file, e.g. pathbench run scenarios/quickstart.toml\n");
+    fmt::print(stderr, "pathbench run: name a scenario, e.g. pathbench run quickstart (pathbench scenarios lists them)\n");
     return kExitBadInput;
   }
 
   Scenario scenario;
   try {
-    scenario = load_scenario_file(vm["scenario"].as<std::string>());
+    scenario = load_scenario_file(resolve_scenario(vm["scenario"].as<std::string>()));
     ScenarioOverrides overrides;
     if (vm.count("duration")) overrides.duration = vm["duration"].as<std::string>();
     if (vm.count("warmup")) overrides.warmup = vm["warmup"].as<std::string>();
@@ -99,6 +115,29 @@ int run_main(std::span<const std::string> args) {
     apply_overrides(scenario, overrides);
   } catch (const ScenarioError& e) {
     fmt::print(stderr, "{}\n", redact_urls(e.what()));
+    return kExitBadInput;
+  }
+  if (vm.count("fail-if")) {
+    for (auto& text : vm["fail-if"].as<std::vector<std::string>>()) {
+      std::string error;
+      auto objective = parse_objective(text, error);
+      if (!objective) {
+        fmt::print(stderr, "pathbench run: {}\n", error);
+        return kExitBadInput;
+      }
+      scenario.objectives.push_back(std::move(*objective));
+    }
+  }
+  Nanos ui_hold_ns = 0;
+  if (vm.count("ui-hold") && (!vm.count("ui") || !parse_duration(vm["ui-hold"].as<std::string>(), ui_hold_ns))) {
+    fmt::print(stderr, "pathbench run: --ui-hold: {}\n",
+               vm.count("ui") ? "expected a duration such as \"60s\"" : "needs --ui ADDR");
+    return kExitBadInput;
+  }
+  try {
+    validate_objectives(scenario);
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "pathbench run: {}\n", e.what());
     return kExitBadInput;
   }
 
@@ -124,8 +163,12 @@ int run_main(std::span<const std::string> args) {
     // On a terminal one status line redrawn each second; otherwise a plain line every 5 s.
     progress = [terminal](const std::string& path, const IntervalRow& r, double total_s) {
       if (!terminal && r.second % 5 != 4) return;
-      std::string line = fmt::format("{} [{}] {:>4}/{:.0f}s  {:>8} req/s  p99 {:>9.1f} us  errors {}  timeouts {}  in flight {}",
-                                     path, r.phase, r.second + 1, total_s, r.ok, r.p99_us, r.errors, r.timeouts, r.in_flight);
+      // Draining goes past the planned length: "7s+1s", not "8/7s".
+      const double planned = std::round(total_s);
+      const std::string at = r.second + 1 <= planned ? fmt::format("{:>4}/{:.0f}s", r.second + 1, planned)
+                                                     : fmt::format("{:.0f}s+{:.0f}s", planned, r.second + 1 - planned);
+      std::string line = fmt::format("{} [{}] {}  {:>8} req/s  p99 {:>9.1f} us  errors {}  timeouts {}  in flight {}",
+                                     path, r.phase, at, r.ok, r.p99_us, r.errors, r.timeouts, r.in_flight);
       if (terminal) fmt::print("\r\033[K{}", line);
       else fmt::print("{}\n", line);
       std::fflush(stdout);
@@ -169,11 +212,24 @@ int run_main(std::span<const std::string> args) {
     if (!quiet) fmt::print("metrics: http://{}/metrics\n", metrics_server->address());
   }
 
-  if (progress || metrics_server)
-    observer.second = [&progress, &metrics, live = metrics_server != nullptr](
+  std::unique_ptr<LiveUiServer> ui;
+  if (vm.count("ui")) {
+    try {
+      ui = std::make_unique<LiveUiServer>(vm["ui"].as<std::string>(), scenario.name);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "pathbench run: --ui: {}\n", e.what());
+      return kExitBadInput;
+    }
+    fmt::print(quiet ? stderr : stdout, "live view: http://{}/\n", ui->address());
+    std::fflush(stdout);
+  }
+
+  if (progress || metrics_server || ui)
+    observer.second = [&progress, &metrics, &ui, live = metrics_server != nullptr](
                           const std::string& path, const IntervalRow& row, const IntervalBucket& bucket, double total_s) {
       if (progress) progress(path, row, total_s);
       if (live) metrics.add_second(path, bucket);
+      if (ui) ui->add_second(path, row, total_s);
     };
 
   MachineContext machine = collect_machine_context();
@@ -186,7 +242,8 @@ int run_main(std::span<const std::string> args) {
   result.command_line = join_args(args);
   // The table first: when a result file cannot be written, the numbers still reach the user.
   if (!quiet && terminal) fmt::print("\r\033[K");
-  fmt::print("\n{}\n", format_summary_table(result));
+  const std::string summary_table = format_summary_table(result);
+  fmt::print("{}{}\n", quiet ? "" : "\n", summary_table);
   std::fflush(stdout);
   try {
     write_results(result, dir);
@@ -194,10 +251,48 @@ int run_main(std::span<const std::string> args) {
     fmt::print(stderr, "pathbench run: {}\n", redact_urls(e.what()));
     return kExitRunFailed;
   }
-  fmt::print("results: {}{}\n", dir.string(), result.interrupted ? " (PARTIAL: interrupted)" : "");
+  if (!vm["no-charts"].as<bool>()) {
+    std::string why_not;
+    if (auto tool = find_chart_tool(why_not)) {
+      if (draw_charts(*tool, dir, quiet) != 0)
+        fmt::print(stderr, "pathbench run: the charts were not all drawn (see above); the result files are complete\n");
+    } else {
+      fmt::print(stderr, "pathbench run: charts and report.html not drawn: {}; --no-charts silences this\n", why_not);
+    }
+  }
+  if (!quiet) fmt::print("results: {}{}\n", dir.string(), result.interrupted ? " (PARTIAL: interrupted)" : "");
+  if (ui) {
+    ui->finish(summary_table, dir);
+    if (ui_hold_ns > 0 && !g_stop) {
+      fmt::print(quiet ? stderr : stdout, "live view: the finished run stays at http://{}/ for {} (Ctrl-C ends it)\n",
+                 ui->address(), format_duration(ui_hold_ns));
+      std::fflush(stdout);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ui_hold_ns);
+      while (!g_stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
 
   bool failed = result.interrupted;
   for (auto& p : result.paths) failed = failed || !p.failure.empty() || !p.accounting_holds();
+  // Objectives last: the run itself is judged first (exit 1 wins), and their verdict is the last word.
+  if (!result.scenario.objectives.empty()) {
+    auto checks = check_objectives(result);
+    std::size_t crossed = 0;
+    for (auto& c : checks)
+      if (c.crossed) {
+        fmt::print("{}\n", format_crossed(c));
+        ++crossed;
+      }
+    if (checks.empty())
+      fmt::print("objectives: none checked (no measured row of a path that ran)\n");
+    else if (crossed == 0)
+      fmt::print("objectives: all {} held ({} checks over the measured rows)\n", result.scenario.objectives.size(),
+                 checks.size());
+    else
+      fmt::print("objectives: {} of {} checks crossed -> exit {}{}\n", crossed, checks.size(), kExitObjectiveCrossed,
+                 failed ? " (but the run itself failed: exit 1)" : "");
+    if (crossed > 0 && !failed) return kExitObjectiveCrossed;
+  }
   return failed ? kExitRunFailed : kExitOk;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/scenarios.h"
 #include "core/url.h"
 #include "paths/registry.h"
 #include "scenario/loader.h"
@@ -28,7 +29,7 @@ int validate_main(std::span<const std::string> args) {
   int bad = 0;
   for (auto& file : vm["scenario"].as<std::vector<std::string>>()) {
     try {
-      Scenario s = load_scenario_file(file);
+      Scenario s = load_scenario_file(resolve_scenario(file));
       fmt::print("{}: ok ({} path{}: ", file, s.paths.size(), s.paths.size() == 1 ? "" : "s");
       for (std::size_t i = 0; i < s.paths.size(); ++i) fmt::print("{}{}", i ? ", " : "", s.paths[i].label);
       fmt::print(")\n");

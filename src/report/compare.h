@@ -143,3 +143,14 @@ std::string format_comparison(const Comparison& comparison);
 std::string format_breach(const Breach& breach);
 
 }  // namespace pathbench
+
+namespace pathbench {
+
+// What makes the runs not comparable, one line each (printed before the table; not a failure):
+// runs of different scenarios (summary.csv's scenario column), made on different machines
+// (context.json next to each summary.csv: hostname, CPU model, cores), or where the load
+// generator itself fell behind (a row whose wakeup_lag_p99_us is above 500 µs, the summary's
+// WARNING threshold). A run without context.json is only checked on its summary.csv.
+std::vector<std::string> comparison_warnings(const std::vector<SummaryRun>& runs);
+
+}  // namespace pathbench

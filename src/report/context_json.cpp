@@ -2,9 +2,14 @@
 
 #include <cmath>
 #include <fstream>
+#include <google/protobuf/stubs/common.h>
+#include <grpcpp/grpcpp.h>
+#include <nats/nats.h>
 #include <nlohmann/json.hpp>
+#include <amqp.h>
 
 #include "build_info.h"
+#include "report/context_json.h"
 #include "report/writers.h"
 #include "scenario/loader.h"
 
@@ -12,8 +17,6 @@ namespace pathbench {
 
 namespace {
 
-// Members keep the order they are written in (the file reads top-down: build, machine, paths,
-// the scenario last).
 using Json = nlohmann::ordered_json;
 
 Json path_json(const PathRunResult& p) {
@@ -56,10 +59,17 @@ Json agents_json(const RunResult& result) {
   return paths;
 }
 
+}  // namespace
+
 Json context_json(const RunResult& result) {
   const MachineContext& m = result.machine;
   Json libraries = Json::object();
   for (auto& [name, version] : m.libraries) libraries[name] = version;
+  // The libraries the request paths run on, as linked (the runtime's own version where it has one).
+  libraries["grpc"] = grpc::Version();
+  libraries["protobuf"] = google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION);
+  libraries["rabbitmq-c"] = amqp_version();
+  libraries["nats.c"] = nats_GetVersion();
   Json paths = Json::array();
   for (auto& p : result.paths) paths.push_back(path_json(p));
   // The scenario as run, every default made explicit (scenario_to_json writes it as JSON text).
@@ -88,6 +98,8 @@ Json context_json(const RunResult& result) {
               {"agents", agents_json(result)},
               {"scenario", std::move(scenario)}};
 }
+
+namespace {
 
 class ContextJsonWriter final : public ResultWriter {
  public:

@@ -46,11 +46,15 @@ class BackendsCsvWriter final : public ResultWriter {
   std::string_view name() const override { return "balancer.csv"; }
   void write(const RunResult& result, const std::filesystem::path& dir) const override {
     bool any = false;
-    for (auto& p : result.paths) any = any || !p.backends.empty();
+    // Only the paths that went through the balancer this run spawned (an external one's counters
+    // are its own: the summary says so, report/table.cpp).
+    auto used = [](const PathRunResult& p) { return p.via == "balancer" && !p.backends.empty(); };
+    for (auto& p : result.paths) any = any || used(p);
     if (!any) return;
     auto out = open_output(dir / "balancer.csv");
     out << "path,worker,routed,share,failures,ejections,ejected_at_end,in_flight_at_end\n";
     for (auto& p : result.paths) {
+      if (!used(p)) continue;
       std::uint64_t total = 0;
       for (auto& b : p.backends) total += b.routed;
       for (auto& b : p.backends)

@@ -8,7 +8,8 @@ namespace pathbench {
 
 namespace {
 
-// The probes of each path's knee search, in run order, with their verdicts, then the answer.
+// The probes of each path's knee search, in run order, with their verdicts (knee.csv), and the
+// answer per path on its own (knee_answer.csv), so each file's columns have one type.
 class KneeCsvWriter final : public ResultWriter {
  public:
   std::string_view name() const override { return "knee.csv"; }
@@ -30,11 +31,18 @@ class KneeCsvWriter final : public ResultWriter {
                            to_micros(std::min(s.latency.value_at_percentile(99), s.latency.max())), s.issued,
                            s.issued - s.count(Outcome::ok), verdict == "ok" ? "true" : "false", csv_field(verdict));
       }
-      out << fmt::format("{},knee,{:.1f},,,,,,{},{}\n", p.label, p.knee.rate_per_s, p.knee.confirmed ? "true" : "false",
-                         p.knee.above_high ? "at least: the highest rate tried held"
-                                           : (p.knee.confirmed ? "confirmed" : "not confirmed"));
     }
     out.close();
+    auto answer = open_output(dir / "knee_answer.csv");
+    answer << "path,knee_rate_per_s,confirmed,at_least,verdict\n";
+    for (auto& p : result.paths) {
+      if (!p.knee.searched) continue;
+      answer << fmt::format("{},{:.1f},{},{},{}\n", p.label, p.knee.rate_per_s, p.knee.confirmed ? "true" : "false",
+                            p.knee.above_high ? "true" : "false",
+                            p.knee.above_high ? "at least: the highest rate tried held"
+                                              : (p.knee.confirmed ? "confirmed" : "not confirmed"));
+    }
+    answer.close();
   }
 };
 

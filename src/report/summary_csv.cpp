@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "report/writers.h"
 
@@ -30,11 +31,9 @@ std::vector<std::pair<std::string, SummaryRow>> agent_rows(const RunResult& resu
   return rows;
 }
 
-class SummaryCsvWriter final : public ResultWriter {
- public:
-  std::string_view name() const override { return "summary.csv"; }
-  void write(const RunResult& result, const std::filesystem::path& dir) const override {
-    auto out = open_output(dir / "summary.csv");
+// The text of summary.csv. summary.json is built from this same text (report/summary_json.cpp),
+// so a column added here appears in both.
+void write_summary_csv(const RunResult& result, std::ostream& out) {
     out << "scenario,path,kind,via,phase,request_kind,duration_s,target_rate_per_s,offered_rate_per_s,achieved_rate_per_s,"
            "issued,ok,errors,timeouts,rejected";
     for (auto o : kAllOutcomes)
@@ -115,11 +114,25 @@ class SummaryCsvWriter final : public ResultWriter {
                          r.partial ? "true" : "false", csv_field(r.failure));
       out << end_of_row(agent, r);
     }
+}
+
+class SummaryCsvWriter final : public ResultWriter {
+ public:
+  std::string_view name() const override { return "summary.csv"; }
+  void write(const RunResult& result, const std::filesystem::path& dir) const override {
+    auto out = open_output(dir / "summary.csv");
+    write_summary_csv(result, out);
     out.close();
   }
 };
 
 }  // namespace
+
+std::string summary_csv_text(const RunResult& result) {
+  std::ostringstream out;
+  write_summary_csv(result, out);
+  return out.str();
+}
 
 std::unique_ptr<ResultWriter> make_summary_csv_writer() { return std::make_unique<SummaryCsvWriter>(); }
 

@@ -21,9 +21,8 @@ std::string format_task_audit(const std::string& label, const TaskAudit& a) {
 
 namespace {
 
+// Always µs (the column says so): whole µs from 100 up, one decimal below.
 std::string compact(double us) {
-  if (us >= 100000) return fmt::format("{:.0f}ms", us / 1000);
-  if (us >= 10000) return fmt::format("{:.1f}ms", us / 1000);
   if (us >= 100) return fmt::format("{:.0f}", us);
   return fmt::format("{:.1f}", us);
 }
@@ -42,12 +41,23 @@ std::string format_summary_table(const RunResult& result) {
   for (auto& r : rows) {
     std::string ratio = floor_p50 > 0 && r.ok > 0 ? fmt::format("{:.2f}", r.p50_us / floor_p50) : "-";
     std::string target = r.target_rate_per_s > 0 ? fmt::format("{:.0f}", r.target_rate_per_s) : "closed";
+    // Nothing measured (the path failed, or no request completed ok): no latency to show, not 0.
+    const bool measured = r.failure.empty() && r.ok > 0;
+    auto lat = [measured](double us) { return measured ? compact(us) : std::string("-"); };
     out += fmt::format("{:<22} {:<6} {:>10} {:>10.1f} {:>9} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}\n",
                        r.path.substr(0, 22), r.phase.substr(0, 6), target, r.achieved_rate_per_s, r.ok, r.errors,
-                       r.timeouts, r.rejected, compact(r.p50_us), compact(r.p90_us), compact(r.p99_us),
-                       compact(r.p999_us), compact(r.max_us), ratio);
+                       r.timeouts, r.rejected, lat(r.p50_us), lat(r.p90_us), lat(r.p99_us), lat(r.p999_us),
+                       lat(r.max_us), ratio);
   }
   out += "\n";
+  for (auto& line : summary_warnings(result)) out += line + "\n";
+  for (auto& line : accounting_lines(result)) out += line + "\n";
+  return out;
+}
+
+std::vector<std::string> summary_warnings(const RunResult& result) {
+  auto rows = summary_rows(result);
+  std::vector<std::string> lines;
   // Lateness has two owners. The generator's own (it woke up late, or its thread was busy) is
   // the tool bending the measurement: said for every open-loop phase, loudly past 500 µs. Waiting
   // for a free in-flight slot is the server's doing (it could not keep up): latency still counts
@@ -55,23 +65,33 @@ std::string format_summary_table(const RunResult& result) {
   for (auto& r : rows) {
     if (r.target_rate_per_s <= 0 || r.issued == 0) continue;
     if (r.wakeup_lag_p99_us > 500)
-      out += fmt::format("WARNING: {} ({}): the load generator itself sent late (its wake-up lag p50 {:.0f} us, p99 {:.0f} us): "
-                         "up to that much of each latency is the tool; more client threads or fewer paths per core may help\n",
-                         r.path, r.phase, r.wakeup_lag_p50_us, r.wakeup_lag_p99_us);
+      lines.push_back(fmt::format("WARNING: {} ({}): the load generator itself sent late (its wake-up lag p50 {:.0f} us, p99 {:.0f} us): "
+                         "up to that much of each latency is the tool; more client threads or fewer paths per core may help",
+                         r.path, r.phase, r.wakeup_lag_p50_us, r.wakeup_lag_p99_us));
     if (r.lag_p99_us > 1000 && r.lag_p99_us > 2 * r.wakeup_lag_p99_us)
-      out += fmt::format("NOTE: {} ({}): requests waited for a free in-flight slot (send lag p99 {:.1f} ms, the generator's own "
-                         "p99 {:.0f} us): the server did not keep up with `concurrency` in flight; latency counts that wait\n",
-                         r.path, r.phase, r.lag_p99_us / 1000, r.wakeup_lag_p99_us);
+      lines.push_back(fmt::format("NOTE: {} ({}): requests waited for a free in-flight slot (send lag p99 {:.1f} ms, the generator's own "
+                         "p99 {:.0f} us): the server did not keep up with `concurrency` in flight; latency counts that wait",
+                         r.path, r.phase, r.lag_p99_us / 1000, r.wakeup_lag_p99_us));
   }
   {
     double worst = 0;
     for (auto& r : rows)
       if (r.target_rate_per_s > 0) worst = std::max(worst, r.wakeup_lag_p99_us);
-    if (worst > 0) out += fmt::format("generator wake-up lag p99 (worst phase): {:.0f} us\n", worst);
+    if (worst > 0) lines.push_back(fmt::format("generator wake-up lag p99 (worst phase): {:.0f} us", worst));
   }
+  bool via_balancer = false;
+  for (auto& p : result.paths) via_balancer = via_balancer || p.via == "balancer";
+  if (via_balancer && !result.scenario.balancer.endpoint.empty())
+    lines.push_back(fmt::format("NOTE: no balancer.csv: the balancer is external ({}); its per-worker counts are its own",
+                                result.scenario.balancer.endpoint));
+  return lines;
+}
+
+std::vector<std::string> accounting_lines(const RunResult& result) {
+  std::vector<std::string> lines;
   for (auto& p : result.paths) {
     if (!p.failure.empty()) {
-      out += fmt::format("{}: FAILED: {}\n", p.label, p.failure);
+      lines.push_back(fmt::format("{}: FAILED: {}", p.label, p.failure));
       continue;
     }
     std::int64_t issued = 0, ok = 0, errors = 0, timeouts = 0, rejected = 0;
@@ -84,16 +104,26 @@ std::string format_summary_table(const RunResult& result) {
       rejected += p.phases[i].count(Outcome::rejected);
     }
     if (p.knee.searched)
-      out += fmt::format("{}: knee {:.0f} req/s{}\n", p.label, p.knee.rate_per_s,
+      lines.push_back(fmt::format("{}: knee {:.0f} req/s{}", p.label, p.knee.rate_per_s,
                          p.knee.above_high ? " or more (the highest rate tried held)"
-                                           : (p.knee.confirmed ? " (confirmed)" : " (NOT confirmed)"));
-    out += fmt::format("{}: issued {} = ok {} + errors {} + timeouts {} + rejected {}; in flight after drain {}; "
-                       "late {} -> accounting {}{}\n",
+                                           : (p.knee.confirmed ? " (confirmed)" : " (NOT confirmed)")));
+    lines.push_back(fmt::format("{}: issued {} = ok {} + errors {} + timeouts {} + rejected {}; in flight after drain {}; "
+                       "late {} -> accounting {}{}",
                        p.label, issued, ok, errors, timeouts, rejected, p.in_flight_after_drain, p.late,
-                       p.accounting_holds() ? "holds" : "BROKEN", p.interrupted ? " (interrupted: partial)" : "");
-    if (p.tasks) out += format_task_audit(p.label, *p.tasks);
+                       p.accounting_holds() ? "holds" : "BROKEN", p.interrupted ? " (interrupted: partial)" : ""));
+    if (p.tasks) {
+      // The audit's lines (and its WARNING, if any) follow the path's accounting line.
+      const std::string audit = format_task_audit(p.label, *p.tasks);
+      std::size_t begin = 0;
+      while (begin < audit.size()) {
+        std::size_t end = audit.find('\n', begin);
+        if (end == std::string::npos) end = audit.size();
+        if (end > begin) lines.push_back(audit.substr(begin, end - begin));
+        begin = end + 1;
+      }
+    }
   }
-  return out;
+  return lines;
 }
 
 }  // namespace pathbench

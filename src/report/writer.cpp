@@ -25,6 +25,7 @@ std::span<const std::unique_ptr<ResultWriter>> result_writers() {
     w.push_back(make_faults_csv_writer());
     w.push_back(make_knee_csv_writer());
     w.push_back(make_tasks_csv_writer());
+    w.push_back(make_summary_json_writer());
     return w;
   }();
   return writers;

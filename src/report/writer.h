@@ -56,6 +56,9 @@ std::vector<SummaryRow> summary_rows(const RunResult& result);
 // summary_rows() with, under each row, one row per request kind of its path (summary.csv).
 std::vector<SummaryRow> summary_rows_with_kinds(const RunResult& result);
 
+// summary.csv's whole text (summary.json is built from it: the same columns, the same names).
+std::string summary_csv_text(const RunResult& result);
+
 // A CSV field, quoted when it holds a comma, a quote or a newline.
 std::string csv_field(std::string_view text);
 

@@ -12,6 +12,7 @@
 
 #include "scenario/fields.h"
 #include "scenario/schema.h"
+#include "scenario/slo.h"
 
 namespace pathbench {
 
@@ -159,6 +160,7 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter, PathKinds ki
   } else if (!root.get("path")) {
     reporter.error_no_position("no [[path]] entries: a scenario needs at least one path to run");
   }
+  read_slo(r, s);
   r.reject_unknown_keys();
 
   // Whole-scenario rules.

@@ -183,6 +183,17 @@ struct PathSpec {
   int line = 0, column = 0;  // where the [[path]] table starts, for messages
 };
 
+// An objective the run is held to ([slo] in the scenario, or `run --fail-if`): crossed when a
+// measured (path, phase) row's `metric` OP `limit`; `pathbench run` then exits 3 (scenario/slo.h).
+struct Objective {
+  std::string path;       // a path label, or "" for every path
+  std::string metric;     // a summary.csv column (p99_us, achieved_rate_per_s, ...) or "error_ratio"
+  char op = '>';          // '>' or '<'
+  double limit = 0;       // in the column's unit (µs for latencies, 1/s for rates, 0..1 for error_ratio)
+  std::string text;       // as written, for messages: `p99 = "20ms"` or `p99>20ms`
+  int line = 0, column = 0;  // where it is in the scenario file (0: from the command line)
+};
+
 struct Scenario {
   std::filesystem::path file;  // where it was loaded from ("" when built in code)
   std::string name = "scenario";
@@ -200,6 +211,7 @@ struct Scenario {
   std::vector<FaultSpec> faults;  // applied in each path's run; undone before the next path
   std::vector<PathSpec> paths;
   AgentsConfig agents;
+  std::vector<Objective> objectives;  // [slo] then --fail-if, in that order
 };
 
 // A scenario name or path label is used as a file name inside the results folder: letters,

@@ -9,6 +9,7 @@
 #include "scenario/fields.h"
 #include "scenario/loader.h"
 #include "scenario/schema.h"
+#include "scenario/slo.h"
 
 namespace pathbench {
 
@@ -40,6 +41,7 @@ nlohmann::json to_json(const Scenario& s) {
   write_fields(top_level_fields(), s, root);
   if (!s.faults.empty()) root["fault"] = write_array(fault_fields(), s.faults);
   root["path"] = write_array(path_fields(), s.paths);
+  if (auto slo = write_slo(s); !slo.empty()) root["slo"] = std::move(slo);
   redact(root);
   return root;
 }
