@@ -215,7 +215,7 @@ via = "balancer"
   std::string summary = read_file(dir / "ok" / "summary.csv");
   CAPTURE(summary);
   std::smatch all, r1, r2;
-  const std::string issued_column = "^netns,grpc_unary_balancer,grpc_unary,balancer,main,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,([0-9]+),";
+  const std::string issued_column = "^netns,grpc_unary_balancer,grpc_unary,balancer,main,all,[0-9.]+,[0-9.]+,[0-9.]+,[0-9.]+,([0-9]+),";
   std::regex all_row(issued_column + ".*,all$", std::regex::multiline);
   std::regex a1_row(issued_column + ".*,10\\.77\\.0\\.21:50070$", std::regex::multiline);
   std::regex a2_row(issued_column + ".*,10\\.77\\.0\\.22:50070$", std::regex::multiline);

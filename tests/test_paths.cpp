@@ -144,7 +144,7 @@ TEST_CASE("results: the writers' files have the documented formats") {
       "accounting_ok,partial,failure")));
   CHECK(std::regex_match(row, std::regex(
       "loopback,tcp_echo,tcp_echo,direct,main,all,0\\.300,500\\.000,500\\.000,500\\.000,150,150,0,0,0,(0,)+0,"
-      "([0-9]+\\.[0-9]{3},){10}[0-9]+,[0-9]+\\.[0-9]{3},0,([0-9]+\\.[0-9]{3},){10}true,false,")));
+      "([0-9]+\\.[0-9]{3},){10}[0-9]+,[0-9]+\\.[0-9]{3},0,([0-9]+\\.[0-9]{3},){11}true,false,")));
 
   for (std::string name : {"tcp_echo.hgrm", "tcp_echo.uncorrected.hgrm"}) {
     CAPTURE(name);

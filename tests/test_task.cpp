@@ -125,10 +125,10 @@ TEST_CASE("task store: SQLite lifecycle, reclaim, audit, a busy database and an 
   store->insert_received(3, run, "cpu", "p", unix_us());  // the lock is gone
 
   try {
-    open_task_store({"postgres", file, 100});
+    open_task_store({"oracle", file, 100});
     FAIL("an unknown backend was accepted");
   } catch (const TaskStoreError& e) {
-    CHECK(std::string(e.what()).find("'postgres'") != std::string::npos);
+    CHECK(std::string(e.what()).find("'oracle'") != std::string::npos);
   }
 }
 

@@ -127,7 +127,7 @@ std::optional<double> SummaryRun::number(std::size_t row, std::string_view colum
   return to_number(*text);
 }
 
-SummaryRun parse_summary_csv(std::string_view text, const std::string& source, std::string label) {
+SummaryRun parse_summary_csv(std::string_view text, const std::string& source, std::string label, SummaryRows keep) {
   auto records = parse_csv(text, source);
   if (records.empty()) throw CompareError(fmt::format("{}: empty file, expected a summary.csv header", source));
   SummaryRun run;
@@ -138,21 +138,27 @@ SummaryRun parse_summary_csv(std::string_view text, const std::string& source, s
     if (std::find(run.columns.begin(), run.columns.end(), required) == run.columns.end())
       throw CompareError(fmt::format("{}: no '{}' column in the header: is this a pathbench summary.csv?", source,
                                      required));
-  std::set<std::pair<std::string, std::string>> seen;
+  std::set<std::vector<std::string>> seen;
   for (std::size_t r = 1; r < records.size(); ++r) {
     if (records[r].size() != run.columns.size())
       throw CompareError(fmt::format("{}: row {} has {} fields, the header has {}", source, r + 1, records[r].size(),
                                      run.columns.size()));
     run.rows.push_back(std::move(records[r]));
     std::size_t row = run.rows.size() - 1;
-    // Compare sets paths side by side: a request kind's row (summary.csv's per-kind rows) is not one.
-    if (auto kind = run.cell(row, "request_kind"); kind && *kind != "all") {
+    // Compare sets paths side by side: a request kind's row or one agent's share is not one.
+    auto kind = run.cell(row, "request_kind");
+    auto agent = run.cell(row, "agent");
+    const bool merged = (!kind || *kind == "all") && (!agent || *agent == "all");
+    if (keep == SummaryRows::merged && !merged) {
       run.rows.pop_back();
       continue;
     }
-    std::pair key{std::string(*run.cell(row, "path")), std::string(*run.cell(row, "phase"))};
+    std::vector<std::string> key{std::string(*run.cell(row, "path")), std::string(*run.cell(row, "phase")),
+                                 std::string(kind.value_or("all")), std::string(agent.value_or("all"))};
     if (!seen.insert(key).second)
-      throw CompareError(fmt::format("{}: path '{}' phase '{}' appears twice", source, key.first, key.second));
+      throw CompareError(merged ? fmt::format("{}: path '{}' phase '{}' appears twice", source, key[0], key[1])
+                                : fmt::format("{}: path '{}' phase '{}' request kind '{}' agent '{}' appears twice",
+                                              source, key[0], key[1], key[2], key[3]));
   }
   return run;
 }

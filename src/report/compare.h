@@ -59,8 +59,13 @@ struct SummaryRun {
 // Throws CompareError when it is missing, unreadable, lacks the path/phase columns, has a row
 // of the wrong width, or names one (path, phase) twice.
 SummaryRun read_summary_run(const std::filesystem::path& input);
+// Which rows of a summary.csv to keep: `merged` — each path's own row per phase (request_kind
+// and agent "all", or no such column), as compare and the objectives read them; `every` — also
+// the per-kind and per-agent rows (summary.json), told apart by those two columns.
+enum class SummaryRows { merged, every };
 // The same from text (tests; `source` stands in for the file name in messages).
-SummaryRun parse_summary_csv(std::string_view text, const std::string& source, std::string label);
+SummaryRun parse_summary_csv(std::string_view text, const std::string& source, std::string label,
+                             SummaryRows keep = SummaryRows::merged);
 // read_summary_run() for each input, in order; where two runs would get the same label (two
 // folders both named `out`), those runs are labelled with the input as given instead.
 std::vector<SummaryRun> read_summary_runs(const std::vector<std::string>& inputs);

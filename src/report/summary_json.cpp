@@ -36,7 +36,7 @@ std::string unit_of(std::string_view column) {
 enum class ColumnType { integer, number, boolean, text };
 
 ColumnType column_type(const SummaryRun& run, std::size_t column) {
-  static const std::set<std::string_view> kText{"scenario", "path", "kind", "via", "phase", "failure"};
+  static const std::set<std::string_view> kText{"scenario", "path", "kind", "via", "phase", "request_kind", "failure", "agent"};
   const std::string& name = run.columns[column];
   if (kText.count(name)) return ColumnType::text;
   bool numbers = true, integers = true, booleans = true;
@@ -112,7 +112,7 @@ class SummaryJsonWriter final : public ResultWriter {
  public:
   std::string_view name() const override { return "summary.json"; }
   void write(const RunResult& result, const std::filesystem::path& dir) const override {
-    SummaryRun run = parse_summary_csv(summary_csv_text(result), "summary.csv", "run");
+    SummaryRun run = parse_summary_csv(summary_csv_text(result), "summary.csv", "run", SummaryRows::every);
     Json columns = Json::array();
     for (auto& c : run.columns) columns.push_back(Json{{"name", c}, {"unit", unit_of(c)}});
     Json doc{{"schema", "pathbench.summary/1"},
