@@ -17,6 +17,8 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl prometheus rabbitmq-server nats-server)
   # report.html checked in a real browser; the man page generated from --help for the package.
   packages+=(chromium help2man)
+  # The multi-host agents test: network namespaces and veth pairs (ip netns).
+  packages+=(iproute2)
 fi
 # The PostgreSQL database backend: libpq to build; the server (initdb, postgres) for `url = "auto"`
 # and the postgres test tier.
