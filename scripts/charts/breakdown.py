@@ -69,7 +69,7 @@ CPU_GROUPS = [
     ("client", "load generator (client threads)", "#4C72B0"),
     ("grpc", "gRPC runtime threads (shared by client, balancer, workers)", "#DD8452"),
     ("worker", "worker SQL threads", "#55A868"),
-    ("balancer", "balancer health checks", "#C44E52"),
+    ("balancer", "balancer threads (WebSocket front, health checks)", "#C44E52"),
     ("echo", "TCP echo server", "#8172B3"),
     ("broker", "embedded broker (native server, HTTP/WebSocket front)", "#DA8BC3"),
     ("other", "other pathbench threads", "#937860"),
