@@ -146,7 +146,8 @@ class ClientThread final : public CompletionSink {
       });
     }
     if (!finished_) arm_scan_timer();
-    io_.run();
+    if (client_->polled()) drive_polled();
+    else io_.run();
     shutdown_client();
     // The thread ends before the runner's CPU sample, so it reports its own.
     cpu_ns_ = this_thread_cpu_ns();
@@ -396,8 +397,34 @@ class ClientThread final : public CompletionSink {
     // The transport closed its connections in stop(); give its handlers a bounded time to unwind.
     if (client_ && !finished_) client_->stop();
     io_.restart();
+    if (client_ && client_->polled()) {
+      const Nanos give_up = now_ns() + 2 * kNanosPerSecond;
+      while (client_->poll(std::min(now_ns() + 10 * kNanosPerMilli, give_up)) && now_ns() < give_up) io_.poll();
+    }
     io_.run_for(std::chrono::seconds(2));
     io_.stop();
+  }
+
+  // The client thread's loop for a transport with a completion queue of its own: the
+  // io_context's timers and posted handlers, then the transport's queue until the next timer
+  // is due (gRPC rounds that wait up to its millisecond clock; a queue polled without waiting
+  // does no network I/O, so waiting is the only way to read replies); with nothing pending
+  // the thread waits on the io_context, as precisely as ever.
+  void drive_polled() {
+    while (!io_.stopped()) {
+      io_.poll();
+      if (io_.stopped()) break;
+      Nanos next = scan_timer_expiry_ns();
+      if (issuing_ && next_intended_ns_ != kNever && shared_.scenario.load.mode == LoadMode::open)
+        next = std::min(next, next_intended_ns_);
+      if (next <= now_ns()) continue;
+      if (client_->poll(next)) continue;
+      io_.run_one_until(to_time_point(next));
+    }
+  }
+
+  Nanos scan_timer_expiry_ns() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(scan_timer_.expiry().time_since_epoch()).count();
   }
 
   RunShared& shared_;
