@@ -464,3 +464,13 @@ TEST_CASE("load generator: a polled transport in a closed loop; silence becomes 
   CHECK(r.accounting_holds());
   CHECK(r.in_flight_after_drain == 0);
 }
+
+TEST_CASE("load generator: [load] spin keeps the open-loop schedule and the accounting") {
+  auto s = fake_scenario(LoadMode::open, 1000, 16, 300 * kNanosPerMilli);
+  s.load.spin_ns = 200'000;
+  auto r = run_fake(s, {});
+  const PhaseStats& m = main_phase(r);
+  CHECK(m.issued == 300);
+  CHECK(m.count(Outcome::ok) == 300);
+  CHECK(r.accounting_holds());
+}
