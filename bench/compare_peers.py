@@ -18,7 +18,8 @@ pathbench, peer, ...), so both sides see the same minutes of a shared machine:
   d  tcp_echo p50 at 1,000/s open loop vs sockperf --mps 1000 (same servers as c)
   e  heavy query max rate through grpc_unary direct (external `serve worker --threads 2`,
      closed loop, 16 in flight) vs bench/bare_sqlite.cpp (2 threads, same SQL and parameters);
-     SQL-thread CPU per query from /proc/<worker>/task/*/stat of its "sql" threads
+     SQL-thread CPU per query from /proc/<worker>/task/*/stat of its "sql" threads, and the
+     worker's whole CPU per query (a query may run inline on the gRPC thread that received it)
   f  p50 at one in flight / tcp_echo p50, same run: grpc_unary, grpc_stream, websocket (direct)
      and queue over the embedded broker, echo queries
 
@@ -105,6 +106,11 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+    def process_cpu_s(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def threads_cpu_s(self, name_part):
         """CPU seconds (utime+stime) of this process's threads whose name contains name_part."""
@@ -224,15 +230,16 @@ class Bench:
     # --- e: heavy query vs the bare loop ------------------------------------------------------
     def e_pathbench(self, worker):
         s = self.args.seconds
-        cpu0 = worker.threads_cpu_s("sql")
+        cpu0, proc0 = worker.threads_cpu_s("sql"), worker.process_cpu_s()
         rows, _ = self.pathbench_run(
             f'[load]\nmode = "closed"\nconcurrency = 16\nthreads = 1\nduration = "{s}s"\nwarmup = "0s"\n'
             f'[query]\nmix = {{ heavy = 1 }}\n[workers]\nendpoints = ["127.0.0.1:{worker.port}"]\n'
             f'[[path]]\nkind = "grpc_unary"\nvia = "direct"\nconnections = 2\n')
-        cpu = worker.threads_cpu_s("sql") - cpu0
+        cpu, proc = worker.threads_cpu_s("sql") - cpu0, worker.process_cpu_s() - proc0
         r = rows["grpc_unary_direct"]
         n = int(r["ok"])
-        return {"rate": float(r["achieved_rate_per_s"]), "sql_cpu_us": cpu * 1e6 / max(n, 1)}
+        return {"rate": float(r["achieved_rate_per_s"]), "sql_cpu_us": cpu * 1e6 / max(n, 1),
+                "worker_cpu_us": proc * 1e6 / max(n, 1)}
 
     def e_bare(self):
         out, _, _ = run_timed([self.bare, self.db, "2", str(self.args.seconds)])
@@ -331,6 +338,8 @@ def main():
     if res["e_pb"]:
         line("e heavy query max rate /s, 2 SQL threads vs bare sqlite3", med(res["e_pb"], "rate"), med(res["e_bare"], "rate"))
         line("e SQL-thread CPU per query us vs bare sqlite3", med(res["e_pb"], "sql_cpu_us"), med(res["e_bare"], "sql_cpu_us"))
+        line("e worker process CPU per query us (all threads) vs bare", med(res["e_pb"], "worker_cpu_us"),
+             med(res["e_bare"], "sql_cpu_us"))
     if res["f"]:
         print(f"f p50 at one in flight / tcp_echo p50 (tcp_echo p50 {med(res['f'], 'tcp_echo_p50'):.1f} us):")
         for label in res["f"][0]:
