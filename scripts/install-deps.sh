@@ -16,6 +16,11 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl prometheus rabbitmq-server nats-server)
 fi
+# CPU profiles (run/serve --profile) and the peer benchmarks (bench/compare_peers.py, bench/pgo.sh).
+packages+=(libgoogle-perftools-dev)
+if [[ "${1:-}" == "--bench" || "${1:-}" == "--test" ]]; then
+  packages+=(google-perftools graphviz nghttp2-client sockperf)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,11 +4,13 @@
 #include <boost/algorithm/string/classification.hpp>
 #include <boost/program_options.hpp>
 #include <csignal>
+#include <filesystem>
 
 #include "broker/broker_server.h"
 #include "core/url.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/profile.h"
 #include "core/host_port.h"
 #include "report/metrics.h"
 #include "roles/balancer.h"
@@ -93,7 +95,9 @@ int serve_main(std::span<const std::string> args) {
       "health-timeout", po::value<std::string>(), "balancer: health check deadline (default 500ms)")(
       "grpc-listen", po::value<std::string>(), "broker: host:port of the gRPC MessageQueue front (docs/broker-fronts.md; default off)")(
       "http-listen", po::value<std::string>(), "broker: host:port of the HTTP /api/* and WebSocket /ws/* front (default off)")(
-      "metrics", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464");
+      "metrics", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464")(
+      "profile", po::value<std::string>(), "write a CPU profile of the whole process until the stop signal into DIR "
+      "(profile_ROLE.prof, with .top.txt and .svg from google-pprof)");
   po::options_description all;
   all.add(visible).add_options()("role", po::value<std::string>(), "");
   po::positional_options_description positional;
@@ -106,6 +110,28 @@ int serve_main(std::span<const std::string> args) {
   }
   const std::string role = vm["role"].as<std::string>();
   block_stop_signals();
+  // --profile DIR: from here until the role has stopped; rendered on the way out.
+  struct ProfileScope {
+    std::unique_ptr<CpuProfiler> profiler;
+    ~ProfileScope() {
+      if (!profiler) return;
+      profiler->stop();
+      for (auto& note : profiler->render()) fmt::print("{}\n", note);
+      std::fflush(stdout);
+    }
+  } profile;
+  if (vm.count("profile")) {
+    std::filesystem::path dir = vm["profile"].as<std::string>();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || !std::filesystem::is_directory(dir)) {
+      fmt::print(stderr, "pathbench serve: --profile: cannot create {}: {}\n", dir.string(), ec.message());
+      return kExitBadInput;
+    }
+    profile.profiler = std::make_unique<CpuProfiler>(dir);
+    for (auto& problem : profile.profiler->problems()) fmt::print(stderr, "{}\n", problem);
+    profile.profiler->start(role);
+  }
   try {
     if (role == "worker") {
       WorkerOptions o;
