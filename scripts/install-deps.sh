@@ -26,6 +26,11 @@ packages+=(libpq-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(postgresql)
 fi
+# CPU profiles (run/serve --profile) and the peer benchmarks (bench/compare_peers.py, bench/pgo.sh).
+packages+=(libgoogle-perftools-dev)
+if [[ "${1:-}" == "--bench" || "${1:-}" == "--test" ]]; then
+  packages+=(google-perftools graphviz nghttp2-client sockperf)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

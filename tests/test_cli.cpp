@@ -1,8 +1,12 @@
 // The pathbench binary as a user meets it: exit codes, messages, files.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <fstream>
 #include <regex>
+#include <thread>
 
 #include "test_helpers.h"
 
@@ -144,4 +148,52 @@ TEST_CASE("cli: seed tells a failed write (exit 1) from bad input (exit 2)") {
   CAPTURE(io.output);
   CHECK(io.exit_code == 1);
   CHECK(io.output.find("a_file") != std::string::npos);
+}
+
+TEST_CASE("cli: run --profile writes a non-empty CPU profile per path into the results folder") {
+  TempDir dir;
+  write_file(dir / "s.toml",
+             "name = \"prof\"\n[load]\nmode = \"closed\"\nconcurrency = 1\nduration = \"2s\"\nwarmup = \"0s\"\n"
+             "[[path]]\nkind = \"tcp_echo\"\n");
+  auto r = run_pathbench("run " + (dir / "s.toml").string() + " --quiet --profile --out " + (dir / "out").string());
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 0);
+  if (r.output.find("this build has no CPU profiler") != std::string::npos) {
+    MESSAGE("skipped: built without libprofiler");
+    return;
+  }
+  const auto prof = dir / "out" / "profile_tcp_echo.prof";
+  REQUIRE(std::filesystem::exists(prof));
+  CHECK(std::filesystem::file_size(prof) > 0);
+  // google-pprof renders it when installed; either way the run says what it did.
+  if (r.output.find("google-pprof is missing") == std::string::npos) {
+    CHECK(std::filesystem::exists(dir / "out" / "profile_tcp_echo.top.txt"));
+    CHECK(r.output.find("(top functions)") != std::string::npos);
+  }
+}
+
+TEST_CASE("cli: serve echo --profile DIR writes the role's profile when it stops") {
+  TempDir dir;
+  const auto profile_dir = dir / "prof";
+  std::string command = std::string("'") + PATHBENCH_BINARY + "' serve echo --listen 127.0.0.1:0 --profile '" +
+                        profile_dir.string() + "' > '" + (dir / "log").string() + "' 2>&1 & echo $!";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  int pid = 0;
+  REQUIRE(fscanf(pipe, "%d", &pid) == 1);
+  pclose(pipe);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  kill(pid, SIGTERM);
+  // The profile is complete once the role has stopped and said what it rendered (or could not).
+  std::string output;
+  for (int i = 0; i < 400; ++i) {
+    std::ifstream log(dir / "log");
+    output.assign(std::istreambuf_iterator<char>(log), std::istreambuf_iterator<char>());
+    if (output.find("profile:") != std::string::npos || output.find("no CPU profiler") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CAPTURE(output);
+  if (output.find("this build has no CPU profiler") != std::string::npos) return;
+  REQUIRE(std::filesystem::exists(profile_dir / "profile_echo.prof"));
+  CHECK(std::filesystem::file_size(profile_dir / "profile_echo.prof") > 0);
 }

@@ -558,3 +558,12 @@ TEST_CASE("scenario: broker URLs are checked by the parser the backends use, and
   CHECK(scenario_to_toml(s).find("SuperSecret42") == std::string::npos);
   CHECK(scenario_to_toml(s).find("amqp://***@127.0.0.1:1") != std::string::npos);
 }
+
+TEST_CASE("scenario: [load] spin is off by default, read as a duration, and at most 10ms") {
+  CHECK(load_scenario_text(kMinimal, "s.toml").load.spin_ns == 0);
+  Scenario s = load_scenario_text(std::string("[load]\nspin = \"50us\"\n") + kMinimal, "s.toml");
+  CHECK(s.load.spin_ns == 50'000);
+  const std::string e = all_errors(std::string("[load]\nspin = \"20ms\"\n") + kMinimal);
+  CHECK(e.find("s.toml:2:") != std::string::npos);
+  CHECK(e.find("10ms") != std::string::npos);
+}

@@ -26,6 +26,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "pathbench.grpc.pb.h"
 #include "paths/grpc_common.h"
+#include "roles/query_engine.h"
 #include "roles/worker.h"
 #include "test_helpers.h"
 
@@ -535,4 +536,45 @@ TEST_CASE("worker: SQL threads are named after the worker") {
   }
   CHECK(names.count("pb-wk7-sql0") == 1);
   CHECK(names.count("pb-wk7-sql1") == 1);
+}
+
+namespace {
+
+struct ThreadRecordingSink final : AnswerSink {
+  void complete(std::uint64_t, Answer answer) override {
+    code = answer.code;
+    thread = std::this_thread::get_id();
+    done.set_value();
+  }
+  bool cancelled() const noexcept override { return false; }
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  std::thread::id thread;
+  std::promise<void> done;
+};
+
+}  // namespace
+
+TEST_CASE("worker: with a free SQL slot and nothing queued a query runs on the accepting thread; a slow worker's go through the SQL threads") {
+  WorkerOptions o = options_for_test();
+  o.threads = 2;
+  QueryEngine engine(o);
+  {
+    ThreadRecordingSink sink;
+    auto done = sink.done.get_future();
+    engine.accept(to_request(point_query(9), 1), now_ns(), kNoDeadline, sink);
+    REQUIRE(done.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    CHECK(sink.code == grpc::StatusCode::OK);
+    CHECK(sink.thread == std::this_thread::get_id());
+  }
+  engine.set_added_delay(kNanosPerMilli);
+  {
+    ThreadRecordingSink sink;
+    auto done = sink.done.get_future();
+    engine.accept(to_request(point_query(9), 2), now_ns(), kNoDeadline, sink);
+    REQUIRE(done.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    CHECK(sink.code == grpc::StatusCode::OK);
+    CHECK(sink.thread != std::this_thread::get_id());
+  }
+  CHECK(engine.stats().ok == 2);
+  engine.stop();
 }

@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/scenarios.h"
 #include "cli/options.h"
+#include "cli/profile.h"
 #include "core/url.h"
 #include "db/seeder.h"
 #include "mq/server_process.h"
@@ -89,7 +90,10 @@ int run_main(std::span<const std::string> args) {
       "ui", po::value<std::string>(), "serve a live page at http://ADDR/ during the run (each path's rate, p50/p99, "
       "errors per second), e.g. 127.0.0.1:8080")(
       "ui-hold", po::value<std::string>(), "with --ui: keep serving the finished summary and report.html this long "
-      "after the run, e.g. 60s (Ctrl-C ends it sooner)");
+      "after the run, e.g. 60s (Ctrl-C ends it sooner)")(
+
+      "profile", po::bool_switch(), "write a CPU profile of the whole process per path over its measured phases "
+      "(profile_PATH.prof, with .top.txt and .svg from google-pprof) into the results folder");
   po::options_description all;
   all.add(visible).add_options()("scenario", po::value<std::string>(), "");
   po::positional_options_description positional;
@@ -224,12 +228,23 @@ int run_main(std::span<const std::string> args) {
     std::fflush(stdout);
   }
 
-  if (progress || metrics_server || ui)
-    observer.second = [&progress, &metrics, &ui, live = metrics_server != nullptr](
+  std::unique_ptr<CpuProfiler> profiler;
+  if (vm["profile"].as<bool>()) {
+    profiler = std::make_unique<CpuProfiler>(dir);
+    for (auto& problem : profiler->problems()) fmt::print(stderr, "{}\n", problem);
+  }
+  // A path's profile starts as its last warm-up second ends and stops at its drain.
+  const std::int64_t warmup_s = (scenario.load.warmup_ns + kNanosPerSecond - 1) / kNanosPerSecond;
+  if (progress || metrics_server || ui || profiler)
+    observer.second = [&progress, &metrics, &ui, live = metrics_server != nullptr, profile = profiler.get(), warmup_s](
                           const std::string& path, const IntervalRow& row, const IntervalBucket& bucket, double total_s) {
       if (progress) progress(path, row, total_s);
       if (live) metrics.add_second(path, bucket);
       if (ui) ui->add_second(path, row, total_s);
+      if (profile) {
+        if (row.phase == "drain") profile->stop();
+        else if (row.second + 1 >= warmup_s && profile->current() != path) profile->start(path);
+      }
     };
 
   MachineContext machine = collect_machine_context();
@@ -239,6 +254,7 @@ int run_main(std::span<const std::string> args) {
   if (auto warning = build_warning(machine); !warning.empty()) fmt::print(stderr, "{}\n", warning);
 
   RunResult result = run_scenario(scenario, g_stop, observer);
+  if (profiler) profiler->stop();
   result.command_line = join_args(args);
   // The table first: when a result file cannot be written, the numbers still reach the user.
   if (!quiet && terminal) fmt::print("\r\033[K");
@@ -250,6 +266,11 @@ int run_main(std::span<const std::string> args) {
   } catch (const std::exception& e) {
     fmt::print(stderr, "pathbench run: {}\n", redact_urls(e.what()));
     return kExitRunFailed;
+  }
+  if (profiler) {
+    for (auto& note : profiler->render()) fmt::print("{}\n", note);
+    if (profiler_built_in() && profiler->written().empty())
+      fmt::print(stderr, "--profile: no path ran long enough to be profiled\n");
   }
   if (!vm["no-charts"].as<bool>()) {
     std::string why_not;

@@ -4,11 +4,13 @@
 #include <boost/algorithm/string/classification.hpp>
 #include <boost/program_options.hpp>
 #include <csignal>
+#include <filesystem>
 
 #include "broker/broker_server.h"
 #include "core/url.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/profile.h"
 #include "core/host_port.h"
 #include "report/metrics.h"
 #include "roles/balancer.h"
@@ -82,16 +84,21 @@ int serve_main(std::span<const std::string> args) {
       "broker-url", po::value<std::string>(), "worker: also consume queue-path requests from this broker (tcp://, amqp://, nats://)")(
       "broker-kind", po::value<std::string>(), "worker: embedded, rabbitmq or nats (default: from the --broker-url scheme)")(
       "request-queue", po::value<std::string>()->default_value("pathbench.requests"), "worker: the queue (NATS: subject) to consume")(
+      "consumers", po::value<int>(), "worker: consumer threads on the request queue, like [broker] consumers (default: --threads)")(
+      "prefetch", po::value<int>(), "worker: unacknowledged deliveries per consumer, like [broker] prefetch (default 16)")(
       "workers", po::value<std::string>(), "balancer: comma-separated host:port of the workers")(
       "worker-ws", po::value<std::string>(), "balancer: comma-separated host:port of the workers' WebSocket fronts, same order (enables its WebSocket front)")(
       "policy", po::value<std::string>()->default_value("least_outstanding"), "balancer: least_outstanding, p2c or round_robin")(
       "max-pending", po::value<int>(), "balancer: requests outstanding beyond which it rejects (default 1024); "
-      "broker: default queue bound, publishes beyond it are refused (default 10000)")(
+      "broker: default queue bound, publishes beyond it are refused (default 10000); "
+      "worker: the request queue's bound it declares, like [broker] max_pending (default 10000)")(
       "health-interval", po::value<std::string>(), "balancer: between health checks (default 1s)")(
       "health-timeout", po::value<std::string>(), "balancer: health check deadline (default 500ms)")(
       "grpc-listen", po::value<std::string>(), "broker: host:port of the gRPC MessageQueue front (docs/broker-fronts.md; default off)")(
       "http-listen", po::value<std::string>(), "broker: host:port of the HTTP /api/* and WebSocket /ws/* front (default off)")(
-      "metrics", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464");
+      "metrics", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464")(
+      "profile", po::value<std::string>(), "write a CPU profile of the whole process until the stop signal into DIR "
+      "(profile_ROLE.prof, with .top.txt and .svg from google-pprof)");
   po::options_description all;
   all.add(visible).add_options()("role", po::value<std::string>(), "");
   po::positional_options_description positional;
@@ -104,6 +111,28 @@ int serve_main(std::span<const std::string> args) {
   }
   const std::string role = vm["role"].as<std::string>();
   block_stop_signals();
+  // --profile DIR: from here until the role has stopped; rendered on the way out.
+  struct ProfileScope {
+    std::unique_ptr<CpuProfiler> profiler;
+    ~ProfileScope() {
+      if (!profiler) return;
+      profiler->stop();
+      for (auto& note : profiler->render()) fmt::print("{}\n", note);
+      std::fflush(stdout);
+    }
+  } profile;
+  if (vm.count("profile")) {
+    std::filesystem::path dir = vm["profile"].as<std::string>();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || !std::filesystem::is_directory(dir)) {
+      fmt::print(stderr, "pathbench serve: --profile: cannot create {}: {}\n", dir.string(), ec.message());
+      return kExitBadInput;
+    }
+    profile.profiler = std::make_unique<CpuProfiler>(dir);
+    for (auto& problem : profile.profiler->problems()) fmt::print(stderr, "{}\n", problem);
+    profile.profiler->start(role);
+  }
   try {
     if (role == "worker") {
       WorkerOptions o;
@@ -129,8 +158,24 @@ int serve_main(std::span<const std::string> args) {
         if (q.endpoint.kind != "embedded" && q.endpoint.kind != "rabbitmq" && q.endpoint.kind != "nats")
           throw po::error(fmt::format("--broker-kind: expected embedded, rabbitmq or nats, found \"{}\"", q.endpoint.kind));
         q.endpoint.request_queue = vm["request-queue"].as<std::string>();
+        // The same settings an in-process run gives its queue workers ([broker] in the scenario),
+        // so an external worker's broker is compared like for like.
+        if (vm.count("consumers")) {
+          q.threads = vm["consumers"].as<int>();
+          if (q.threads < 1 || q.threads > 64) throw po::error("--consumers: expected 1..64");
+        }
+        if (vm.count("prefetch")) {
+          q.endpoint.prefetch = vm["prefetch"].as<int>();
+          if (q.endpoint.prefetch < 1 || q.endpoint.prefetch > 65535) throw po::error("--prefetch: expected 1..65535");
+        }
+        if (vm.count("max-pending")) {
+          q.endpoint.max_pending = vm["max-pending"].as<int>();
+          if (q.endpoint.max_pending < 1) throw po::error("--max-pending: expected >= 1");
+        }
         consumer = std::make_unique<QueueWorker>(q);
-        fmt::print("{} consuming {} from {} ({})\n", o.id, q.endpoint.request_queue, redact_urls(url), q.endpoint.kind);
+        fmt::print("{} consuming {} from {} ({}; {} consumers, prefetch {}, max_pending {})\n", o.id,
+                   q.endpoint.request_queue, redact_urls(url), q.endpoint.kind, q.threads, q.endpoint.prefetch,
+                   q.endpoint.max_pending);
       }
       auto metrics = metrics_server(vm, [&] {
         return workers_exposition({{o.id, worker.stats()}}) + tasks_exposition({{o.id, worker.task_stats()}});

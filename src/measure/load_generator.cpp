@@ -154,7 +154,8 @@ class ClientThread final : public CompletionSink {
       });
     }
     if (!finished_) arm_scan_timer();
-    io_.run();
+    if (client_->polled()) drive_polled();
+    else io_.run();
     shutdown_client();
     // The thread ends before the runner's CPU sample, so it reports its own.
     cpu_ns_ = this_thread_cpu_ns();
@@ -256,11 +257,22 @@ class ClientThread final : public CompletionSink {
 
   void arm_pace_timer() {
     if (!issuing_ || next_intended_ns_ == kNever) return;
-    pace_timer_.expires_at(to_time_point(next_intended_ns_));
+    pace_timer_.expires_at(to_time_point(pace_wake_ns()));
     pace_timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) issue_due();
+      if (ec) return;
+      // [load] spin: the timer woke us early on purpose; the last stretch is busy-waited,
+      // which is on time where a timer wake-up is tens of microseconds late.
+      // Bounded by the spin itself: the handler may run after issuing ended (kNever).
+      if (issuing_ && next_intended_ns_ - now_ns() <= shared_.scenario.load.spin_ns) {
+        while (now_ns() < next_intended_ns_) {
+        }
+      }
+      issue_due();
     });
   }
+
+  // When the pace timer fires: the next intended send, less the [load] spin.
+  Nanos pace_wake_ns() const noexcept { return next_intended_ns_ - shared_.scenario.load.spin_ns; }
 
   // Open loop: send everything whose intended time has come. When every slot is taken the
   // backlog waits for a completion; its latency keeps counting from the intended time.
@@ -425,8 +437,34 @@ class ClientThread final : public CompletionSink {
     // The transport closed its connections in stop(); give its handlers a bounded time to unwind.
     if (client_ && !finished_) client_->stop();
     io_.restart();
+    if (client_ && client_->polled()) {
+      const Nanos give_up = now_ns() + 2 * kNanosPerSecond;
+      while (client_->poll(std::min(now_ns() + 10 * kNanosPerMilli, give_up)) && now_ns() < give_up) io_.poll();
+    }
     io_.run_for(std::chrono::seconds(2));
     io_.stop();
+  }
+
+  // The client thread's loop for a transport with a completion queue of its own: the
+  // io_context's timers and posted handlers, then the transport's queue until the next timer
+  // is due (gRPC rounds that wait up to its millisecond clock; a queue polled without waiting
+  // does no network I/O, so waiting is the only way to read replies); with nothing pending
+  // the thread waits on the io_context, as precisely as ever.
+  void drive_polled() {
+    while (!io_.stopped()) {
+      io_.poll();
+      if (io_.stopped()) break;
+      Nanos next = scan_timer_expiry_ns();
+      if (issuing_ && next_intended_ns_ != kNever && shared_.scenario.load.mode == LoadMode::open)
+        next = std::min(next, pace_wake_ns());
+      if (next <= now_ns()) continue;
+      if (client_->poll(next)) continue;
+      io_.run_one_until(to_time_point(next));
+    }
+  }
+
+  Nanos scan_timer_expiry_ns() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(scan_timer_.expiry().time_since_epoch()).count();
   }
 
   RunShared& shared_;

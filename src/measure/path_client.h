@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "db/query.h"
+#include "core/clock.h"
 #include "core/outcome.h"
 #include "measure/recorder.h"
 #include "measure/task_audit.h"
@@ -53,6 +54,20 @@ class PathClient {
   virtual void issue(std::uint32_t slot, std::uint64_t request_id, const Query& query) = 0;
   // Close connections and cancel pending operations so the io_context runs out of work soon.
   virtual void stop() = 0;
+
+  // A transport whose completions arrive on a queue of its own (gRPC's CompletionQueue) rather
+  // than through the io_context returns true: the client thread then drives both itself —
+  // the io_context's ready handlers, then poll() — instead of io_context::run(), so a reply is
+  // handled on the thread that reads it, with no hand-off between threads.
+  virtual bool polled() const noexcept { return false; }
+  // Only for polled() transports, on the client thread. Waits until steady time `until_ns` at
+  // the latest (0: do not wait) for completions, reports each through CompletionSink::complete,
+  // and returns whether calls are still pending. Returns false at once, without waiting, when
+  // none is (the caller then waits on its io_context instead).
+  virtual bool poll(Nanos until_ns) {
+    (void)until_ns;
+    return false;
+  }
 };
 
 // The client side of one path for one run (made by PathInfo::create, which also makes sure

@@ -3,8 +3,9 @@
 // input, so there is nothing to reject; a connection idle past `idle_timeout` is closed.
 //
 // Listening goes through net/listener.h (a failing accept backs off instead of spinning).
-// Threads: the constructor starts `threads` named threads ("pb-echo-N") running one
-// io_context; each connection is confined to its strand. The destructor stops and joins them.
+// Threads: the constructor starts `threads` named threads ("pb-echo-N"), each running its own
+// io_context; connections are dealt to them round robin and stay on theirs. The destructor
+// stops and joins them. Idle connections are found by a coarse check (no timer per message).
 #pragma once
 #include <cstdint>
 #include <memory>

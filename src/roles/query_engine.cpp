@@ -112,9 +112,10 @@ QueryEngine::QueryEngine(const WorkerOptions& options) : options_(options), adde
       throw std::runtime_error(fmt::format("worker {}: {}", options.id, e.what()));
     }
   }
+  slot_busy_ = std::make_unique<std::atomic<bool>[]>(static_cast<std::size_t>(threads));
   try {
     for (int i = 0; i < threads; ++i) {
-      threads_.emplace_back([this, i] { sql_loop(executors_[static_cast<std::size_t>(i)].get()); });
+      threads_.emplace_back([this] { sql_loop(); });
       // Named from here rather than by the thread itself, so the names are in place when the
       // constructor returns (a profile or a test looking right away sees them).
       pthread_setname_np(threads_.back().native_handle(), worker_thread_name(options_.id, fmt::format("sql{}", i)).c_str());
@@ -137,6 +138,15 @@ void QueryEngine::accept(const v1::QueryRequest& request, Nanos received_ns, Nan
   if (job.query.kind == QueryKind::echo && added_delay_ns_.load(std::memory_order_relaxed) == 0) {
     return finish(job, Answer{});
   }
+  // A free slot and nothing waiting: run it here, sparing the hand-off to an SQL thread (a
+  // mutex, a condition variable and a thread wake-up per query). The slow worker's delay
+  // sleeps, so it always goes through the queue and holds an SQL thread.
+  if (std::size_t slot = 0; waiting_.load(std::memory_order_acquire) == 0 &&
+                            added_delay_ns_.load(std::memory_order_relaxed) == 0 && try_acquire_slot(slot)) {
+    Answer answer = run(job, executors_[slot].get());
+    release_slot(slot);
+    return finish(job, std::move(answer));
+  }
   bool stopping = false;
   bool queued = false;
   {
@@ -144,6 +154,7 @@ void QueryEngine::accept(const v1::QueryRequest& request, Nanos received_ns, Nan
     stopping = stopping_;
     if (!stopping && queue_.size() < static_cast<std::size_t>(std::max(0, options_.max_queue))) {
       queue_.push_back(job);
+      waiting_.fetch_add(1, std::memory_order_release);
       queued = true;
     }
   }
@@ -192,7 +203,21 @@ WorkerStats QueryEngine::stats() const {
   return s;
 }
 
-void QueryEngine::sql_loop(QueryExecutor* executor) {
+bool QueryEngine::try_acquire_slot(std::size_t& slot) noexcept {
+  for (std::size_t i = 0; i < executors_.size(); ++i) {
+    bool expected = false;
+    if (!slot_busy_[i].load(std::memory_order_relaxed) &&
+        slot_busy_[i].compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+      slot = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+void QueryEngine::release_slot(std::size_t slot) noexcept { slot_busy_[slot].store(false, std::memory_order_release); }
+
+void QueryEngine::sql_loop() {
   for (;;) {
     Job job;
     {
@@ -202,7 +227,14 @@ void QueryEngine::sql_loop(QueryExecutor* executor) {
       job = queue_.front();
       queue_.pop_front();
     }
-    finish(job, run(job, executor));
+    // Every slot may be held by queries running inline; each ends within one query, and none
+    // starts while this job is still counted in waiting_.
+    std::size_t slot = 0;
+    while (!try_acquire_slot(slot)) std::this_thread::yield();
+    waiting_.fetch_sub(1, std::memory_order_release);
+    Answer answer = run(job, executors_[slot].get());
+    release_slot(slot);
+    finish(job, std::move(answer));
   }
 }
 

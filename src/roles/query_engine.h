@@ -74,7 +74,7 @@ std::string worker_thread_name(const std::string& id, const std::string& what);
 
 // Whoever waits for a request's answer: a unary call, a stream, a WebSocket connection.
 // complete() is called exactly once per request handed to QueryEngine::accept(), from the
-// thread that accepted it (echo, rejections) or from an SQL thread.
+// thread that accepted it (echo, rejections, queries run inline) or from an SQL thread.
 class AnswerSink {
  public:
   virtual void complete(std::uint64_t request_id, Answer answer) = 0;
@@ -87,6 +87,10 @@ class AnswerSink {
 
 // The queue and the SQL threads. accept() is called on the fronts' threads (gRPC's, the
 // WebSocket io thread); answers reach an AnswerSink. Counts every request in WorkerStats.
+// At most options.threads queries run at once, each holding one of as many SQL slots (an
+// executor each): when nothing is queued, no delay is added and a slot is free, accept() runs
+// the query itself on the calling thread — no hand-off through the queue's mutex and
+// condition variable to an SQL thread; otherwise the query is queued for the SQL threads.
 class QueryEngine {
  public:
   // Opens one executor per SQL thread (throws std::runtime_error "worker <id>: ..." when the
@@ -98,7 +102,8 @@ class QueryEngine {
 
   const std::string& id() const noexcept { return options_.id; }
 
-  // Answers at once (echo, unknown kind, full queue) or queues the query for an SQL thread.
+  // Answers at once (echo, unknown kind, full queue, or the query run inline in a free SQL
+  // slot) or queues the query for an SQL thread.
   // Either way `sink.complete()` is called exactly once. `request` is not used after return.
   void accept(const v1::QueryRequest& request, Nanos received_ns, Nanos deadline_ns, AnswerSink& sink);
 
@@ -123,7 +128,9 @@ class QueryEngine {
     AnswerSink* sink = nullptr;
   };
 
-  void sql_loop(QueryExecutor* executor);
+  void sql_loop();
+  bool try_acquire_slot(std::size_t& slot) noexcept;
+  void release_slot(std::size_t slot) noexcept;
   Answer run(const Job& job, QueryExecutor* executor);
   void finish(const Job& job, Answer answer);
   void count(grpc::StatusCode code) noexcept;
@@ -141,7 +148,11 @@ class QueryEngine {
   bool stopping_ = false;
   std::atomic<Nanos> hard_stop_ns_{kNoDeadline};
 
-  std::vector<std::unique_ptr<QueryExecutor>> executors_;  // [i] used only by threads_[i]
+  // Queued or popped but not yet running (no slot yet): inline runs only when this is 0, so
+  // they never overtake the queue. Changed under mu_ (pushes) or by the SQL thread that got a slot.
+  std::atomic<int> waiting_{0};
+  std::vector<std::unique_ptr<QueryExecutor>> executors_;  // [i] used only by the holder of slot i
+  std::unique_ptr<std::atomic<bool>[]> slot_busy_;          // per executor: a query runs on it
   std::vector<std::thread> threads_;                       // last: joined before the above go
 };
 

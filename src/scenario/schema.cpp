@@ -77,6 +77,12 @@ const Field<LoadConfig> kLoadFields[] = {
     }),
     duration<&LoadConfig::warmup_ns>("warmup", true),
     duration<&LoadConfig::deadline_ns>("deadline", false),
+    duration<&LoadConfig::spin_ns>("spin", true)
+        .checked([](const LoadConfig& l) -> Expected {
+          if (l.spin_ns > 10 * kNanosPerMilli) return "a duration up to 10ms";
+          return std::nullopt;
+        })
+        .omitted_when([](const LoadConfig& l) { return l.spin_ns == 0; }),
 };
 const TableSpec<LoadConfig> kLoadTable{kLoadFields, nullptr, &read_phases, &write_phases};
 
