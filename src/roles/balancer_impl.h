@@ -129,37 +129,24 @@ class BackendStream {
 
 // ---- unary (balancer_unary.cpp) -------------------------------------------------------------
 
-struct UnaryForward {
+// One unary call forwarded to the worker the core picks: a Query, or a Task (whose row is still
+// `received` when the worker could not be reached, so the retry once elsewhere is safe too).
+template <class Request, class Reply>
+struct UnaryForwardOf {
   BalancerServer::Impl* balancer;
   grpc::ServerUnaryReactor* reactor;
-  const QueryRequest* request;
-  QueryReply* reply;
+  const Request* request;
+  Reply* reply;
   std::optional<grpc::ClientContext> context;  // a fresh one per attempt
-  QueryReply worker_reply;
+  Reply worker_reply;
   std::chrono::system_clock::time_point deadline;
   Nanos deadline_ns;  // the same, on the steady clock
   Nanos received_ns;
   int backend = -1;
   int attempts = 0;
 };
-
-// ---- tasks (balancer_task.cpp) ---------------------------------------------------------------
-
-// A Task call forwarded like a unary Query (retry once elsewhere when the worker could not be
-// reached: it never saw the task, whose row is still `received`).
-struct TaskForward {
-  BalancerServer::Impl* balancer;
-  grpc::ServerUnaryReactor* reactor;
-  const v1::TaskRequest* request;
-  v1::TaskReply* reply;
-  std::optional<grpc::ClientContext> context;
-  v1::TaskReply worker_reply;
-  std::chrono::system_clock::time_point deadline;
-  Nanos deadline_ns;
-  Nanos received_ns;
-  int backend = -1;
-  int attempts = 0;
-};
+using UnaryForward = UnaryForwardOf<QueryRequest, QueryReply>;
+using TaskForward = UnaryForwardOf<v1::TaskRequest, v1::TaskReply>;
 
 }  // namespace balancer_detail
 
@@ -172,9 +159,17 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
   // balancer_unary.cpp
   grpc::ServerUnaryReactor* Query(grpc::CallbackServerContext* context, const v1::QueryRequest* request,
                                   v1::QueryReply* reply) override;
-  void forward(balancer_detail::UnaryForward* f);
-  void on_forwarded(balancer_detail::UnaryForward* f, grpc::Status status);
-  void finish(balancer_detail::UnaryForward* f, const grpc::Status& status);
+  grpc::ServerUnaryReactor* Task(grpc::CallbackServerContext* context, const v1::TaskRequest* request,
+                                 v1::TaskReply* reply) override;
+  // Both unary RPCs go through these (instantiated for UnaryForward and TaskForward).
+  template <class Request, class Reply>
+  grpc::ServerUnaryReactor* accept_unary(grpc::CallbackServerContext* context, const Request* request, Reply* reply);
+  template <class Forward>
+  void forward(Forward* f);
+  template <class Forward>
+  void on_forwarded(Forward* f, grpc::Status status);
+  template <class Forward>
+  void finish(Forward* f, const grpc::Status& status);
   // The workers' dataset: asked of the first healthy backend (all serve the same data).
   grpc::ServerUnaryReactor* Shape(grpc::CallbackServerContext* context, const v1::ShapeRequest* request,
                                   v1::DatasetShape* reply) override;
@@ -185,12 +180,6 @@ struct BalancerServer::Impl final : public v1::Worker::CallbackService {
   void forward_stream(const std::shared_ptr<balancer_detail::ClientSide>& client, const v1::QueryRequest& request);
   // A live stream to `backend`, round robin over up to streams_per_worker; replaces dead ones.
   balancer_detail::BackendStream* stream_for(int backend);
-
-  // balancer_task.cpp
-  grpc::ServerUnaryReactor* Task(grpc::CallbackServerContext* context, const v1::TaskRequest* request,
-                                 v1::TaskReply* reply) override;
-  void forward_task(balancer_detail::TaskForward* f);
-  void on_task_forwarded(balancer_detail::TaskForward* f, grpc::Status status);
 
   // balancer_health.cpp
   void housekeeping_loop();

@@ -1,5 +1,6 @@
-// Unary Query forwarding: one client call to the chosen worker per request, with the caller's
-// deadline (or the default), retried once elsewhere when the worker could not be reached.
+// Unary forwarding (Query, and the task path's Task): one client call to the chosen worker per
+// request, with the caller's deadline (or the default), retried once elsewhere when the worker
+// could not be reached.
 #include <fmt/format.h>
 
 #include "roles/balancer_impl.h"
@@ -9,11 +10,36 @@ namespace pathbench {
 
 using namespace balancer_detail;
 
+namespace {
+
+// The worker call each forwarded RPC makes.
+template <class Callback>
+void start_call(v1::Worker::Stub& stub, grpc::ClientContext* context, UnaryForward* f, Callback&& done) {
+  stub.async()->Query(context, f->request, &f->worker_reply, std::forward<Callback>(done));
+}
+template <class Callback>
+void start_call(v1::Worker::Stub& stub, grpc::ClientContext* context, TaskForward* f, Callback&& done) {
+  stub.async()->Task(context, f->request, &f->worker_reply, std::forward<Callback>(done));
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* BalancerServer::Impl::Query(grpc::CallbackServerContext* context, const QueryRequest* request,
                                                       QueryReply* reply) {
+  return accept_unary(context, request, reply);
+}
+
+grpc::ServerUnaryReactor* BalancerServer::Impl::Task(grpc::CallbackServerContext* context,
+                                                     const v1::TaskRequest* request, v1::TaskReply* reply) {
+  return accept_unary(context, request, reply);
+}
+
+template <class Request, class Reply>
+grpc::ServerUnaryReactor* BalancerServer::Impl::accept_unary(grpc::CallbackServerContext* context,
+                                                             const Request* request, Reply* reply) {
   counters.received.fetch_add(1, std::memory_order_relaxed);
   auto* reactor = context->DefaultReactor();
-  auto* f = new UnaryForward{this, reactor, request, reply, {}, {}, {}, 0, now_ns()};
+  auto* f = new UnaryForwardOf<Request, Reply>{this, reactor, request, reply, {}, {}, {}, 0, now_ns()};
   f->deadline = context->deadline() == std::chrono::system_clock::time_point::max()
                     ? deadline_after(options.default_deadline_ns)
                     : context->deadline();
@@ -23,7 +49,8 @@ grpc::ServerUnaryReactor* BalancerServer::Impl::Query(grpc::CallbackServerContex
   return reactor;
 }
 
-void BalancerServer::Impl::forward(UnaryForward* f) {
+template <class Forward>
+void BalancerServer::Impl::forward(Forward* f) {
   auto pick = core.pick();
   if (pick.kind != BalancerCore::Pick::Kind::routed) {
     bool overloaded = pick.kind == BalancerCore::Pick::Kind::overloaded;
@@ -38,11 +65,12 @@ void BalancerServer::Impl::forward(UnaryForward* f) {
   if (++f->attempts == 1) counters.forwarded.fetch_add(1, std::memory_order_relaxed);
   f->context.emplace();
   f->context->set_deadline(f->deadline);
-  backends[static_cast<std::size_t>(f->backend)].stub->async()->Query(
-      &*f->context, f->request, &f->worker_reply, [f](grpc::Status status) { f->balancer->on_forwarded(f, std::move(status)); });
+  start_call(*backends[static_cast<std::size_t>(f->backend)].stub, &*f->context, f,
+             [f](grpc::Status status) { f->balancer->on_forwarded(f, std::move(status)); });
 }
 
-void BalancerServer::Impl::on_forwarded(UnaryForward* f, grpc::Status status) {
+template <class Forward>
+void BalancerServer::Impl::on_forwarded(Forward* f, grpc::Status status) {
   core.release(f->backend, classify(status.error_code()));
   // A worker that could not be reached never saw the request (forward_table.h's retry once).
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE && may_forward_again(f->attempts, now_ns(), f->deadline_ns)) {
@@ -56,7 +84,8 @@ void BalancerServer::Impl::on_forwarded(UnaryForward* f, grpc::Status status) {
   finish(f, status);
 }
 
-void BalancerServer::Impl::finish(UnaryForward* f, const grpc::Status& status) {
+template <class Forward>
+void BalancerServer::Impl::finish(Forward* f, const grpc::Status& status) {
   f->reactor->Finish(status);
   delete f;
   unary_in_flight.fetch_sub(1);
