@@ -575,9 +575,6 @@ PathRunResult run_path(const Scenario& scenario, const PathSpec& spec, bool carr
   result.kinds = shared.kinds;
   if (start > 0) {
     instance.run_finished(result);
-    std::int64_t requests_ok = 0;
-    for (auto& p : result.phases) requests_ok += p.count(Outcome::ok);
-    result.tasks = instance.audit_after_drain(requests_ok, !result.interrupted);
   }
   return result;
 }

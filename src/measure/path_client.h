@@ -83,17 +83,12 @@ class PathInstance {
   // path's clients say each request's kind (CompletionSink::note_kind). Empty: the kinds of the
   // scenario's query mix, for a path that carries queries.
   virtual std::vector<std::string> request_kinds() const { return {}; }
-  // Called once by the load generator after the drain (every client thread joined, nothing in
-  // flight), on the calling thread, with the requests that ended ok over all phases: a path that
-  // leaves state in servers (the task path) reconciles it here, bounded in time. `settle` false
-  // (a run cut short by a signal): count what is there, without waiting for anything.
-  virtual std::optional<TaskAudit> audit_after_drain(std::int64_t /*requests_ok*/, bool /*settle*/) {
-    return std::nullopt;
-  }
   // Hooks of run_path around one run (a knee search makes one run per probe), on its calling
   // thread: the common start line (steady ns) once set; and the result once every client thread
-  // has been joined, before run_path returns — a path whose work ends later than its requests
-  // (one-way messaging: consumers drain a backlog) finishes its accounting there.
+  // has been joined (nothing in flight), before run_path returns — a path whose work ends later
+  // than its requests finishes its accounting there, bounded in time: one-way messaging waits for
+  // its consumers to drain the backlog; the task path audits the tasks table (result.tasks). A
+  // run cut short by a signal (result.interrupted) counts what is there without waiting.
   virtual void run_started(Nanos /*start_ns*/) {}
   virtual void run_finished(PathRunResult& /*result*/) {}
 };

@@ -1,6 +1,6 @@
 // The task path's audit (after the drain): the tasks table of the path's run counted by state and
 // reconciled with what the producers issued. Filled by a PathInstance that keeps server-side
-// state (PathInstance::audit_after_drain); written as tasks.csv (report/tasks_csv.cpp).
+// state (PathInstance::run_finished of the task path); written as tasks.csv (report/tasks_csv.cpp).
 #pragma once
 #include <cstdint>
 #include <string>

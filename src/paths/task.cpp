@@ -220,11 +220,18 @@ class TaskInstance final : public PathInstance {
 
   std::vector<std::string> request_kinds() const override { return kinds_; }
 
-  std::optional<TaskAudit> audit_after_drain(std::int64_t requests_ok, bool settle) override;
+  // The audit (see task.h), into result.tasks.
+  void run_finished(PathRunResult& result) override {
+    std::int64_t requests_ok = 0;
+    for (auto& p : result.phases) requests_ok += p.count(Outcome::ok);
+    result.tasks = audit(requests_ok, !result.interrupted);
+  }
 
  private:
   // Sends every task of `pending` to a worker again, at once, and waits for the answers (bounded
   // by the request deadline and give_up_ns); counts those done now in `done`, returns the rest.
+  // Reclaims, redelivers (when `settle`) and counts; `requests_ok` is this run's ok requests.
+  TaskAudit audit(std::int64_t requests_ok, bool settle);
   std::vector<const Ledger::Failed*> redeliver(const std::vector<const Ledger::Failed*>& pending, std::int64_t& done,
                                                Nanos give_up_ns);
 
@@ -290,7 +297,7 @@ std::vector<const Ledger::Failed*> TaskInstance::redeliver(const std::vector<con
   return still;
 }
 
-std::optional<TaskAudit> TaskInstance::audit_after_drain(std::int64_t requests_ok, bool settle) {
+TaskAudit TaskInstance::audit(std::int64_t requests_ok, bool settle) {
   requests_ok_total_ += requests_ok;
   TaskAudit audit;
   audit.run_id = run_id_;

@@ -11,7 +11,7 @@
 // otherwise; no task exists then.
 //
 // Per-kind results: the request kinds are the mix's types with a weight > 0.
-// After the drain, audit_after_drain() reconciles the tasks table with what was issued (see
+// After the drain, run_finished() audits: it reconciles the tasks table with what was issued (see
 // measure/task_audit.h): processing tasks whose lease has ended are reclaimed (back to
 // `received`) and every task whose request did not end ok and is still `received` is sent to a
 // worker again, for at most the lease + 2 s + 2 deadlines (not after a run cut short by a signal);
