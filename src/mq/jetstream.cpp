@@ -28,6 +28,7 @@
 #include "core/url.h"
 #include "mq/backends.h"
 #include "mq/messaging_probe.h"
+#include "mq/nats_common.h"
 #include "mq/reply_book.h"
 
 namespace pathbench::mq {
@@ -40,7 +41,7 @@ constexpr const char* kConsumer = "pathbench-consumers";
 constexpr const char* kIdHeader = "Pb-Id";
 constexpr std::int64_t kPollMs = 50;
 
-std::int64_t to_ms(Nanos ns) { return std::max<std::int64_t>(ns / kNanosPerMilli, 1); }
+constexpr auto to_ms = detail::nats_ms;
 
 std::string stream_name(const std::string& queue) {
   std::string name = "PB_" + queue;
@@ -57,14 +58,8 @@ std::string why(natsStatus s, jsErrCode code) {
 // Connects within endpoint.timeout_ns (reconnecting forever afterwards); "" or the reason.
 std::string connect(const Endpoint& e, const std::string& name, natsConnection** nc,
                     natsConnectionHandler on_disconnected = nullptr, void* closure = nullptr) {
-  natsOptions* opts = nullptr;
-  if (natsOptions_Create(&opts) != NATS_OK) return "nats: out of memory";
-  natsOptions_SetURL(opts, e.url.c_str());
-  natsOptions_SetName(opts, name.c_str());
-  natsOptions_SetTimeout(opts, to_ms(e.timeout_ns));
-  natsOptions_SetAllowReconnect(opts, true);
-  natsOptions_SetMaxReconnect(opts, -1);
-  natsOptions_SetReconnectWait(opts, 250);
+  natsOptions* opts = detail::nats_options(e, name, false);
+  if (!opts) return "nats: out of memory";
   if (on_disconnected) natsOptions_SetDisconnectedCB(opts, on_disconnected, closure);
   natsStatus s = natsConnection_Connect(nc, opts);
   natsOptions_Destroy(opts);
@@ -123,18 +118,7 @@ std::string ensure_stream(jsCtx* js, const Endpoint& e) {
 
 // As in mq/nats.cpp: nats.c may still be inside a callback after close returns, so callbacks reach
 // the requester through a gate that lives as long as the process (a few dozen bytes each).
-struct Gate {
-  std::mutex mutex;
-  std::shared_ptr<ReplyBook> book;  // null once closed
-};
-
-Gate* new_gate() {
-  static std::mutex list_mutex;
-  static std::vector<std::unique_ptr<Gate>> gates;
-  std::lock_guard lock(list_mutex);
-  gates.push_back(std::make_unique<Gate>());
-  return gates.back().get();
-}
+using Gate = detail::NatsGate;
 
 void on_publish_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
   auto* gate = static_cast<Gate*>(closure);
@@ -153,17 +137,12 @@ void on_publish_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* 
   natsMsg_Destroy(msg);
 }
 
-void on_disconnected(natsConnection*, void* closure) {
-  auto* gate = static_cast<Gate*>(closure);
-  std::lock_guard lock(gate->mutex);
-  if (gate->book) gate->book->fail_all(Outcome::transport_error);
-}
 
 class JetStreamRequester final : public Requester {
  public:
   JetStreamRequester(const Endpoint& endpoint, boost::asio::io_context& io, OnReply on_reply, int index)
       : endpoint_(endpoint), io_(io), book_(std::make_shared<ReplyBook>(io, std::move(on_reply))), index_(index),
-        gate_(new_gate()) {
+        gate_(detail::new_nats_gate()) {
     std::lock_guard lock(gate_->mutex);
     gate_->book = book_;
   }
@@ -225,7 +204,7 @@ class JetStreamRequester final : public Requester {
  private:
   std::string setup() {
     if (std::string e = connect(endpoint_, fmt::format("pathbench-js-publisher-{}", index_), &connection_,
-                                on_disconnected, gate_);
+                                detail::nats_fail_all_on_disconnect, gate_);
         !e.empty())
       return e;
     jsOptions o;

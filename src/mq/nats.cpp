@@ -37,6 +37,7 @@
 
 #include "core/url.h"
 #include "mq/backends.h"
+#include "mq/nats_common.h"
 #include "mq/reply_book.h"
 
 namespace pathbench::mq {
@@ -47,44 +48,18 @@ using detail::ReplyBook;
 constexpr const char* kQueueGroup = "pathbench-workers";
 constexpr std::int64_t kPollMs = 50;  // NextMsg bound: how soon a responder notices stop/pause
 
-std::int64_t to_ms(Nanos ns) { return std::max<std::int64_t>(ns / kNanosPerMilli, 1); }
+using Gate = detail::NatsGate;
+using detail::new_nats_gate;
+constexpr auto to_ms = detail::nats_ms;
 
 std::string status_text(natsStatus s) { return natsStatus_GetText(s); }
 
-// Connection options shared by both sides; `closure` goes to the disconnect callback.
+// Connection options shared by both sides: a request/reply ping-pong has nothing to batch with,
+// so each publish is written at once (under load the socket write coalesces anyway).
 natsOptions* make_options(const Endpoint& endpoint, const std::string& name) {
-  natsOptions* opts = nullptr;
-  if (natsOptions_Create(&opts) != NATS_OK) throw std::runtime_error("nats: out of memory");
-  natsOptions_SetURL(opts, endpoint.url.c_str());
-  natsOptions_SetName(opts, name.c_str());
-  natsOptions_SetTimeout(opts, to_ms(endpoint.timeout_ns));  // connect bound
-  // Reconnect forever, quickly: the server coming back is the recovery under test.
-  natsOptions_SetAllowReconnect(opts, true);
-  natsOptions_SetMaxReconnect(opts, -1);
-  natsOptions_SetReconnectWait(opts, 250);
-  // Write each publish at once rather than waiting for the flusher thread: a request/reply
-  // ping-pong has nothing to batch with, and under load the socket write coalesces anyway.
-  natsOptions_SetSendAsap(opts, true);
+  natsOptions* opts = detail::nats_options(endpoint, name, true);
+  if (!opts) throw std::runtime_error("nats: out of memory");
   return opts;
-}
-
-// nats.c may still be inside a subscription or connection callback after Unsubscribe/Close
-// return, and nats.c 3.4's header has no way to learn when that callback has finished. So callbacks
-// reach the requester through a Gate that is never freed while the process runs (kept in a
-// process-wide list, a few dozen bytes per requester ever made); closing the gate under its
-// mutex is what guarantees no callback touches the requester afterwards.
-struct Gate {
-  std::mutex mutex;
-  std::shared_ptr<ReplyBook> book;  // null once closed
-  std::size_t prefix_len = 0;       // of "_INBOX.<unique>."
-};
-
-Gate* new_gate() {
-  static std::mutex list_mutex;
-  static std::vector<std::unique_ptr<Gate>> gates;
-  std::lock_guard lock(list_mutex);
-  gates.push_back(std::make_unique<Gate>());
-  return gates.back().get();
 }
 
 void on_reply_msg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
@@ -103,12 +78,6 @@ void on_reply_msg(natsConnection*, natsSubscription*, natsMsg* msg, void* closur
   natsMsg_Destroy(msg);
 }
 
-void on_disconnected(natsConnection*, void* closure) {
-  auto* gate = static_cast<Gate*>(closure);
-  std::lock_guard lock(gate->mutex);
-  if (gate->book) gate->book->fail_all(Outcome::transport_error);
-}
-
 void name_this_thread(const std::string& name) { pthread_setname_np(pthread_self(), name.c_str()); }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,7 +87,7 @@ class NatsRequester final : public Requester {
  public:
   NatsRequester(const Endpoint& endpoint, boost::asio::io_context& io, OnReply on_reply, int index)
       : endpoint_(endpoint), io_(io), book_(std::make_shared<ReplyBook>(io, std::move(on_reply))), index_(index),
-        gate_(new_gate()) {
+        gate_(new_nats_gate()) {
     std::lock_guard lock(gate_->mutex);
     gate_->book = book_;
   }
@@ -190,7 +159,7 @@ class NatsRequester final : public Requester {
  private:
   std::string connect() {
     natsOptions* opts = make_options(endpoint_, fmt::format("pathbench-requester-{}", index_));
-    natsOptions_SetDisconnectedCB(opts, on_disconnected, gate_);
+    natsOptions_SetDisconnectedCB(opts, detail::nats_fail_all_on_disconnect, gate_);
     natsStatus s = natsConnection_Connect(&connection_, opts);
     natsOptions_Destroy(opts);
     if (s != NATS_OK) {
