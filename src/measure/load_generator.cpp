@@ -455,9 +455,16 @@ class ClientThread final : public CompletionSink {
       io_.poll();
       if (io_.stopped()) break;
       Nanos next = scan_timer_expiry_ns();
-      if (issuing_ && next_intended_ns_ != kNever && shared_.scenario.load.mode == LoadMode::open)
+      // A due request waiting for a free slot (cap_full_) has no timer armed: only a
+      // completion, taken from the client's queue, frees a slot for it.
+      if (issuing_ && !cap_full_ && next_intended_ns_ != kNever && shared_.scenario.load.mode == LoadMode::open)
         next = std::min(next, pace_wake_ns());
-      if (next <= now_ns()) continue;
+      if (next <= now_ns()) {
+        // Something is due on the io_context; still take what the queue has ready, without
+        // waiting, so a deadline or timer in the past can never starve the completions.
+        client_->poll(0);
+        continue;
+      }
       if (client_->poll(next)) continue;
       io_.run_one_until(to_time_point(next));
     }
