@@ -133,3 +133,24 @@ TEST_CASE("report: compare warns about different scenarios and a generator that 
         std::string::npos);
   CHECK(r.output.find("WARNING: in one") == std::string::npos);
 }
+
+TEST_CASE("report: a path that measured nothing leaves its latency cells empty, never 0") {
+  // An external echo server that is not there: the path fails to connect, no request is ok.
+  TempDir dir;
+  write_file(dir / "s.toml", std::string(kScenario) + "[echo]\nendpoint = \"127.0.0.1:1\"\n");
+  auto r = run_pathbench("run " + (dir / "s.toml").string() + " --duration 300ms --no-charts --out " + (dir / "out").string());
+  CAPTURE(r.output);
+  CHECK(r.exit_code != 0);
+  auto doc = nlohmann::json::parse(read_file(dir / "out" / "summary.json"));
+  REQUIRE(doc["rows"].size() == 1);
+  auto& row = doc["rows"][0];
+  CHECK(row["ok"] == 0);
+  CHECK_FALSE(row["failure"].get<std::string>().empty());
+  for (const char* column : {"p50_us", "p90_us", "p99_us", "p99.9_us", "p99.99_us", "max_us", "mean_us",
+                             "uncorrected_p50_us", "uncorrected_p99_us"}) {
+    CAPTURE(column);
+    CHECK(row[column].is_null());
+  }
+  CHECK(row["issued"] == 0);
+  CHECK(row["cpu_total_us_per_req"].is_null());  // nothing to divide by
+}

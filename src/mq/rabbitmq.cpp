@@ -11,7 +11,7 @@
 //     1 ms; the 64-in-flight rate was the same within noise (13-15k/s). So: the eventfd.
 //   Responder — `threads` consumer threads "pb-<id>-amqp<n>", each with its own connection,
 //     consume → handler → publish the reply → ack.
-// Reliability settings (docs: RELIABILITY.md §5): publisher confirms on the requester's channel
+// Reliability settings: publisher confirms on the requester's channel
 // (nack → rejected), the request queue declared with x-max-length = max_pending and
 // x-overflow = reject-publish (a full queue nacks, never drops), mandatory publishes (basic.return
 // → server_error), manual acks and basic.qos prefetch on the responders, heartbeats, and a bound on

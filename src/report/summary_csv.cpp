@@ -87,6 +87,10 @@ void write_summary_csv(const RunResult& result, std::ostream& out) {
     };
     for (auto& [agent, r] : rows) {
       const bool per_kind = r.request_kind != "all";
+      // No request completed ok (or the path failed): no latency was measured, so its cells
+      // are empty rather than a 0 that reads as "instant" (the stdout table shows "-").
+      const bool measured = r.failure.empty() && r.ok > 0;
+      auto us = [measured](double v) { return measured ? fmt::format("{:.3f}", v) : std::string(); };
       out << fmt::format("{},{},{},{},{},{},{:.3f},{},{:.3f},{:.3f},{},{},{},{},{}", csv_field(result.scenario.name),
                          csv_field(r.path), r.kind, r.via, r.phase, r.request_kind, r.duration_s,
                          per_kind ? std::string() : fmt::format("{:.3f}", r.target_rate_per_s),
@@ -96,21 +100,23 @@ void write_summary_csv(const RunResult& result, std::ostream& out) {
         if (is_error(o)) out << ',' << r.outcomes[static_cast<std::size_t>(o)];
       if (per_kind) {
         // Kept for the path as a whole only: empty, never a made-up 0 (see SummaryRow).
-        out << fmt::format(",,{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},,,,,,,,", r.p50_us, r.p90_us, r.p99_us,
-                           r.p999_us, r.p9999_us, r.max_us, r.mean_us);
+        out << fmt::format(",,{},{},{},{},{},{},{},,,,,,,,", us(r.p50_us), us(r.p90_us), us(r.p99_us),
+                           us(r.p999_us), us(r.p9999_us), us(r.max_us), us(r.mean_us));
         for (std::size_t g = 0; g < r.cpu_us_per_request.size(); ++g) out << ',';
         out << fmt::format(",,{},{},{}", r.accounting_ok ? "true" : "false", r.partial ? "true" : "false",
                            csv_field(r.failure));
         out << end_of_row(agent, r);
         continue;
       }
-      out << fmt::format(",{},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f}", r.late, r.p50_us,
-                         r.p90_us, r.p99_us, r.p999_us, r.p9999_us, r.max_us, r.mean_us, r.uncorrected_p50_us,
-                         r.uncorrected_p99_us, r.lag_p99_us);
+      out << fmt::format(",{},{},{},{},{},{},{},{},{},{},{:.3f}", r.late, us(r.p50_us), us(r.p90_us), us(r.p99_us),
+                         us(r.p999_us), us(r.p9999_us), us(r.max_us), us(r.mean_us), us(r.uncorrected_p50_us),
+                         us(r.uncorrected_p99_us), r.lag_p99_us);
       out << fmt::format(",{},{:.3f},{},{:.3f},{:.3f}", r.sent_on_time, r.sent_on_time_rate_per_s, r.unsent,
                          r.wakeup_lag_p50_us, r.wakeup_lag_p99_us);
-      for (double cpu : r.cpu_us_per_request) out << fmt::format(",{:.3f}", cpu);
-      out << fmt::format(",{:.3f},{},{},{}", r.cpu_total_us_per_request, r.accounting_ok ? "true" : "false",
+      // Per request: with no request there is nothing to divide by.
+      auto per_req = [&r](double v) { return r.issued > 0 ? fmt::format("{:.3f}", v) : std::string(); };
+      for (double cpu : r.cpu_us_per_request) out << ',' << per_req(cpu);
+      out << fmt::format(",{},{},{},{}", per_req(r.cpu_total_us_per_request), r.accounting_ok ? "true" : "false",
                          r.partial ? "true" : "false", csv_field(r.failure));
       out << end_of_row(agent, r);
     }
