@@ -28,6 +28,7 @@
 #include "mq/server_process.h"
 #include "paths/registry.h"
 #include "runner/database.h"
+#include "roles/worker.h"
 #include "runner/runner.h"
 #include "test_helpers.h"
 
@@ -517,6 +518,82 @@ via = "direct"
   const auto& main = p.phases.back();
   CHECK(main.count(Outcome::ok) > 100);  // before the stop
   CHECK(main.errors() > 100);            // after it, each counted
+}
+
+TEST_CASE("postgres: workers elsewhere share one named server; the run's task producers write to it, the workers finish them there") {
+  // Issue 18 item 5 on one machine: the workers are external (as on other hosts) and reach the
+  // same PostgreSQL by URL; `run` has no worker of its own, yet its task producers must write
+  // to that database (not to a local SQLite file the workers never see): it logs in, migrates
+  // and takes the URL as the run's database.
+  PATHBENCH_SKIP_UNLESS_POSTGRES();
+  TempDir dir;
+  const std::string url = fresh_database("shared_workers");
+  Scenario s = load_scenario_text(fmt::format(R"(
+name = "shared"
+[load]
+mode = "open"
+rate_per_s = 200
+concurrency = 32
+duration = "1s"
+warmup = "200ms"
+[database]
+kind = "postgres"
+url = "{}"
+sales = 3000
+[query]
+mix = {{ heavy = 1, point = 1 }}
+[task]
+mix = {{ query = 1, write = 1 }}
+[[path]]
+kind = "grpc_unary"
+via = "direct"
+connections = 2
+[[path]]
+kind = "task"
+via = "direct"
+connections = 2
+)",
+                                              url),
+                                  "shared.toml");
+  // Seeded beforehand, as `pathbench seed --db URL` does (a worker refuses an empty database);
+  // then two workers on it, started first (as on their own hosts), named by endpoints only.
+  migrate_up(url);
+  seed_postgres({url, 3000, s.seed, false});
+  std::vector<std::unique_ptr<WorkerServer>> workers;
+  for (int i = 0; i < 2; ++i) {
+    WorkerOptions wo;
+    wo.id = fmt::format("shared-{}", i);
+    wo.db_path = url;
+    workers.push_back(std::make_unique<WorkerServer>(wo));
+    s.workers.endpoints.push_back(workers.back()->address());
+  }
+  CHECK_FALSE(scenario_needs_database(s));  // no worker of this process queries
+  CHECK(scenario_uses_database(s));
+  std::unique_ptr<RunDatabase> ready = prepare_database(s, {});
+  CHECK(postgres_is_seeded(url));
+  CHECK(s.database.path.string() == postgres_session_url(url, s.database.durability));
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  REQUIRE(r.paths.size() == 2);
+  for (auto& p : r.paths) {
+    CAPTURE(p.label);
+    CHECK(p.failure.empty());
+    CHECK(p.accounting_holds());
+    CHECK(p.phases[1].count(Outcome::ok) > 50);
+    CHECK(p.phases[1].errors() == 0);
+  }
+  REQUIRE(r.paths[1].tasks.has_value());
+  const TaskAudit& audit = *r.paths[1].tasks;
+  CHECK(audit.error.empty());
+  CHECK(audit.issued > 50);
+  CHECK(audit.lost == 0);
+  CHECK(audit.done == audit.issued);
+  // Both workers wrote task states into the one table.
+  PgConnection pg = PgConnection::open(url);
+  auto by_worker = column_texts(pg, "SELECT worker, count(*) FROM tasks WHERE state = 'done' GROUP BY worker ORDER BY worker");
+  REQUIRE(by_worker.size() == 2);
+  CHECK(by_worker[0].rfind("shared-0|", 0) == 0);
+  CHECK(by_worker[1].rfind("shared-1|", 0) == 0);
 }
 
 TEST_SUITE_END();

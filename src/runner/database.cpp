@@ -34,7 +34,11 @@ Nanos private_database_cpu_ns() {
 
 std::unique_ptr<RunDatabase> prepare_database(Scenario& scenario, const RunObserver& observer) {
   DatabaseConfig& db = scenario.database;
-  if (db.kind != "postgres" || !scenario_needs_database(scenario)) {
+  // A named server is the run's shared database: workers on other machines read it and this
+  // process's task producers write to it, so it is logged in, migrated and seeded here even
+  // when every worker is external. A private one ("auto") only serves workers spawned here.
+  const bool shared_server = db.kind == "postgres" && db.url != "auto" && scenario_uses_database(scenario);
+  if (db.kind != "postgres" || !(scenario_needs_database(scenario) || shared_server)) {
     ensure_database(scenario, observer);
     return std::make_unique<RunDatabase>(nullptr);
   }

@@ -15,14 +15,22 @@
 
 namespace pathbench {
 
-bool scenario_needs_database(const Scenario& scenario) {
+namespace {
+
+bool any_path_queries(const Scenario& scenario, bool local_workers_only) {
   if (scenario.query.point_weight <= 0 && scenario.query.heavy_weight <= 0) return false;
   for (auto& spec : scenario.paths) {
     const PathInfo* info = find_route(spec.kind, spec.via);
-    if (info && info->carries_queries && path_uses_local_workers(scenario, spec)) return true;
+    if (info && info->carries_queries && (!local_workers_only || path_uses_local_workers(scenario, spec))) return true;
   }
   return false;
 }
+
+}  // namespace
+
+bool scenario_needs_database(const Scenario& scenario) { return any_path_queries(scenario, true); }
+
+bool scenario_uses_database(const Scenario& scenario) { return any_path_queries(scenario, false); }
 
 void ensure_database(const Scenario& scenario, const RunObserver& observer) {
   // PostgreSQL is made ready by prepare_database (runner/database.h), which has the server.

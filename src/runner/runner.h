@@ -28,6 +28,8 @@ struct RunObserver {
 // Whether any path of the scenario will run database queries on workers this process spawns
 // (paths whose workers are all external need no local database: runner/dataset.h).
 bool scenario_needs_database(const Scenario& scenario);
+// Whether any path runs database queries or tasks at all, wherever its workers are.
+bool scenario_uses_database(const Scenario& scenario);
 
 // Seeds the scenario's SQLite database when it is missing (and needed); nothing for PostgreSQL
 // (runner/database.h: prepare_database, which `pathbench run` calls, handles both). Throws SeedError.
