@@ -168,18 +168,40 @@ TEST_CASE("netns: a balancer, two workers, two agents and the coordinator in six
   auto seeded = run_pathbench("seed --db '" + db + "' --sales 3000");
   REQUIRE(seeded.exit_code == 0);
 
+  // Every link over mutual TLS (one test CA, one identity for every node); plaintext only where
+  // the openssl command is missing, then with --insecure (a non-loopback listener needs one or the other).
+  const std::filesystem::path certs = dir / "certs";
+  const bool tls = std::system(fmt::format("bash '{}/tests/make_test_certs.sh' '{}' "
+                                           "IP:10.77.0.10,IP:10.77.0.11,IP:10.77.0.12,IP:10.77.0.13,IP:10.77.0.21,IP:10.77.0.22 >/dev/null 2>&1",
+                                           PATHBENCH_SOURCE_DIR, certs.string()).c_str()) == 0;
+  if (!tls) MESSAGE("openssl is missing: the namespaces talk plaintext (--insecure)");
+  auto secured = [&](std::vector<std::string> args) {
+    if (!tls) {
+      args.push_back("--insecure");
+      return args;
+    }
+    for (auto [flag, file] : {std::pair<const char*, const char*>{"--tls-ca", "ca.pem"}, {"--tls-cert", "node.pem"}, {"--tls-key", "node.key"}}) {
+      args.push_back(flag);
+      args.push_back((certs / file).string());
+    }
+    return args;
+  };
+  const std::string tls_table =
+      tls ? fmt::format("[tls]\nca = \"{0}/ca.pem\"\ncert = \"{0}/node.pem\"\nkey = \"{0}/node.key\"\n", certs.string())
+          : std::string("[tls]\nenabled = false\ninsecure = true\n");
+
   Children children;
   auto w1 = children.start(net.name("w1"), dir / "w1.log",
-                           {"serve", "worker", "--listen", "10.77.0.11:50052", "--ws-listen", "off", "--db", db, "--id", "worker-1"});
+                           secured({"serve", "worker", "--listen", "10.77.0.11:50052", "--ws-listen", "off", "--db", db, "--id", "worker-1"}));
   auto w2 = children.start(net.name("w2"), dir / "w2.log",
-                           {"serve", "worker", "--listen", "10.77.0.12:50052", "--ws-listen", "off", "--db", db, "--id", "worker-2"});
+                           secured({"serve", "worker", "--listen", "10.77.0.12:50052", "--ws-listen", "off", "--db", db, "--id", "worker-2"}));
   REQUIRE(children.wait_for(w1, "serving pathbench.v1.Worker"));
   REQUIRE(children.wait_for(w2, "serving pathbench.v1.Worker"));
   auto bal = children.start(net.name("bal"), dir / "bal.log",
-                            {"serve", "balancer", "--listen", "10.77.0.13:50051", "--ws-listen", "off", "--workers",
-                             "10.77.0.11:50052,10.77.0.12:50052"});
-  auto a1 = children.start(net.name("a1"), dir / "a1.log", {"agent", "--listen", "10.77.0.21:50070"});
-  auto a2 = children.start(net.name("a2"), dir / "a2.log", {"agent", "--listen", "10.77.0.22:50070"});
+                            secured({"serve", "balancer", "--listen", "10.77.0.13:50051", "--ws-listen", "off", "--workers",
+                                     "10.77.0.11:50052,10.77.0.12:50052"}));
+  auto a1 = children.start(net.name("a1"), dir / "a1.log", secured({"agent", "--listen", "10.77.0.21:50070"}));
+  auto a2 = children.start(net.name("a2"), dir / "a2.log", secured({"agent", "--listen", "10.77.0.22:50070"}));
   CAPTURE(children.log(bal));
   REQUIRE(children.wait_for(bal, "serving pathbench.v1.Worker"));
   REQUIRE(children.wait_for(a1, "serving pathbench.v1.Agent"));
@@ -202,8 +224,8 @@ endpoints = ["10.77.0.21:50070", "10.77.0.22:50070"]
 [[path]]
 kind = "grpc_unary"
 via = "balancer"
-)",
-                       duration);
+{})",
+                       duration, tls_table);
   };
 
   // A clean run: issued = the sum over the agents, accounting holds, one row per agent.

@@ -14,6 +14,7 @@
 #include "cli/scenarios.h"
 #include "cli/options.h"
 #include "cli/profile.h"
+#include "cli/tls_options.h"
 #include "core/url.h"
 #include "db/seeder.h"
 #include "mq/server_process.h"
@@ -141,6 +142,13 @@ int run_main(std::span<const std::string> args) {
   try {
     validate_objectives(scenario);
   } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "pathbench run: {}\n", e.what());
+    return kExitBadInput;
+  }
+
+  try {
+    apply_scenario_tls(scenario);
+  } catch (const std::exception& e) {
     fmt::print(stderr, "pathbench run: {}\n", e.what());
     return kExitBadInput;
   }

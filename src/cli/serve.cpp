@@ -11,6 +11,8 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/profile.h"
+#include "cli/tls_options.h"
+#include "net/tls_policy.h"
 #include "core/host_port.h"
 #include "report/metrics.h"
 #include "roles/balancer.h"
@@ -99,6 +101,7 @@ int serve_main(std::span<const std::string> args) {
       "metrics", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464")(
       "profile", po::value<std::string>(), "write a CPU profile of the whole process until the stop signal into DIR "
       "(profile_ROLE.prof, with .top.txt and .svg from google-pprof)");
+  add_tls_options(visible);
   po::options_description all;
   all.add(visible).add_options()("role", po::value<std::string>(), "");
   po::positional_options_description positional;
@@ -134,8 +137,14 @@ int serve_main(std::span<const std::string> args) {
     profile.profiler->start(role);
   }
   try {
+    // worker, balancer: their gRPC servers (and the balancer's channels to the workers) speak
+    // mutual TLS with these; the other listeners stay plaintext (loopback, or --insecure).
+    const auto tls = read_tls_options(vm);
+    if (tls && role != "worker" && role != "balancer")
+      throw po::error(fmt::format("--tls-*: the {} has no TLS yet (worker and balancer do); off loopback it needs --insecure", role));
     if (role == "worker") {
       WorkerOptions o;
+      o.tls = tls;
       o.listen = vm.count("listen") ? vm["listen"].as<std::string>() : "127.0.0.1:50052";
       o.db_path = vm["db"].as<std::string>();
       o.threads = vm["threads"].as<int>();
@@ -192,6 +201,7 @@ int serve_main(std::span<const std::string> args) {
     }
     if (role == "balancer") {
       BalancerOptions o;
+      o.tls = tls;
       o.listen = vm.count("listen") ? vm["listen"].as<std::string>() : "127.0.0.1:50051";
       if (!vm.count("workers")) throw po::error("--workers: the balancer needs at least one worker address");
       boost::split(o.workers, vm["workers"].as<std::string>(), boost::is_any_of(","));
@@ -263,6 +273,9 @@ int serve_main(std::span<const std::string> args) {
     return kExitBadInput;
   } catch (const po::error& e) {
     fmt::print(stderr, "pathbench serve {}: {}\n", role, redact_urls(e.what()));
+    return kExitBadInput;
+  } catch (const net::PlaintextRefused& e) {
+    fmt::print(stderr, "pathbench serve {}: {}\n", role, e.what());
     return kExitBadInput;
   } catch (const std::exception& e) {
     fmt::print(stderr, "pathbench serve {}: {}\n", role, redact_urls(e.what()));

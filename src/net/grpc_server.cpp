@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "core/host_port.h"
+#include "net/grpc_credentials.h"
+#include "net/tls_policy.h"
 
 namespace pathbench::net {
 
@@ -18,13 +20,14 @@ GrpcServer::GrpcServer(const GrpcServerOptions& options, std::vector<GrpcService
   const auto cannot_listen = [&] { return std::runtime_error(fmt::format("{}: cannot listen on {}", options.what, options.listen)); };
   const auto listen = parse_host_port(options.listen, /*allow_port_zero=*/true);
   if (!listen) throw cannot_listen();
+  check_listen_security(options.what, options.listen, options.tls != nullptr);
   // Both are process-wide switches that only affect servers built after them; turning them on
   // again for each server is harmless.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options.listen, grpc_server_credentials(options.tls.get()), &port_);
   // gRPC sets SO_REUSEPORT by default, which would let a second server "listen" on a port that
   // is already taken and silently split its traffic; a busy port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

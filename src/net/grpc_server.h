@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/tls_config.h"
+
 namespace grpc {
 class Server;
 class Service;
@@ -32,6 +34,9 @@ struct GrpcServerOptions {
   std::string listen = "127.0.0.1:0";      // host:port; port 0 = a free port
   std::string what = "gRPC server";        // names the server in errors: "worker worker-3"
   std::int64_t max_receive_message_bytes = -1;  // < 0: gRPC's default (4 MiB); larger requests get RESOURCE_EXHAUSTED
+  // Mutual TLS (net/grpc_credentials.h); nullptr = plaintext, which a non-loopback `listen`
+  // refuses (net/tls_policy.h: PlaintextRefused) unless plaintext was allowed.
+  std::shared_ptr<const TlsMaterial> tls;
 };
 
 // A service to register, with the name its health status is reported under

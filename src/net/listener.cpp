@@ -10,6 +10,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "net/tls_policy.h"
+
 namespace pathbench::net {
 
 namespace asio = boost::asio;
@@ -101,6 +103,7 @@ Listener::Listener(asio::io_context& io, const HostPort& listen, std::string wha
 
 void Listener::bind(const HostPort& listen) {
   const std::string& what = state_->what;
+  check_listen_security(what, listen.to_string(), state_->options.tls);
   error_code ec;
   const auto ip = asio::ip::make_address(listen.host, ec);
   if (ec) throw std::runtime_error(fmt::format("{}: bad listen address \"{}\": {}", what, listen.to_string(), ec.message()));

@@ -34,6 +34,9 @@ struct ListenerOptions {
   Nanos max_backoff_ns = kNanosPerSecond;
   // One line, without a newline, per back-off; empty = "pathbench: <what>: <line>" on stderr.
   std::function<void(const std::string&)> log;
+  // The server speaks TLS on the accepted sockets. When false, binding a non-loopback address is
+  // refused (net/tls_policy.h: PlaintextRefused) unless plaintext was allowed (--insecure).
+  bool tls = false;
 };
 
 struct ListenerStats {
@@ -48,7 +51,8 @@ class Listener {
 
   // Binds and listens at once (SO_REUSEADDR on); throws std::runtime_error naming `what` (the
   // server: "broker", "echo server", ...) and the address when `listen` is not host:port with a
-  // numeric address, or cannot be bound. `what` also starts the log lines.
+  // numeric address, or cannot be bound; PlaintextRefused (net/tls_policy.h) for plaintext off
+  // loopback when not allowed. `what` also starts the log lines.
   Listener(boost::asio::io_context& io, const std::string& listen, std::string what, ListenerOptions options = {});
   Listener(boost::asio::io_context& io, const HostPort& listen, std::string what, ListenerOptions options = {});
   ~Listener();  // stop()

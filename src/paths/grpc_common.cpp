@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "net/grpc_credentials.h"
+#include "net/tls_policy.h"
 #include "paths/endpoints.h"
 
 namespace pathbench {
@@ -13,7 +15,7 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address, int inde
   args.SetInt("pathbench.channel_index", index);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(16 << 20);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return net::make_grpc_channel(address, net::client_tls().get(), std::move(args));
 }
 
 std::vector<std::string> path_targets(const PathSpec& spec, Endpoints& endpoints) {

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "net/grpc_credentials.h"
 #include "roles/balancer_impl.h"
 
 namespace pathbench {
@@ -21,7 +22,7 @@ BalancerServer::Impl::Impl(const BalancerOptions& o) : options(o), core(o.worker
     // Reconnect quickly after a worker comes back, so re-admission is prompt.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    b.channel = grpc::CreateCustomChannel(b.address, grpc::InsecureChannelCredentials(), args);
+    b.channel = net::make_grpc_channel(b.address, o.tls.get(), std::move(args));
     b.stub = v1::Worker::NewStub(b.channel);
     b.health = grpc::health::v1::Health::NewStub(b.channel);
     backends.push_back(std::move(b));
@@ -31,6 +32,7 @@ BalancerServer::Impl::Impl(const BalancerOptions& o) : options(o), core(o.worker
   net::GrpcServerOptions grpc_options;
   grpc_options.listen = o.listen;
   grpc_options.what = "balancer";
+  grpc_options.tls = o.tls;
   server = std::make_unique<net::GrpcServer>(grpc_options,
                                              std::vector<net::GrpcService>{{this, v1::Worker::service_full_name()}});
   housekeeping = std::thread([this] { housekeeping_loop(); });

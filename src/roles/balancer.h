@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tls_config.h"
 #include "roles/balancer_core.h"
 
 namespace pathbench {
@@ -31,6 +32,9 @@ struct BalancerOptions {
   // WebSocket address, in the order of `workers`.
   std::string ws_listen = "127.0.0.1:0";
   std::vector<std::string> worker_ws;
+  // Mutual TLS (core/tls_config.h) on its gRPC server and its channels to the workers (the same
+  // identity both ways); nullptr = plaintext.
+  std::shared_ptr<const TlsMaterial> tls;
 };
 
 struct BalancerStats {

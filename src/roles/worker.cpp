@@ -36,6 +36,7 @@ struct WorkerServer::Impl {
     grpc_options.listen = options.listen;
     grpc_options.what = fmt::format("worker {}", options.id);
     grpc_options.max_receive_message_bytes = std::max<std::int64_t>(0, options.max_message_bytes);
+    grpc_options.tls = options.tls;
     try {
       server = std::make_unique<net::GrpcServer>(grpc_options, std::vector<net::GrpcService>{{service.get(), kWorkerServiceName}});
     } catch (...) {

@@ -32,6 +32,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "core/tls_config.h"
 
 namespace pathbench {
 
@@ -48,6 +49,8 @@ struct WorkerOptions {
   std::int64_t ws_max_message_bytes = 1 << 20;  // larger messages close that connection with 1009
   // The Task RPC (roles/task_engine.h): how long a write to the tasks database waits for its lock.
   Nanos task_busy_timeout_ns = 1 * kNanosPerSecond;
+  // Mutual TLS on its gRPC server (core/tls_config.h); nullptr = plaintext.
+  std::shared_ptr<const TlsMaterial> tls;
 };
 
 // Every received request is counted once in received and, once answered, once in one of the

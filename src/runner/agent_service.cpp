@@ -268,7 +268,7 @@ class AgentServer::Service final : public v1::Agent::Service {
 
 AgentServer::AgentServer(AgentServerOptions options) : options_(std::move(options)) {
   service_ = std::make_unique<Service>(*this);
-  server_ = std::make_unique<net::GrpcServer>(net::GrpcServerOptions{options_.listen, "agent", 64 << 20},
+  server_ = std::make_unique<net::GrpcServer>(net::GrpcServerOptions{options_.listen, "agent", 64 << 20, options_.tls},
                                               std::vector<net::GrpcService>{{service_.get(), "pathbench.v1.Agent"}});
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "core/tls_config.h"
 
 namespace pathbench {
 
@@ -37,6 +38,9 @@ struct AgentServerOptions {
   Nanos heartbeat_interval_ns = 250 * kNanosPerMilli;
   Nanos lost_after_ns = 1 * kNanosPerSecond;  // no Ping for this long: the coordinator is gone
   std::string version = pathbench_version_line();  // what Hello tells (tests change it)
+  // Mutual TLS on the control channel (core/tls_config.h); nullptr = plaintext. The load's own
+  // channels present the process's client identity (net/tls_policy.h), set by `pathbench agent`.
+  std::shared_ptr<const TlsMaterial> tls;
 };
 
 class AgentServer {

@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "core/url.h"
+#include "net/grpc_credentials.h"
+#include "net/tls_policy.h"
 #include "runner/agent_service.h"
 #include "scenario/loader.h"
 
@@ -28,7 +30,7 @@ class AgentCall {
  public:
   AgentCall(const std::string& endpoint, int index, IntervalCollector& collector)
       : endpoint_(endpoint), index_(index), collector_(collector),
-        stub_(v1::Agent::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()))) {}
+        stub_(v1::Agent::NewStub(net::make_grpc_channel(endpoint, net::client_tls().get()))) {}
 
   ~AgentCall() { close(); }
 
@@ -147,7 +149,7 @@ std::vector<AgentClock> hello_agents(const std::vector<std::string>& endpoints, 
                                      Nanos timeout_ns, int samples) {
   std::vector<AgentClock> clocks;
   for (auto& endpoint : endpoints) {
-    auto stub = v1::Agent::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+    auto stub = v1::Agent::NewStub(net::make_grpc_channel(endpoint, net::client_tls().get()));
     AgentClock clock;
     clock.endpoint = endpoint;
     clock.rtt_ns = -1;
@@ -207,7 +209,10 @@ PathRunResult run_path_on_agents(const Scenario& scenario, std::size_t path_inde
 
   IntervalCollector collector(merged.plan, agents, std::move(on_second));
   std::vector<std::unique_ptr<AgentCall>> calls;
-  const std::string toml = scenario_to_toml(scenario);
+  // Without [tls]: its files are the coordinator's; each agent presents its own (--tls-*).
+  Scenario sent = scenario;
+  sent.tls = TlsConfig{};
+  const std::string toml = scenario_to_toml(sent);
   int next_thread = 0;
   for (int k = 0; k < agents; ++k) {
     AgentShare share;

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "net/grpc_credentials.h"
+#include "net/tls_policy.h"
 #include "pathbench.grpc.pb.h"
 
 namespace pathbench {
@@ -16,7 +18,7 @@ bool path_uses_local_workers(const Scenario& scenario, const PathSpec& spec) {
 }
 
 DatasetShape fetch_dataset_shape(const std::string& address, Nanos timeout_ns) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel = net::make_grpc_channel(address, net::client_tls().get());
   auto stub = v1::Worker::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::nanoseconds(timeout_ns));

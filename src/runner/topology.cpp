@@ -8,7 +8,10 @@
 
 namespace pathbench {
 
-Topology::Topology(const Scenario& scenario) : scenario_(scenario) {}
+Topology::Topology(const Scenario& scenario)
+    : scenario_(scenario),
+      worker_tls_(load_tls_material(scenario.tls.for_role("worker"))),
+      balancer_tls_(load_tls_material(scenario.tls.for_role("balancer"))) {}
 
 Topology::~Topology() {
   {
@@ -72,6 +75,7 @@ WorkerOptions Topology::worker_options(int index) const {
   o.threads = scenario_.workers.threads;
   o.max_queue = scenario_.workers.max_queue;
   o.task_busy_timeout_ns = scenario_.task.busy_timeout_ns;
+  o.tls = worker_tls_;
   return o;
 }
 
@@ -139,6 +143,7 @@ const std::string& Topology::balancer_address() {
   o.default_deadline_ns = scenario_.load.deadline_ns;
   o.ws_listen = scenario_.balancer.listen_host + ":0";
   o.worker_ws = worker_ws_addresses();
+  o.tls = balancer_tls_;
   balancer_ = std::make_unique<BalancerServer>(o);
   balancer_view_.store(balancer_.get(), std::memory_order_release);
   balancer_address_ = balancer_->address();

@@ -75,6 +75,8 @@ class Topology final : public Endpoints {
 
  private:
   const Scenario& scenario_;
+  // [tls] of the spawned workers and balancer (nullptr: plaintext), read once at construction.
+  std::shared_ptr<const TlsMaterial> worker_tls_, balancer_tls_;
   WorkerOptions worker_options(int index) const;
   mutable std::mutex mutex_;  // guards workers_ against faults and metrics scrapes
   std::vector<std::unique_ptr<WorkerServer>> workers_;  // null while killed

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/tls_config.h"
 
 namespace pathbench {
 
@@ -159,6 +160,26 @@ struct AgentsConfig {
   std::vector<std::string> endpoints;  // "host:port" of each agent's control channel
 };
 
+// [tls] (docs/scenarios.md, "TLS"): mutual TLS on the run's gRPC links. The table's ca/cert/key
+// are the load's client identity and every role's default; [tls.worker] and [tls.balancer]
+// override them key by key for that role (the balancer's channels to the workers included). Paths are resolved relative to the scenario file and checked readable when
+// it is loaded; the PEM contents are read when the run starts (core/tls_config.h).
+struct TlsRoleFiles {
+  std::filesystem::path ca, cert, key;
+  std::string server_name;  // clients: the name to verify in servers' certificates ("" = the host)
+};
+struct TlsConfig {
+  bool present = false;    // a [tls] table was written (not a key)
+  bool enabled = true;     // false: the table is kept but everything is plaintext
+  bool insecure = false;   // allow plaintext listeners off loopback (each prints a WARNING)
+  TlsRoleFiles files;      // the table's own ca, cert, key, server_name
+  TlsRoleFiles worker, balancer;
+  // The files `role` ("client", "worker", "balancer") uses: its keys, else the
+  // table's; empty when TLS is off.
+  TlsFiles for_role(std::string_view role) const;
+  bool on() const noexcept { return present && enabled; }
+};
+
 // [task]: the `task` path's tasks (seed 003): the type mix and what each type does, docs/tasks.md.
 struct TaskConfig {
   double query_weight = 3.0;   // one query of the [query] mix on the worker (heavy by default)
@@ -215,6 +236,7 @@ struct Scenario {
   std::vector<FaultSpec> faults;  // applied in each path's run; undone before the next path
   std::vector<PathSpec> paths;
   AgentsConfig agents;
+  TlsConfig tls;
   std::vector<Objective> objectives;  // [slo] then --fail-if, in that order
 };
 

@@ -300,6 +300,7 @@ const Field<Scenario> kScenarioFields[] = {
     table<&Scenario::knee>("knee", kKneeTable).omitted_when([](const Scenario& s) { return !s.knee.enabled; }),
     table<&Scenario::agents>("agents", kAgentsTable).omitted_when([](const Scenario& s) { return s.agents.endpoints.empty(); }),
     table<&Scenario::task>("task", kTaskTable),
+    table<&Scenario::tls>("tls", tls_table()).omitted_when([](const Scenario& s) { return !s.tls.present; }),
 };
 
 constexpr std::array<Choice<FaultAction>, 8> kFaultActions{{{"kill_worker", FaultAction::kill_worker},

@@ -21,4 +21,8 @@ std::span<const Field<Scenario>> top_level_fields();
 std::span<const Field<FaultSpec>> fault_fields();  // one [[fault]]
 std::span<const Field<PathSpec>> path_fields();    // one [[path]]
 
+// [tls] and its role tables (schema_tls.cpp): files resolved and checked readable, and every
+// identity in use has ca, cert and key.
+const TableSpec<TlsConfig>& tls_table();
+
 }  // namespace pathbench::scenario_fields

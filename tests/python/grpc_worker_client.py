@@ -24,6 +24,9 @@ Stubs: `protoc` with `grpc_python_plugin` (Debian: protobuf-compiler, protobuf-c
 else `python3 -m grpc_tools.protoc` when grpc_tools is importable.
 Runtime: Debian python3-grpcio and python3-protobuf.
 
+With --tls-ca (and --tls-cert/--tls-key for mutual TLS) the channel is grpc.secure_channel with
+grpc.ssl_channel_credentials: the worker's TLS is checked by grpcio's own TLS stack.
+
 Exit status: 0 all checks passed, 1 a check failed, 2 the client could not run (bad
 arguments, worker unreachable or not starting), 77 a dependency is missing (grpcio, protobuf,
 or a stub generator): ctest's SKIP_RETURN_CODE.
@@ -126,7 +129,7 @@ def heavy_params(variant):
 
 
 class Client:
-    def __init__(self, address, stubs_dir, oracle):
+    def __init__(self, address, stubs_dir, oracle, tls=None):
         sys.path.insert(0, stubs_dir)
         import grpc  # noqa: E402  (after the path is set, with the generated modules)
         self.grpc = grpc
@@ -134,7 +137,10 @@ class Client:
         pb_grpc = importlib.import_module("pathbench_pb2_grpc")
         self.health_pb = importlib.import_module("health_pb2")
         health_grpc = importlib.import_module("health_pb2_grpc")
-        self.channel = grpc.insecure_channel(address)
+        if tls is None:
+            self.channel = grpc.insecure_channel(address)
+        else:
+            self.channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(*tls))
         try:
             grpc.channel_ready_future(self.channel).result(timeout=DEADLINE_S)
         except grpc.FutureTimeoutError:
@@ -300,6 +306,9 @@ def main():
     parser.add_argument("--db", help="the sales database the worker serves, to check answers against")
     parser.add_argument("--spawn", nargs=argparse.REMAINDER, metavar="COMMAND",
                         help="start this server first and use the host:port it prints")
+    parser.add_argument("--tls-ca", help="PEM CA: connect over TLS, verifying the server against it")
+    parser.add_argument("--tls-cert", help="PEM certificate chain to present (mutual TLS, with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     args = parser.parse_args()
     if (args.address == "-") != bool(args.spawn):
         parser.error("pass ADDRESS, or - together with --spawn COMMAND")
@@ -316,7 +325,15 @@ def main():
             if args.spawn:
                 spawned = Spawned(args.spawn)
                 address = spawned.address
-            Client(address, stubs_dir, oracle).run()
+            tls = None
+            if args.tls_ca:
+                def read(path):
+                    if path is None:
+                        return None
+                    with open(path, "rb") as f:
+                        return f.read()
+                tls = (read(args.tls_ca), read(args.tls_key), read(args.tls_cert))
+            Client(address, stubs_dir, oracle, tls).run()
         if spawned is not None:
             code, spawned = spawned.stop(), None
             print(f"server stopped by SIGTERM, exit code {code}")
