@@ -12,6 +12,8 @@
 #include "cli/options.h"
 #include "cli/profile.h"
 #include "core/host_port.h"
+#include "db/durability.h"
+#include "db/pg_connection.h"
 #include "report/metrics.h"
 #include "roles/balancer.h"
 #include "roles/echo_server.h"
@@ -86,6 +88,8 @@ int serve_main(std::span<const std::string> args) {
       "request-queue", po::value<std::string>()->default_value("pathbench.requests"), "worker: the queue (NATS: subject) to consume")(
       "consumers", po::value<int>(), "worker: consumer threads on the request queue, like [broker] consumers (default: --threads)")(
       "prefetch", po::value<int>(), "worker: unacknowledged deliveries per consumer, like [broker] prefetch (default 16)")(
+      "task-busy-timeout", po::value<std::string>(), "worker: how long a write to the tasks database waits for its lock, like [task] busy_timeout (default 1s)")(
+      "durability", po::value<std::string>()->default_value("full"), "worker: what a committed task write survives, like [database] durability: full, normal or off (docs/database.md)")(
       "workers", po::value<std::string>(), "balancer: comma-separated host:port of the workers")(
       "worker-ws", po::value<std::string>(), "balancer: comma-separated host:port of the workers' WebSocket fronts, same order (enables its WebSocket front)")(
       "policy", po::value<std::string>()->default_value("least_outstanding"), "balancer: least_outstanding, p2c or round_robin")(
@@ -141,6 +145,12 @@ int serve_main(std::span<const std::string> args) {
       o.threads = vm["threads"].as<int>();
       o.id = vm["id"].as<std::string>();
       if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
+      o.task_busy_timeout_ns = duration_option(vm, "task-busy-timeout", o.task_busy_timeout_ns);
+      o.task_durability = vm["durability"].as<std::string>();
+      if (o.task_durability != "full" && o.task_durability != "normal" && o.task_durability != "off")
+        throw po::error(fmt::format("--durability: expected full, normal or off, found \"{}\"", o.task_durability));
+      // A server pathbench did not start: the session setting, as a run does (runner/database.cpp).
+      if (is_postgres_url(o.db_path.native())) o.db_path = postgres_session_url(o.db_path.native(), o.task_durability);
       o.ws_listen = ws_listen_option(vm, "127.0.0.1:50062");
       WorkerServer worker(o);
       std::unique_ptr<QueueWorker> consumer;

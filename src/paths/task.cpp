@@ -185,7 +185,8 @@ class TaskInstance final : public PathInstance {
       : scenario_(scenario), spec_(spec), targets_(std::move(targets)) {
     // Unique per path run, readable in the table: scenario, label, UTC time, process id.
     run_id_ = fmt::format("{}/{}/{}/{}", scenario.name, spec.label, utc_timestamp(true), ::getpid());
-    where_ = task_store_location(scenario.database.path, static_cast<int>(scenario.task.busy_timeout_ns / kNanosPerMilli));
+    where_ = task_store_location(scenario.database.path, static_cast<int>(scenario.task.busy_timeout_ns / kNanosPerMilli),
+                                 scenario.database.durability);
     const std::array<double, 3> weights{scenario.task.query_weight, scenario.task.cpu_weight, scenario.task.write_weight};
     kind_of_type_.fill(0);
     for (std::size_t t = 0; t < weights.size(); ++t) {

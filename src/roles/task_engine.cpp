@@ -152,7 +152,7 @@ void TaskEngine::run(Call& call, ThreadState& state) {
   try {
     if (!state.store) {
       state.store = open_task_store(task_store_location(
-          options_.db_path, static_cast<int>(options_.task_busy_timeout_ns / kNanosPerMilli)));
+          options_.db_path, static_cast<int>(options_.task_busy_timeout_ns / kNanosPerMilli), options_.task_durability));
     }
     const std::int64_t now_us = unix_us();
     const std::int64_t lease_us = std::max<std::int64_t>(1, request.lease_ns() / 1000);

@@ -48,6 +48,8 @@ struct WorkerOptions {
   std::int64_t ws_max_message_bytes = 1 << 20;  // larger messages close that connection with 1009
   // The Task RPC (roles/task_engine.h): how long a write to the tasks database waits for its lock.
   Nanos task_busy_timeout_ns = 1 * kNanosPerSecond;
+  // ... and what its commits survive on SQLite ([database] durability: full | normal | off).
+  std::string task_durability = "full";
 };
 
 // Every received request is counted once in received and, once answered, once in one of the

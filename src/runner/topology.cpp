@@ -72,6 +72,7 @@ WorkerOptions Topology::worker_options(int index) const {
   o.threads = scenario_.workers.threads;
   o.max_queue = scenario_.workers.max_queue;
   o.task_busy_timeout_ns = scenario_.task.busy_timeout_ns;
+  o.task_durability = scenario_.database.durability;
   return o;
 }
 
