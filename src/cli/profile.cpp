@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <dlfcn.h>
 
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <system_error>
 
 #if PATHBENCH_HAVE_PROFILER
@@ -155,6 +158,134 @@ std::vector<std::string> CpuProfiler::render() const {
       notes.push_back(fmt::format("profile: google-pprof --text failed on {} (too few samples?)", prof.string()));
     if (have_dot && run_into({"google-pprof", "--svg", self, prof.string()}, svg))
       notes.push_back(fmt::format("profile: {} (call graph)", svg.string()));
+  }
+  return notes;
+}
+
+namespace {
+
+// tcmalloc's heap profiler (gperftools/heap-profiler.h), found in the process: present only when
+// libtcmalloc is its allocator.
+struct HeapApi {
+  void (*start)(const char*) = nullptr;
+  void (*stop)() = nullptr;
+  void (*dump)(const char*) = nullptr;
+  explicit operator bool() const noexcept { return start && stop && dump; }
+};
+
+HeapApi heap_api() {
+  HeapApi api;
+  api.start = reinterpret_cast<void (*)(const char*)>(dlsym(RTLD_DEFAULT, "HeapProfilerStart"));
+  api.stop = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "HeapProfilerStop"));
+  api.dump = reinterpret_cast<void (*)(const char*)>(dlsym(RTLD_DEFAULT, "HeapProfilerDump"));
+  return api;
+}
+
+constexpr const char* kReexecMarker = "PATHBENCH_HEAP_PROFILE_REEXEC";
+
+}  // namespace
+
+std::string reexec_with_tcmalloc() {
+  if (std::getenv(kReexecMarker)) {
+    // The re-executed process: tcmalloc is in (or the preload failed); children get no preload.
+    unsetenv("LD_PRELOAD");
+    unsetenv(kReexecMarker);
+    return heap_api() ? "" : "--heap-profile: tcmalloc was preloaded but its heap profiler is not in the process";
+  }
+  if (heap_api()) return "";
+  std::string library;
+  for (const char* candidate : {"/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", "/usr/lib/aarch64-linux-gnu/libtcmalloc.so.4",
+                                "/usr/lib/libtcmalloc.so.4"})
+    if (access(candidate, R_OK) == 0) library = candidate;
+  if (library.empty()) return "--heap-profile: libtcmalloc.so.4 not found (Debian package libgoogle-perftools4): no heap profile";
+  std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> argv;
+  for (std::string arg; std::getline(cmdline, arg, '\0');) argv.push_back(arg);
+  if (argv.empty()) return "--heap-profile: cannot read /proc/self/cmdline";
+  std::vector<char*> pointers;
+  for (auto& a : argv) pointers.push_back(a.data());
+  pointers.push_back(nullptr);
+  const char* preload = std::getenv("LD_PRELOAD");
+  setenv("LD_PRELOAD", (preload && *preload ? library + ":" + preload : library).c_str(), 1);
+  setenv(kReexecMarker, "1", 1);
+  // Dumps only when asked (at each path's end), not every 1 GB allocated / 100 MB in use.
+  setenv("HEAP_PROFILE_ALLOCATION_INTERVAL", "0", 1);
+  setenv("HEAP_PROFILE_INUSE_INTERVAL", "0", 1);
+  std::fflush(stdout);
+  execv("/proc/self/exe", pointers.data());
+  const std::string why = std::strerror(errno);
+  unsetenv(kReexecMarker);
+  preload ? setenv("LD_PRELOAD", preload, 1) : unsetenv("LD_PRELOAD");
+  return "--heap-profile: cannot re-execute with tcmalloc: " + why;
+}
+
+HeapProfiler::HeapProfiler(std::filesystem::path dir) : dir_(std::move(dir)) {
+  if (!heap_api()) problems_.push_back("--heap-profile: tcmalloc's heap profiler is not in this process: no heap profile");
+}
+
+HeapProfiler::~HeapProfiler() { stop(); }
+
+void HeapProfiler::start(const std::string& name) {
+  const HeapApi api = heap_api();
+  std::lock_guard lock(mu_);
+  if (!api) return;
+  if (!current_.empty()) {
+    api.dump("end");
+    api.stop();
+  }
+  current_ = name;
+  names_.push_back(safe_name(name));
+  api.start((dir_ / fmt::format("heap_{}", names_.back())).c_str());
+}
+
+void HeapProfiler::stop() {
+  const HeapApi api = heap_api();
+  std::lock_guard lock(mu_);
+  if (api && !current_.empty()) {
+    api.dump("end");
+    api.stop();
+  }
+  current_.clear();
+}
+
+std::string HeapProfiler::current() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+std::vector<std::string> HeapProfiler::render() const {
+  std::vector<std::string> notes;
+  std::vector<std::string> names;
+  {
+    std::lock_guard lock(mu_);
+    names = names_;
+  }
+  if (names.empty()) return notes;
+  const bool pprof = on_path("google-pprof");
+  if (!pprof) notes.push_back("heap profile: google-pprof is missing (Debian package google-perftools): no top functions");
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  for (const auto& name : names) {
+    // The last dump of this profile: heap_<name>.NNNN.heap, highest NNNN.
+    std::filesystem::path last;
+    for (auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      const std::string file = entry.path().filename().string();
+      if (file.rfind("heap_" + name + ".", 0) == 0 && entry.path().extension() == ".heap" &&
+          file.size() == name.size() + 15 && (last.empty() || entry.path() > last))
+        last = entry.path();
+    }
+    if (last.empty()) {
+      notes.push_back(fmt::format("heap profile: no dump of {} was written", name));
+      continue;
+    }
+    notes.push_back(fmt::format("heap profile: {}", last.string()));
+    if (!pprof) continue;
+    const std::filesystem::path inuse = dir_ / fmt::format("heap_{}.top.txt", name),
+                                alloc = dir_ / fmt::format("heap_{}.alloc.top.txt", name);
+    if (run_into({"google-pprof", "--text", "--inuse_space", self, last.string()}, inuse))
+      notes.push_back(fmt::format("heap profile: {} (in use at the end)", inuse.string()));
+    if (run_into({"google-pprof", "--text", "--alloc_space", self, last.string()}, alloc))
+      notes.push_back(fmt::format("heap profile: {} (allocated during the path)", alloc.string()));
   }
   return notes;
 }

@@ -48,4 +48,41 @@ class CpuProfiler {
   std::vector<std::string> problems_;
 };
 
+// Heap profiles (`pathbench run --profile --heap-profile`), with tcmalloc's heap profiler. It
+// needs tcmalloc as the process's allocator, and pathbench keeps glibc's malloc: only a profiled
+// run changes allocator, by re-executing itself with libtcmalloc preloaded (below).
+//
+// reexec_with_tcmalloc(): when tcmalloc's heap profiler is not in the process yet, execv()s
+// /proc/self/exe with the same arguments and LD_PRELOAD=<libtcmalloc.so.4> (the same process id:
+// no child to stop) and does not return; in the re-executed process (or when it cannot: no
+// libtcmalloc, Debian package libgoogle-perftools4) it returns "" / the reason. The re-executed
+// process removes its LD_PRELOAD again, so the servers and tools it starts keep their allocator.
+// Call it before any thread starts.
+std::string reexec_with_tcmalloc();
+
+class HeapProfiler {
+ public:
+  // Profiles go to `dir` (which must exist) as heap_<name>.NNNN.heap (tcmalloc's numbering).
+  explicit HeapProfiler(std::filesystem::path dir);
+  ~HeapProfiler();  // stop()
+  HeapProfiler(const HeapProfiler&) = delete;
+  HeapProfiler& operator=(const HeapProfiler&) = delete;
+  // As CpuProfiler's: the in-use heap at stop() is dumped (heap_<name>.0001.heap) and the
+  // profiler stopped; start() of another name stops the current one first. Any thread.
+  void start(const std::string& name);
+  void stop();
+  std::string current() const;
+  // heap_<name>.top.txt (google-pprof --text --inuse_space of the last dump) and
+  // heap_<name>.alloc.top.txt (--alloc_space: every allocation since start) per profile.
+  std::vector<std::string> render() const;
+  const std::vector<std::string>& problems() const noexcept { return problems_; }
+
+ private:
+  std::filesystem::path dir_;
+  mutable std::mutex mu_;
+  std::string current_;
+  std::vector<std::string> names_;  // safe names of the profiles started
+  std::vector<std::string> problems_;
+};
+
 }  // namespace pathbench::cli

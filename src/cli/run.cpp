@@ -94,7 +94,9 @@ int run_main(std::span<const std::string> args) {
       "after the run, e.g. 60s (Ctrl-C ends it sooner)")(
 
       "profile", po::bool_switch(), "write a CPU profile of the whole process per path over its measured phases "
-      "(profile_PATH.prof, with .top.txt and .svg from google-pprof) into the results folder");
+      "(profile_PATH.prof, with .top.txt and .svg from google-pprof) into the results folder")(
+      "heap-profile", po::bool_switch(), "write a heap profile per path the same way (heap_PATH.NNNN.heap, with "
+      ".top.txt): pathbench re-executes itself with libtcmalloc preloaded for this run only");
   po::options_description all;
   all.add(visible).add_options()("scenario", po::value<std::string>(), "");
   po::positional_options_description positional;
@@ -103,6 +105,8 @@ int run_main(std::span<const std::string> args) {
   if (int code = parse_options(args, all, positional, vm, visible, "\nrequest paths:\n" + registered_paths_help());
       code >= 0)
     return code;
+  std::string heap_problem;
+  if (vm["heap-profile"].as<bool>()) heap_problem = reexec_with_tcmalloc();  // returns in the tcmalloc process
   if (!vm.count("scenario")) {
     fmt::print(stderr, "pathbench run: name a scenario, e.g. pathbench run quickstart (pathbench scenarios lists them)\n");
     return kExitBadInput;
@@ -241,10 +245,18 @@ int run_main(std::span<const std::string> args) {
     profiler = std::make_unique<CpuProfiler>(dir);
     for (auto& problem : profiler->problems()) fmt::print(stderr, "{}\n", problem);
   }
+  std::unique_ptr<HeapProfiler> heap_profiler;
+  if (vm["heap-profile"].as<bool>()) {
+    if (!heap_problem.empty()) fmt::print(stderr, "{}\n", heap_problem);
+    heap_profiler = std::make_unique<HeapProfiler>(dir);
+    if (heap_problem.empty())
+      for (auto& problem : heap_profiler->problems()) fmt::print(stderr, "{}\n", problem);
+  }
   // A path's profile starts as its last warm-up second ends and stops at its drain.
   const std::int64_t warmup_s = (scenario.load.warmup_ns + kNanosPerSecond - 1) / kNanosPerSecond;
-  if (progress || metrics_server || ui || profiler)
-    observer.second = [&progress, &metrics, &ui, live = metrics_server != nullptr, profile = profiler.get(), warmup_s](
+  if (progress || metrics_server || ui || profiler || heap_profiler)
+    observer.second = [&progress, &metrics, &ui, live = metrics_server != nullptr, profile = profiler.get(),
+                       heap = heap_profiler.get(), warmup_s](
                           const std::string& path, const IntervalRow& row, const IntervalBucket& bucket, double total_s) {
       if (progress) progress(path, row, total_s);
       if (live) metrics.add_second(path, bucket);
@@ -252,6 +264,10 @@ int run_main(std::span<const std::string> args) {
       if (profile) {
         if (row.phase == "drain") profile->stop();
         else if (row.second + 1 >= warmup_s && profile->current() != path) profile->start(path);
+      }
+      if (heap) {
+        if (row.phase == "drain") heap->stop();
+        else if (row.second + 1 >= warmup_s && heap->current() != path) heap->start(path);
       }
     };
 
@@ -263,6 +279,7 @@ int run_main(std::span<const std::string> args) {
 
   RunResult result = run_scenario(scenario, g_stop, observer);
   if (profiler) profiler->stop();
+  if (heap_profiler) heap_profiler->stop();
   result.command_line = join_args(args);
   // The table first: when a result file cannot be written, the numbers still reach the user.
   if (!quiet && terminal) fmt::print("\r\033[K");
@@ -280,6 +297,8 @@ int run_main(std::span<const std::string> args) {
     if (profiler_built_in() && profiler->written().empty())
       fmt::print(stderr, "--profile: no path ran long enough to be profiled\n");
   }
+  if (heap_profiler)
+    for (auto& note : heap_profiler->render()) fmt::print("{}\n", note);
   if (!vm["no-charts"].as<bool>()) {
     std::string why_not;
     if (auto tool = find_chart_tool(why_not)) {

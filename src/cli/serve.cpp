@@ -14,11 +14,14 @@
 #include "cli/tls_options.h"
 #include "net/tls_policy.h"
 #include "core/host_port.h"
+#include "db/durability.h"
+#include "db/pg_connection.h"
 #include "report/metrics.h"
 #include "roles/balancer.h"
 #include "roles/echo_server.h"
 #include "roles/queue_worker.h"
 #include "roles/task_engine.h"
+#include "roles/task_queue_worker.h"
 #include "roles/worker.h"
 #include "scenario/scenario.h"
 
@@ -83,11 +86,13 @@ int serve_main(std::span<const std::string> args) {
       "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo, broker: I/O threads")(
       "id", po::value<std::string>()->default_value("worker-0"), "worker: its name in replies")(
       "ws-listen", po::value<std::string>(), "worker, balancer: host:port of the WebSocket front (worker 127.0.0.1:50062, balancer 127.0.0.1:50061; \"off\" for none)")(
-      "broker-url", po::value<std::string>(), "worker: also consume queue-path requests from this broker (tcp://, amqp://, nats://)")(
+      "broker-url", po::value<std::string>(), "worker: also consume queue-path requests (and task-path tasks, from REQUEST_QUEUE.tasks) from this broker (tcp://, amqp://, nats://)")(
       "broker-kind", po::value<std::string>(), "worker: embedded, rabbitmq or nats (default: from the --broker-url scheme)")(
       "request-queue", po::value<std::string>()->default_value("pathbench.requests"), "worker: the queue (NATS: subject) to consume")(
       "consumers", po::value<int>(), "worker: consumer threads on the request queue, like [broker] consumers (default: --threads)")(
       "prefetch", po::value<int>(), "worker: unacknowledged deliveries per consumer, like [broker] prefetch (default 16)")(
+      "task-busy-timeout", po::value<std::string>(), "worker: how long a write to the tasks database waits for its lock, like [task] busy_timeout (default 1s)")(
+      "durability", po::value<std::string>()->default_value("full"), "worker: what a committed task write survives, like [database] durability: full, normal or off (docs/database.md)")(
       "workers", po::value<std::string>(), "balancer: comma-separated host:port of the workers")(
       "worker-ws", po::value<std::string>(), "balancer: comma-separated host:port of the workers' WebSocket fronts, same order (enables its WebSocket front)")(
       "policy", po::value<std::string>()->default_value("least_outstanding"), "balancer: least_outstanding, p2c or round_robin")(
@@ -150,9 +155,16 @@ int serve_main(std::span<const std::string> args) {
       o.threads = vm["threads"].as<int>();
       o.id = vm["id"].as<std::string>();
       if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
+      o.task_busy_timeout_ns = duration_option(vm, "task-busy-timeout", o.task_busy_timeout_ns);
+      o.task_durability = vm["durability"].as<std::string>();
+      if (o.task_durability != "full" && o.task_durability != "normal" && o.task_durability != "off")
+        throw po::error(fmt::format("--durability: expected full, normal or off, found \"{}\"", o.task_durability));
+      // A server pathbench did not start: the session setting, as a run does (runner/database.cpp).
+      if (is_postgres_url(o.db_path.native())) o.db_path = postgres_session_url(o.db_path.native(), o.task_durability);
       o.ws_listen = ws_listen_option(vm, "127.0.0.1:50062");
       WorkerServer worker(o);
       std::unique_ptr<QueueWorker> consumer;
+      std::unique_ptr<TaskQueueWorker> task_consumer;  // the task path's queue route
       if (vm.count("broker-url")) {
         QueueWorkerOptions q;
         q.id = o.id;
@@ -185,9 +197,17 @@ int serve_main(std::span<const std::string> args) {
         fmt::print("{} consuming {} from {} ({}; {} consumers, prefetch {}, max_pending {})\n", o.id,
                    q.endpoint.request_queue, redact_urls(url), q.endpoint.kind, q.threads, q.endpoint.prefetch,
                    q.endpoint.max_pending);
+        // Tasks sent through the broker (kind = "task", via = "queue") come on the task queue
+        // beside it: as many consumers, this worker's task settings (roles/task_queue_worker.h).
+        mq::Endpoint tasks = q.endpoint;
+        tasks.request_queue = task_queue_name(q.endpoint.request_queue);
+        task_consumer = std::make_unique<TaskQueueWorker>(o, tasks, q.threads);
+        fmt::print("{} consuming tasks from {} ({} consumers)\n", o.id, tasks.request_queue, q.threads);
       }
       auto metrics = metrics_server(vm, [&] {
-        return workers_exposition({{o.id, worker.stats()}}) + tasks_exposition({{o.id, worker.task_stats()}});
+        std::vector<std::pair<std::string, TaskEngineStats>> tasks{{o.id, worker.task_stats()}};
+        if (task_consumer) tasks.emplace_back(o.id + "-queue", task_consumer->task_stats());
+        return workers_exposition({{o.id, worker.stats()}}) + tasks_exposition(tasks);
       });
       fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
                  worker.address(), redact_urls(o.db_path.string()));
@@ -196,6 +216,7 @@ int serve_main(std::span<const std::string> args) {
       int signal = wait_for_stop_signal();
       fmt::print("{}: signal {}, draining\n", o.id, signal);
       consumer.reset();  // stop taking queued requests before draining the rest
+      task_consumer.reset();
       worker.drain();
       return kExitOk;
     }

@@ -148,6 +148,15 @@ class PgTaskStore final : public TaskStore {
     return counts;
   }
 
+  std::string durability_in_effect() override {
+    auto show = [this](const char* sql) {
+      PgResult r(PQexec(pg_.get(), sql));
+      if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) fail(r.get(), "show");
+      return std::string(PQgetvalue(r.get(), 0, 0));
+    };
+    return fmt::format("fsync={} synchronous_commit={}", show("SHOW fsync"), show("SHOW synchronous_commit"));
+  }
+
  private:
   PgResult run_prepared(const Statement& s, std::initializer_list<const char*> params, const char* what) {
     const char* values[8];

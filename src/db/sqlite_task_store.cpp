@@ -1,5 +1,5 @@
-// The SQLite TaskStore: WAL (readers never wait for the writer), synchronous = NORMAL (a commit
-// survives a crash of pathbench, not a power loss: docs/tasks.md), and every write in a
+// The SQLite TaskStore: WAL (readers never wait for the writer), synchronous from [database]
+// durability (FULL / NORMAL / OFF: what a commit survives, docs/database.md), and every write in a
 // BEGIN IMMEDIATE transaction so it takes the write lock up front, where the busy handler can
 // wait for it (a deferred transaction that upgrades later would fail without waiting).
 #include <fmt/format.h>
@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "db/durability.h"
 #include "db/sqlite_handle.h"
 #include "db/task_store.h"
 #include "db/task_store_open.h"
@@ -65,14 +66,13 @@ bool is_busy(int rc) noexcept {
 
 class SqliteTaskStore final : public TaskStore {
  public:
-  SqliteTaskStore(const std::filesystem::path& file, int busy_timeout_ms) : file_(file) {
+  SqliteTaskStore(const std::filesystem::path& file, int busy_timeout_ms, std::string_view durability) : file_(file) {
     std::string why;
     db_ = SqliteConnection::open(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, why);
     if (!db_) throw TaskStoreError(fmt::format("cannot open tasks database {}: {}", file.string(), why));
     busy_.timeout_ns = static_cast<Nanos>(std::max(busy_timeout_ms, 0)) * kNanosPerMilli;
     sqlite3_busy_handler(db_.get(), &busy_handler, &busy_);
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
+    exec(sqlite_durability_pragmas(durability));
     exec(kSchema);
     begin_ = prepare("BEGIN IMMEDIATE");
     commit_ = prepare("COMMIT");
@@ -184,6 +184,17 @@ class SqliteTaskStore final : public TaskStore {
     return counts;
   }
 
+  std::string durability_in_effect() override {
+    auto pragma = [this](const char* sql) {
+      SqliteStatement s = prepare(sql);
+      std::string value = sqlite3_step(s.get()) == SQLITE_ROW && sqlite3_column_text(s.get(), 0)
+                              ? reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0))
+                              : "?";
+      return value;
+    };
+    return fmt::format("journal_mode={} synchronous={}", pragma("PRAGMA journal_mode"), pragma("PRAGMA synchronous"));
+  }
+
  private:
   // BEGIN IMMEDIATE ... COMMIT; rolled back when left without commit() (an exception).
   class Transaction {
@@ -248,8 +259,9 @@ class SqliteTaskStore final : public TaskStore {
 
 }  // namespace
 
-std::unique_ptr<TaskStore> open_sqlite_task_store(const std::filesystem::path& file, int busy_timeout_ms) {
-  return std::make_unique<SqliteTaskStore>(file, busy_timeout_ms);
+std::unique_ptr<TaskStore> open_sqlite_task_store(const std::filesystem::path& file, int busy_timeout_ms,
+                                                  std::string_view durability) {
+  return std::make_unique<SqliteTaskStore>(file, busy_timeout_ms, durability);
 }
 
 }  // namespace pathbench

@@ -29,9 +29,11 @@ std::string TaskStoreLocation::display() const {
   return backend == "postgres" ? redact_urls(postgres_url) : sqlite_file.string();
 }
 
-TaskStoreLocation task_store_location(const std::filesystem::path& database, int busy_timeout_ms) {
+TaskStoreLocation task_store_location(const std::filesystem::path& database, int busy_timeout_ms,
+                                      const std::string& durability) {
   TaskStoreLocation where;
   where.busy_timeout_ms = busy_timeout_ms;
+  where.durability = durability;
   if (is_postgres_url(database.native())) {
     where.backend = "postgres";
     where.postgres_url = database.native();
@@ -42,7 +44,7 @@ TaskStoreLocation task_store_location(const std::filesystem::path& database, int
 }
 
 std::unique_ptr<TaskStore> open_task_store(const TaskStoreLocation& where) {
-  if (where.backend == "sqlite") return open_sqlite_task_store(where.sqlite_file, where.busy_timeout_ms);
+  if (where.backend == "sqlite") return open_sqlite_task_store(where.sqlite_file, where.busy_timeout_ms, where.durability);
   if (where.backend == "postgres") return open_postgres_task_store(where.postgres_url);
   throw TaskStoreError(fmt::format("tasks database backend '{}' is not supported by this build (only sqlite)", where.backend));
 }

@@ -43,10 +43,16 @@ class TaskStore {
   virtual std::int64_t reclaim_expired(std::string_view run_id, std::int64_t now_unix_us) = 0;
   // Rows of run_id by state.
   virtual TaskCounts audit(std::string_view run_id) = 0;
+  // The durability setting this connection runs with, read back from the database:
+  // SQLite "journal_mode=wal synchronous=2" (PRAGMA values: 0 OFF, 1 NORMAL, 2 FULL);
+  // PostgreSQL "fsync=on synchronous_commit=off" (SHOW). For tests and messages.
+  virtual std::string durability_in_effect() = 0;
 };
 
-// SQLite (WAL, busy timeout busy_timeout_ms), creating the tables when absent.
-std::unique_ptr<TaskStore> open_sqlite_task_store(const std::filesystem::path& file, int busy_timeout_ms);
+// SQLite (WAL, busy timeout busy_timeout_ms, synchronous from `durability`: full | normal | off,
+// db/durability.h), creating the tables when absent.
+std::unique_ptr<TaskStore> open_sqlite_task_store(const std::filesystem::path& file, int busy_timeout_ms,
+                                                  std::string_view durability = "full");
 // PostgreSQL at `conninfo` (a postgresql:// URL), creating the tables when absent.
 std::unique_ptr<TaskStore> open_postgres_task_store(const std::string& conninfo);
 

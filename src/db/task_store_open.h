@@ -27,14 +27,18 @@ struct TaskStoreLocation {
   std::filesystem::path sqlite_file;   // backend sqlite
   int busy_timeout_ms = 1000;          // sqlite: how long a write waits for the lock
   std::string postgres_url;            // backend postgres: the server's postgresql:// URL
+  // sqlite: [database] durability, full | normal | off -> synchronous FULL / NORMAL / OFF (WAL
+  // either way; db/durability.h). PostgreSQL's is in its server settings or its URL already.
+  std::string durability = "full";
   // For results and messages: the file, or the URL with its password redacted.
   std::string display() const;
 };
 
 // Where the tasks of a run against `database` live: a postgresql:// URL (the [database] path once
 // the runner has made a PostgreSQL server ready) keeps them in that server; a SQLite file keeps
-// them in tasks_file_for(database).
-TaskStoreLocation task_store_location(const std::filesystem::path& database, int busy_timeout_ms);
+// them in tasks_file_for(database), with `durability`.
+TaskStoreLocation task_store_location(const std::filesystem::path& database, int busy_timeout_ms,
+                                      const std::string& durability = "full");
 
 // Opens a store (one per thread). Throws TaskStoreError naming the file, or naming the backend
 // when it is not one this build can open.

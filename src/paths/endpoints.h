@@ -21,6 +21,8 @@ class Endpoints {
   virtual const std::string& balancer_ws_address() = 0;
   // The broker of `kind` (embedded | rabbitmq | nats) with the workers consuming its request queue.
   virtual mq::Endpoint queue_endpoint(const std::string& kind) = 0;
+  // The broker of `kind` with the workers consuming its task queue (the task path's queue route).
+  virtual mq::Endpoint task_queue_endpoint(const std::string& kind) = 0;
   // The run's in-process broker with every front on loopback.
   virtual broker::BrokerServer& broker_server() = 0;
 

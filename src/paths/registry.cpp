@@ -45,6 +45,10 @@ const std::vector<PathInfo>& table() {
        "claim it, do its type's work and mark it done; through the balancer",
        true, &create_task},
       {"task", "direct", "tasks with state, gRPC Task calls straight to the workers", true, &create_task},
+      {"task", "queue",
+       "tasks with state through the message broker ([broker] kind): the task row inserted as received, a TaskRequest "
+       "on the broker's task queue, a queue worker claims it, does the work, marks it done and replies",
+       true, &create_task},
       {"broker", "native",
        "one message published and consumed back through a front of the in-process broker (publish->consume): native protocol",
        false, &create_broker_native},

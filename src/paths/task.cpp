@@ -17,6 +17,8 @@
 #include "measure/load_generator.h"
 #include "pathbench.grpc.pb.h"
 #include "paths/grpc_common.h"
+#include "paths/endpoints.h"
+#include "paths/task_route.h"
 
 namespace pathbench {
 
@@ -24,25 +26,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr std::array<const char*, 3> kTypeNames{"query", "cpu", "write"};  // v1::TaskType order
-
-std::int64_t unix_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// What one client thread's producer did, for the audit. Written by that thread only; read
-// after it has been joined. A failed request's task is remembered (failures only, never on
-// the ok path) so the audit can send it again.
-struct Ledger {
-  std::int64_t inserted = 0, insert_failed = 0, insert_busy = 0;
-  struct Failed {
-    std::int64_t task_id = 0;
-    int type = 0;
-    Query query;
-  };
-  std::vector<Failed> failed;
-};
-
+// The gRPC route's in-flight call.
 struct TaskCall {
   std::optional<grpc::ClientContext> context;
   v1::TaskRequest request;
@@ -50,39 +34,15 @@ struct TaskCall {
   grpc::Status status;
   std::uint32_t slot = 0;
   std::uint64_t id = 0;
-  int type = 0;
   Query query;
 };
 
-// Fills `request` for task `task_id` of `type` (the run's settings from [task]).
-void fill_request(v1::TaskRequest& request, std::int64_t task_id, const std::string& run_id, int type,
-                  const Query& query, const TaskConfig& task) {
-  request.set_task_id(task_id);
-  request.set_run_id(run_id);
-  request.set_type(static_cast<v1::TaskType>(type));
-  if (type == 0) to_proto(query, 0, *request.mutable_query());
-  else request.clear_query();
-  request.set_cpu_us(task.cpu_us);
-  request.set_write_rows(task.write_rows);
-  request.set_lease_ns(task.lease_ns);
-}
-
 class TaskClient final : public PathClient {
  public:
-  TaskClient(asio::io_context& io, CompletionSink& sink, const Scenario& scenario, const PathSpec& spec,
-             const std::vector<std::string>& targets, int thread_index, const std::string& run_id,
-             const TaskStoreLocation& where, const std::array<std::uint8_t, 3>& kind_of_type, Ledger& ledger,
-             std::int64_t first_task_id)
-      : io_(io), sink_(sink), scenario_(scenario), run_id_(run_id), kind_of_type_(kind_of_type), ledger_(ledger),
-        channels_(targets, spec.connections, thread_index),
-        store_(open_task_store(where)),
-        payload_(static_cast<std::size_t>(scenario.task.payload_bytes), 'p'),
-        rng_(scenario.seed * 0x9E3779B97F4A7C15ull + 0x7461736bull + static_cast<std::uint64_t>(thread_index)),
-        next_task_id_(first_task_id) {
-    const TaskConfig& t = scenario.task;
-    cumulative_ = {t.query_weight, t.query_weight + t.cpu_weight, t.query_weight + t.cpu_weight + t.write_weight};
-    ledger_.failed.reserve(1024);
-  }
+  TaskClient(const PathSpec& spec, const std::vector<std::string>& targets, int thread_index, asio::io_context& io,
+             std::unique_ptr<TaskProducer> producer)
+      : io_(io), producer_(std::move(producer)), sink_(producer_->sink()), scenario_(producer_->scenario()),
+        channels_(targets, spec.connections, thread_index) {}
 
   ~TaskClient() override {
     while (outstanding_.load(std::memory_order_acquire) > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -91,29 +51,17 @@ class TaskClient final : public PathClient {
   void start(std::function<void(std::string)> done) override { done(channels_.connect(scenario_.load.deadline_ns)); }
 
   void issue(std::uint32_t slot, std::uint64_t request_id, const Query& query) override {
-    const int type = draw_type();
-    sink_.note_kind(slot, request_id, kind_of_type_[static_cast<std::size_t>(type)]);
-    const std::int64_t task_id = next_task_id_++;
-    try {
-      store_->insert_received(task_id, run_id_, kTypeNames[static_cast<std::size_t>(type)], payload_, unix_us());
-      ++ledger_.inserted;
-    } catch (const TaskStoreBusy&) {
-      ++ledger_.insert_failed;
-      ++ledger_.insert_busy;
-      return sink_.complete(slot, request_id, Outcome::unavailable);
-    } catch (const std::exception&) {
-      ++ledger_.insert_failed;
-      return sink_.complete(slot, request_id, Outcome::server_error);
-    }
     TaskCall* call = acquire();
+    if (!producer_->produce(slot, request_id, query, call->request)) {
+      free_.push_back(call);
+      return;
+    }
     call->slot = slot;
     call->id = request_id;
-    call->type = type;
     call->query = query;
     call->context.emplace();
     call->context->set_deadline(std::chrono::system_clock::now() + std::chrono::nanoseconds(scenario_.load.deadline_ns));
     call->request.set_request_id(request_id);
-    fill_request(call->request, task_id, run_id_, type, query, scenario_.task);
     call->reply.Clear();
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     auto& stub = channels_.stubs[next_++ % channels_.stubs.size()];
@@ -130,13 +78,6 @@ class TaskClient final : public PathClient {
   }
 
  private:
-  int draw_type() {
-    const double u = uniform_unit(rng_) * cumulative_.back();
-    for (int t = 0; t < 3; ++t)
-      if (u < cumulative_[static_cast<std::size_t>(t)]) return t;
-    return cumulative_[2] > cumulative_[1] ? 2 : cumulative_[1] > cumulative_[0] ? 1 : 0;
-  }
-
   TaskCall* acquire() {
     if (free_.empty()) {
       calls_.push_back(std::make_unique<TaskCall>());
@@ -154,7 +95,7 @@ class TaskClient final : public PathClient {
                 call->reply.worker_sql_ns()};
       sink_.complete(call->slot, call->id, outcome, &hops);
     } else {
-      ledger_.failed.push_back({call->request.task_id(), call->type, call->query});
+      producer_->failed(call->request.task_id(), static_cast<int>(call->request.type()), call->query);
       sink_.complete(call->slot, call->id, outcome);
     }
     call->context.reset();
@@ -162,54 +103,26 @@ class TaskClient final : public PathClient {
   }
 
   asio::io_context& io_;
+  std::unique_ptr<TaskProducer> producer_;
   CompletionSink& sink_;
   const Scenario& scenario_;
-  const std::string& run_id_;
-  const std::array<std::uint8_t, 3>& kind_of_type_;
-  Ledger& ledger_;
   ClientChannels channels_;
-  std::unique_ptr<TaskStore> store_;
-  std::string payload_;
-  std::mt19937_64 rng_;
-  std::array<double, 3> cumulative_{};
-  std::int64_t next_task_id_;
   std::vector<std::unique_ptr<TaskCall>> calls_;
   std::vector<TaskCall*> free_;
   std::size_t next_ = 0;
   std::atomic<int> outstanding_{0};
 };
 
-class TaskInstance final : public PathInstance {
+// via = "balancer" | "direct": unary Task calls.
+class GrpcTaskRoute final : public TaskRoute {
  public:
-  TaskInstance(const Scenario& scenario, const PathSpec& spec, std::vector<std::string> targets)
-      : scenario_(scenario), spec_(spec), targets_(std::move(targets)) {
-    // Unique per path run, readable in the table: scenario, label, UTC time, process id.
-    run_id_ = fmt::format("{}/{}/{}/{}", scenario.name, spec.label, utc_timestamp(true), ::getpid());
-    where_ = task_store_location(scenario.database.path, static_cast<int>(scenario.task.busy_timeout_ns / kNanosPerMilli));
-    const std::array<double, 3> weights{scenario.task.query_weight, scenario.task.cpu_weight, scenario.task.write_weight};
-    kind_of_type_.fill(0);
-    for (std::size_t t = 0; t < weights.size(); ++t) {
-      if (weights[t] <= 0) continue;
-      kind_of_type_[t] = static_cast<std::uint8_t>(kinds_.size());
-      kinds_.emplace_back(kTypeNames[t]);
-    }
-    // Opening one store here creates the tables before any client races to, and fails the path
-    // early, with the file's name, when the tasks database cannot be opened.
-    open_task_store(where_);
-  }
+  GrpcTaskRoute(const Scenario& scenario, const PathSpec& spec, const std::string& run_id,
+                std::vector<std::string> targets)
+      : scenario_(scenario), spec_(spec), run_id_(run_id), targets_(std::move(targets)) {}
 
-  std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, int thread_index) override {
-    Ledger* ledger;
-    std::int64_t first_task_id;
-    {
-      std::lock_guard lock(mu_);
-      ledgers_.push_back(std::make_unique<Ledger>());
-      ledger = ledgers_.back().get();
-      // Every client ever made (a knee search makes a set per probe) numbers its tasks apart.
-      first_task_id = static_cast<std::int64_t>(ledgers_.size()) << 40;
-    }
-    return std::make_unique<TaskClient>(io, sink, scenario_, spec_, targets_, thread_index, run_id_, where_,
-                                        kind_of_type_, *ledger, first_task_id);
+  std::unique_ptr<PathClient> make_client(asio::io_context& io, std::unique_ptr<TaskProducer> producer,
+                                          int thread_index) override {
+    return std::make_unique<TaskClient>(spec_, targets_, thread_index, io, std::move(producer));
   }
 
   std::string endpoint() const override {
@@ -217,6 +130,59 @@ class TaskInstance final : public PathInstance {
     for (auto& t : targets_) joined += (joined.empty() ? "" : ",") + t;
     return "grpc://" + joined;
   }
+
+  std::vector<const TaskLedger::Failed*> redeliver(const std::vector<const TaskLedger::Failed*>& pending,
+                                                   std::int64_t& done, Nanos give_up_ns) override;
+
+ private:
+  const Scenario& scenario_;
+  const PathSpec& spec_;
+  const std::string& run_id_;
+  std::vector<std::string> targets_;
+  std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
+  std::size_t redelivery_round_ = 0;
+};
+
+class TaskInstance final : public PathInstance {
+ public:
+  // `route` is made by make_route(run_id) once the run id is known.
+  TaskInstance(const Scenario& scenario, const PathSpec& spec,
+               const std::function<std::unique_ptr<TaskRoute>(const std::string& run_id)>& make_route)
+      : scenario_(scenario) {
+    // Unique per path run, readable in the table: scenario, label, UTC time, process id.
+    run_id_ = fmt::format("{}/{}/{}/{}", scenario.name, spec.label, utc_timestamp(true), ::getpid());
+    where_ = task_store_location(scenario.database.path, static_cast<int>(scenario.task.busy_timeout_ns / kNanosPerMilli),
+                                 scenario.database.durability);
+    const std::array<double, 3> weights{scenario.task.query_weight, scenario.task.cpu_weight, scenario.task.write_weight};
+    kind_of_type_.fill(0);
+    for (std::size_t t = 0; t < weights.size(); ++t) {
+      if (weights[t] <= 0) continue;
+      kind_of_type_[t] = static_cast<std::uint8_t>(kinds_.size());
+      kinds_.emplace_back(kTaskTypeNamesInTable[t]);
+    }
+    // Opening one store here creates the tables before any client races to, and fails the path
+    // early, with the file's name, when the tasks database cannot be opened.
+    open_task_store(where_);
+    route_ = make_route(run_id_);
+  }
+
+  std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, int thread_index) override {
+    TaskLedger* ledger;
+    std::int64_t first_task_id;
+    {
+      std::lock_guard lock(mu_);
+      ledgers_.push_back(std::make_unique<TaskLedger>());
+      ledger = ledgers_.back().get();
+      // Every client ever made (a knee search makes a set per probe) numbers its tasks apart.
+      first_task_id = static_cast<std::int64_t>(ledgers_.size()) << 40;
+    }
+    return route_->make_client(io,
+                               std::make_unique<TaskProducer>(sink, scenario_, thread_index, run_id_, where_,
+                                                              kind_of_type_, *ledger, first_task_id),
+                               thread_index);
+  }
+
+  std::string endpoint() const override { return route_->endpoint(); }
 
   std::vector<std::string> request_kinds() const override { return kinds_; }
 
@@ -228,29 +194,22 @@ class TaskInstance final : public PathInstance {
   }
 
  private:
-  // Sends every task of `pending` to a worker again, at once, and waits for the answers (bounded
-  // by the request deadline and give_up_ns); counts those done now in `done`, returns the rest.
   // Reclaims, redelivers (when `settle`) and counts; `requests_ok` is this run's ok requests.
   TaskAudit audit(std::int64_t requests_ok, bool settle);
-  std::vector<const Ledger::Failed*> redeliver(const std::vector<const Ledger::Failed*>& pending, std::int64_t& done,
-                                               Nanos give_up_ns);
 
   const Scenario& scenario_;
-  const PathSpec& spec_;
-  std::vector<std::string> targets_;
   std::string run_id_;
   TaskStoreLocation where_;
   std::array<std::uint8_t, 3> kind_of_type_{};
   std::vector<std::string> kinds_;
   std::mutex mu_;  // ledgers_ grows as client threads are made
-  std::vector<std::unique_ptr<Ledger>> ledgers_;
+  std::vector<std::unique_ptr<TaskLedger>> ledgers_;
   std::int64_t requests_ok_total_ = 0;  // over every run_path of this instance (a knee search has many)
-  std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
-  std::size_t redelivery_round_ = 0;
+  std::unique_ptr<TaskRoute> route_;
 };
 
-std::vector<const Ledger::Failed*> TaskInstance::redeliver(const std::vector<const Ledger::Failed*>& pending,
-                                                            std::int64_t& done, Nanos give_up_ns) {
+std::vector<const TaskLedger::Failed*> GrpcTaskRoute::redeliver(const std::vector<const TaskLedger::Failed*>& pending,
+                                                                std::int64_t& done, Nanos give_up_ns) {
   if (stubs_.empty())
     for (std::size_t i = 0; i < targets_.size(); ++i)
       stubs_.push_back(v1::Worker::NewStub(make_channel(targets_[i], 900000 + static_cast<int>(i))));
@@ -269,7 +228,7 @@ std::vector<const Ledger::Failed*> TaskInstance::redeliver(const std::vector<con
   const Nanos call_deadline_ns = std::min(now_ns() + scenario_.load.deadline_ns, give_up_ns);
   for (std::size_t i = 0; i < pending.size(); ++i) {
     auto call = std::make_unique<Call>();
-    fill_request(call->request, pending[i]->task_id, run_id_, pending[i]->type, pending[i]->query, scenario_.task);
+    fill_task_request(call->request, pending[i]->task_id, run_id_, pending[i]->type, pending[i]->query, scenario_.task);
     call->context.set_deadline(std::chrono::system_clock::now() +
                                std::chrono::nanoseconds(std::max<Nanos>(call_deadline_ns - now_ns(), kNanosPerMilli)));
     auto& stub = stubs_[(i + redelivery_round_) % stubs_.size()];
@@ -287,7 +246,7 @@ std::vector<const Ledger::Failed*> TaskInstance::redeliver(const std::vector<con
     std::unique_lock lock(mu);
     cv.wait(lock, [&remaining] { return remaining == 0; });
   }
-  std::vector<const Ledger::Failed*> still;
+  std::vector<const TaskLedger::Failed*> still;
   for (std::size_t i = 0; i < pending.size(); ++i) {
     // Anything else stays pending: not claimable (finished already, or under a live worker's
     // lease, which a reclaim may end), or the worker could not be reached or answer in time.
@@ -303,7 +262,7 @@ TaskAudit TaskInstance::audit(std::int64_t requests_ok, bool settle) {
   audit.run_id = run_id_;
   audit.store = where_.display();
   audit.requests_ok = requests_ok_total_;
-  std::vector<const Ledger::Failed*> pending;
+  std::vector<const TaskLedger::Failed*> pending;
   for (auto& l : ledgers_) {
     audit.issued += l->inserted;
     audit.insert_failed += l->insert_failed;
@@ -318,14 +277,14 @@ TaskAudit TaskInstance::audit(std::int64_t requests_ok, bool settle) {
     const Nanos give_up = now_ns() + scenario_.task.lease_ns + 2 * kNanosPerSecond + 2 * scenario_.load.deadline_ns;
     while (settle && counts.received + counts.processing > 0 && now_ns() < give_up) {
       if (counts.processing > 0) {
-        const std::int64_t n = store->reclaim_expired(run_id_, unix_us());
+        const std::int64_t n = store->reclaim_expired(run_id_, task_unix_us());
         audit.reclaimed += n;
         if (n > 0) counts = store->audit(run_id_);
       }
       if (counts.received > 0 && !pending.empty()) {
         // Every failed request's task that is not done yet: a worker claims the `received` ones
         // and refuses the rest (done, or still under another worker's lease).
-        pending = redeliver(pending, audit.redelivered, give_up);
+        pending = route_->redeliver(pending, audit.redelivered, give_up);
       }
       counts = store->audit(run_id_);
       if (counts.received + counts.processing > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -346,7 +305,76 @@ TaskAudit TaskInstance::audit(std::int64_t requests_ok, bool settle) {
 }  // namespace
 
 std::unique_ptr<PathInstance> create_task(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
-  return std::make_unique<TaskInstance>(scenario, spec, path_targets(spec, endpoints));
+  if (spec.via == "queue") {
+    // The broker of [broker] kind (embedded unless the scenario says otherwise), its task queue.
+    mq::Endpoint endpoint = endpoints.task_queue_endpoint(scenario.broker.kind);
+    return std::make_unique<TaskInstance>(scenario, spec, [&scenario, endpoint](const std::string& run_id) {
+      return make_queue_task_route(scenario, run_id, endpoint);
+    });
+  }
+  std::vector<std::string> targets = path_targets(spec, endpoints);
+  return std::make_unique<TaskInstance>(scenario, spec, [&](const std::string& run_id) -> std::unique_ptr<TaskRoute> {
+    return std::make_unique<GrpcTaskRoute>(scenario, spec, run_id, std::move(targets));
+  });
+}
+
+// The producer half (paths/task_route.h), shared by the routes.
+
+std::int64_t task_unix_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void fill_task_request(v1::TaskRequest& request, std::int64_t task_id, const std::string& run_id, int type,
+                       const Query& query, const TaskConfig& task) {
+  request.set_task_id(task_id);
+  request.set_run_id(run_id);
+  request.set_type(static_cast<v1::TaskType>(type));
+  if (type == 0) to_proto(query, 0, *request.mutable_query());
+  else request.clear_query();
+  request.set_cpu_us(task.cpu_us);
+  request.set_write_rows(task.write_rows);
+  request.set_lease_ns(task.lease_ns);
+}
+
+TaskProducer::TaskProducer(CompletionSink& sink, const Scenario& scenario, int thread_index, const std::string& run_id,
+                           const TaskStoreLocation& where, const std::array<std::uint8_t, 3>& kind_of_type,
+                           TaskLedger& ledger, std::int64_t first_task_id)
+    : sink_(sink), scenario_(scenario), run_id_(run_id), kind_of_type_(kind_of_type), ledger_(ledger),
+      store_(open_task_store(where)), payload_(static_cast<std::size_t>(scenario.task.payload_bytes), 'p'),
+      rng_(scenario.seed * 0x9E3779B97F4A7C15ull + 0x7461736bull + static_cast<std::uint64_t>(thread_index)),
+      next_task_id_(first_task_id) {
+  const TaskConfig& t = scenario.task;
+  cumulative_ = {t.query_weight, t.query_weight + t.cpu_weight, t.query_weight + t.cpu_weight + t.write_weight};
+  ledger_.failed.reserve(1024);
+}
+
+int TaskProducer::draw_type() {
+  const double u = uniform_unit(rng_) * cumulative_.back();
+  for (int t = 0; t < 3; ++t)
+    if (u < cumulative_[static_cast<std::size_t>(t)]) return t;
+  return cumulative_[2] > cumulative_[1] ? 2 : cumulative_[1] > cumulative_[0] ? 1 : 0;
+}
+
+bool TaskProducer::produce(std::uint32_t slot, std::uint64_t request_id, const Query& query, v1::TaskRequest& request) {
+  const int type = draw_type();
+  sink_.note_kind(slot, request_id, kind_of_type_[static_cast<std::size_t>(type)]);
+  const std::int64_t task_id = next_task_id_++;
+  try {
+    store_->insert_received(task_id, run_id_, kTaskTypeNamesInTable[static_cast<std::size_t>(type)], payload_,
+                            task_unix_us());
+    ++ledger_.inserted;
+  } catch (const TaskStoreBusy&) {
+    ++ledger_.insert_failed;
+    ++ledger_.insert_busy;
+    sink_.complete(slot, request_id, Outcome::unavailable);
+    return false;
+  } catch (const std::exception&) {
+    ++ledger_.insert_failed;
+    sink_.complete(slot, request_id, Outcome::server_error);
+    return false;
+  }
+  fill_task_request(request, task_id, run_id_, type, query, scenario_.task);
+  return true;
 }
 
 }  // namespace pathbench

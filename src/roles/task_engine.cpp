@@ -40,12 +40,6 @@ class TaskEngine::Call final : public grpc::ServerUnaryReactor {
   Nanos received_ns;
 };
 
-// What a task thread owns: its store and executor, opened on first use.
-struct TaskEngine::ThreadState {
-  std::unique_ptr<TaskStore> store;
-  std::unique_ptr<QueryExecutor> executor;
-};
-
 TaskEngine::TaskEngine(const WorkerOptions& options) : options_(options) {}
 
 TaskEngine::~TaskEngine() { stop(); }
@@ -126,19 +120,29 @@ void TaskEngine::record_end(int type, bool done, Nanos duration_ns) noexcept {
 }
 
 void TaskEngine::run(Call& call, ThreadState& state) {
-  const v1::TaskRequest& request = *call.request;
+  call.Finish(execute(*call.request, *call.reply, call.received_ns, state));
+}
+
+grpc::Status TaskEngine::run_here(const v1::TaskRequest& request, v1::TaskReply& reply, Nanos received_ns,
+                                  ThreadState& state) {
+  received_.fetch_add(1, std::memory_order_relaxed);
+  return execute(request, reply, received_ns, state);
+}
+
+grpc::Status TaskEngine::execute(const v1::TaskRequest& request, v1::TaskReply& reply_out, Nanos received_ns,
+                                 ThreadState& state) {
   const Nanos started_ns = now_ns();
   const Nanos hard_stop = hard_stop_ns_.load();
   auto answer = [&](grpc::Status status) {
     if (status.ok()) {
-      v1::TaskReply& reply = *call.reply;
+      v1::TaskReply& reply = reply_out;
       reply.set_request_id(request.request_id());
       reply.set_task_id(request.task_id());
       reply.set_worker_id(options_.id);
-      reply.set_worker_queue_ns(started_ns - call.received_ns);
-      reply.set_worker_total_ns(now_ns() - call.received_ns);
+      reply.set_worker_queue_ns(started_ns - received_ns);
+      reply.set_worker_total_ns(now_ns() - received_ns);
     }
-    call.Finish(status);
+    return status;
   };
   if (started_ns >= hard_stop) {
     return answer(grpc::Status(grpc::StatusCode::UNAVAILABLE, fmt::format("worker {} is shutting down", options_.id)));
@@ -152,7 +156,7 @@ void TaskEngine::run(Call& call, ThreadState& state) {
   try {
     if (!state.store) {
       state.store = open_task_store(task_store_location(
-          options_.db_path, static_cast<int>(options_.task_busy_timeout_ns / kNanosPerMilli)));
+          options_.db_path, static_cast<int>(options_.task_busy_timeout_ns / kNanosPerMilli), options_.task_durability));
     }
     const std::int64_t now_us = unix_us();
     const std::int64_t lease_us = std::max<std::int64_t>(1, request.lease_ns() / 1000);
@@ -212,13 +216,13 @@ void TaskEngine::run(Call& call, ThreadState& state) {
     sql_ns += now_ns() - t0;
     in_processing_.fetch_sub(1, std::memory_order_relaxed);
     record_end(type, work_status.ok(), now_ns() - started_ns);
-    call.reply->set_finished_unix_us(finished_us);
-    call.reply->set_worker_sql_ns(sql_ns);
-    answer(work_status);
+    reply_out.set_finished_unix_us(finished_us);
+    reply_out.set_worker_sql_ns(sql_ns);
+    return answer(work_status);
   } catch (const TaskStoreBusy& e) {
     if (claimed) in_processing_.fetch_sub(1, std::memory_order_relaxed);
     busy_.fetch_add(1, std::memory_order_relaxed);
-    answer(grpc::Status(grpc::StatusCode::UNAVAILABLE, fmt::format("worker {}: {}", options_.id, e.what())));
+    return answer(grpc::Status(grpc::StatusCode::UNAVAILABLE, fmt::format("worker {}: {}", options_.id, e.what())));
   } catch (const std::exception& e) {
     if (claimed) {
       in_processing_.fetch_sub(1, std::memory_order_relaxed);
@@ -229,7 +233,7 @@ void TaskEngine::run(Call& call, ThreadState& state) {
         // Still `processing`: its lease ends and the reclaim takes it (docs/tasks.md).
       }
     }
-    answer(grpc::Status(grpc::StatusCode::INTERNAL, fmt::format("worker {}: {}", options_.id, e.what())));
+    return answer(grpc::Status(grpc::StatusCode::INTERNAL, fmt::format("worker {}: {}", options_.id, e.what())));
   }
 }
 

@@ -34,6 +34,7 @@
 
 #include "core/clock.h"
 #include "db/executor.h"
+#include "db/task_store.h"
 #include "roles/worker.h"
 
 namespace pathbench {
@@ -79,12 +80,23 @@ class TaskEngine {
 
   TaskEngineStats stats() const;
 
+  // What a thread running tasks owns: its store and executor, opened on its first task.
+  struct ThreadState {
+    std::unique_ptr<TaskStore> store;
+    std::unique_ptr<QueryExecutor> executor;
+  };
+  // One task on the caller's thread, the work a task thread does for a Task call (claim, the
+  // type's work, finish), counted the same way: for the queue route's consumers
+  // (roles/task_queue_worker.h), each with its own `state`. The status is the Task call's
+  // (above); `reply` is filled when it is OK. received_ns: when the task reached this worker.
+  grpc::Status run_here(const v1::TaskRequest& request, v1::TaskReply& reply, Nanos received_ns, ThreadState& state);
+
  private:
   class Call;
-  struct ThreadState;
   void start_threads();
   void task_loop(int index);
   void run(Call& call, ThreadState& state);
+  grpc::Status execute(const v1::TaskRequest& request, v1::TaskReply& reply, Nanos received_ns, ThreadState& state);
   void record_end(int type, bool done, Nanos duration_ns) noexcept;
 
   const WorkerOptions options_;

@@ -51,6 +51,8 @@ struct WorkerOptions {
   Nanos task_busy_timeout_ns = 1 * kNanosPerSecond;
   // Mutual TLS on its gRPC server (core/tls_config.h); nullptr = plaintext.
   std::shared_ptr<const TlsMaterial> tls;
+  // ... and what its commits survive on SQLite ([database] durability: full | normal | off).
+  std::string task_durability = "full";
 };
 
 // Every received request is counted once in received and, once answered, once in one of the

@@ -89,6 +89,10 @@ const std::string& ReplayEndpoints::balancer_ws_address() {
   return recorded_.balancer_ws_address();
 }
 
+mq::Endpoint ReplayEndpoints::task_queue_endpoint(const std::string&) {
+  throw std::runtime_error("the task path's queue route does not run on load agents (not recorded by the coordinator)");
+}
+
 mq::Endpoint ReplayEndpoints::queue_endpoint(const std::string& kind) {
   for (auto& q : recorded_.queues()) {
     if (q.asked_kind() != kind) continue;

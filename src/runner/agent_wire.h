@@ -23,6 +23,8 @@ class RecordingEndpoints final : public Endpoints {
   const std::vector<std::string>& worker_ws_addresses() override;
   const std::string& balancer_ws_address() override;
   mq::Endpoint queue_endpoint(const std::string& kind) override;
+  // Forwarded, not recorded: the replay refuses the task path's queue route.
+  mq::Endpoint task_queue_endpoint(const std::string& kind) override { return inner_.task_queue_endpoint(kind); }
   // Forwarded, and remembered as not replayable: an agent cannot reach the in-process broker.
   broker::BrokerServer& broker_server() override;
   const v1::ResolvedEndpoints& recorded() const noexcept { return recorded_; }
@@ -43,6 +45,8 @@ class ReplayEndpoints final : public Endpoints {
   const std::vector<std::string>& worker_ws_addresses() override;
   const std::string& balancer_ws_address() override;
   mq::Endpoint queue_endpoint(const std::string& kind) override;
+  // Throws: the task path's queue route runs on the coordinator's machine only.
+  mq::Endpoint task_queue_endpoint(const std::string& kind) override;
   broker::BrokerServer& broker_server() override;
 
  private:

@@ -1,6 +1,7 @@
 #include "runner/topology.h"
 
 #include "roles/task_engine.h"
+#include "roles/task_queue_worker.h"
 
 #include <fmt/format.h>
 
@@ -17,6 +18,7 @@ Topology::~Topology() {
   {
     std::lock_guard lock(mutex_);
     queue_workers_.clear();  // consumers first, while their brokers are still up
+    task_queue_workers_.clear();
   }
   embedded_broker_.reset();
   broker_processes_.clear();
@@ -76,12 +78,14 @@ WorkerOptions Topology::worker_options(int index) const {
   o.max_queue = scenario_.workers.max_queue;
   o.task_busy_timeout_ns = scenario_.task.busy_timeout_ns;
   o.tls = worker_tls_;
+  o.task_durability = scenario_.database.durability;
   return o;
 }
 
 bool Topology::kill_worker(int index) {
   std::lock_guard lock(mutex_);
-  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return false;
+  const bool task_consumer = index >= 0 && kill_task_queue_worker(static_cast<std::size_t>(index));
+  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return task_consumer;
   auto& w = workers_[static_cast<std::size_t>(index)];
   if (w) w->drain(0);  // no grace: the process "died"
   w.reset();
@@ -90,7 +94,8 @@ bool Topology::kill_worker(int index) {
 
 bool Topology::restart_worker(int index) {
   std::lock_guard lock(mutex_);
-  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return false;
+  const bool task_consumer = index >= 0 && restart_task_queue_worker(static_cast<std::size_t>(index));
+  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return task_consumer;
   auto& w = workers_[static_cast<std::size_t>(index)];
   if (!w) w = std::make_unique<WorkerServer>(worker_options(index));
   return true;
@@ -110,6 +115,7 @@ void Topology::restore() {
     slow_worker(static_cast<int>(i), 0);
   }
   if (!queue_workers_.empty()) pause_consumers(false);
+  for (std::size_t i = workers_.size(); i < task_queue_workers_.size(); ++i) restart_worker(static_cast<int>(i));
 }
 
 std::vector<std::pair<std::string, WorkerStats>> Topology::worker_stats() const {
@@ -124,6 +130,8 @@ std::vector<std::pair<std::string, TaskEngineStats>> Topology::worker_task_stats
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::string, TaskEngineStats>> stats;
   for (auto& w : workers_)
+    if (w) stats.emplace_back(w->id(), w->task_stats());
+  for (auto& w : task_queue_workers_)
     if (w) stats.emplace_back(w->id(), w->task_stats());
   return stats;
 }

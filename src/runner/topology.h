@@ -20,6 +20,8 @@
 
 namespace pathbench {
 
+class TaskQueueWorker;  // roles/task_queue_worker.h (not included: it declares pathbench::v1)
+
 class Topology final : public Endpoints {
  public:
   explicit Topology(const Scenario& scenario);
@@ -42,6 +44,13 @@ class Topology final : public Endpoints {
   // external, one QueueWorker per worker consuming its request queue. Started on first use.
   // Throws std::runtime_error (server program missing, broker unreachable, database).
   mq::Endpoint queue_endpoint(const std::string& kind) override;
+  // The task path's queue route: the broker of `kind` (as queue_endpoint, which it starts) with its
+  // task queue (roles/task_queue_worker.h's task_queue_name of [broker] request_queue) and, unless
+  // the workers are external, one TaskQueueWorker per worker consuming it (worker i's database,
+  // threads as [broker] consumers, the task settings). kill_worker / restart_worker act on
+  // worker i's TaskQueueWorker too. Started on first use; throws std::runtime_error.
+  // (runner/topology_tasks.cpp)
+  mq::Endpoint task_queue_endpoint(const std::string& kind) override;
   // The run's in-process broker (broker/broker_server.h), started on first use with every front
   // on loopback (native, gRPC MessageQueue, HTTP+WebSocket; free ports) and [broker]
   // max_pending; shared by the embedded queue path and the broker workload paths. Throws
@@ -90,6 +99,13 @@ class Topology final : public Endpoints {
   std::vector<std::unique_ptr<mq::BrokerProcess>> broker_processes_;
   std::vector<std::pair<std::string, mq::Endpoint>> queue_endpoints_;  // by kind, once started
   std::vector<std::unique_ptr<QueueWorker>> queue_workers_;            // under mutex_
+  // The task queue route's (runner/topology_tasks.cpp); [i] null while worker i is killed.
+  std::vector<std::pair<std::string, mq::Endpoint>> task_queue_endpoints_;
+  std::vector<std::unique_ptr<TaskQueueWorker>> task_queue_workers_;  // under mutex_
+  std::vector<int> task_queue_consumers_;                             // threads of [i]
+  // mutex_ held; false when there is no such task queue worker.
+  bool kill_task_queue_worker(std::size_t index);
+  bool restart_task_queue_worker(std::size_t index);
 };
 
 }  // namespace pathbench
