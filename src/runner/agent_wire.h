@@ -25,10 +25,14 @@ class RecordingEndpoints final : public Endpoints {
   mq::Endpoint queue_endpoint(const std::string& kind) override;
   // Forwarded, and remembered as not replayable: an agent cannot reach the in-process broker.
   broker::BrokerServer& broker_server() override;
+  mq::Endpoint broker_endpoint(const std::string& kind) override;  // recorded as queue_endpoint's
+  void attach_worker_faults(WorkerFaultTarget& target) override;    // forwarded
+  void detach_worker_faults(WorkerFaultTarget& target) override;
   const v1::ResolvedEndpoints& recorded() const noexcept { return recorded_; }
   bool asked_for_local_broker() const noexcept { return asked_for_local_broker_; }
 
  private:
+  mq::Endpoint record_queue(const std::string& kind, mq::Endpoint e);
   Endpoints& inner_;
   v1::ResolvedEndpoints recorded_;
   bool asked_for_local_broker_ = false;
@@ -44,6 +48,9 @@ class ReplayEndpoints final : public Endpoints {
   const std::string& balancer_ws_address() override;
   mq::Endpoint queue_endpoint(const std::string& kind) override;
   broker::BrokerServer& broker_server() override;
+  mq::Endpoint broker_endpoint(const std::string& kind) override;
+  void attach_worker_faults(WorkerFaultTarget& target) override;  // no faults on an agent
+  void detach_worker_faults(WorkerFaultTarget& target) override;
 
  private:
   v1::ResolvedEndpoints recorded_;
