@@ -37,7 +37,7 @@ struct BrokerClientSettings {
   std::size_t message_bytes = 64;
   Nanos deadline_ns = 0;
   int producers = 1, consumers = 1;  // publishing / consuming connections (fronts that have both)
-  std::string via;                   // the route (http_async: /api/publish/async)
+  bool publish_async = false;        // http: /api/publish/async
 };
 
 // What every front's client shares: which requests are out (to fail them when a connection

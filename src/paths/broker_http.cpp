@@ -98,14 +98,14 @@ class HttpLane {
 };
 
 // Subscribes once to the thread's subject, publishes each message with /api/publish (or
-// /api/publish/async for via = "http_async") on `producers` lanes in turn, and polls /api/fetch
+// /api/publish/async with the path's `async = true`) on `producers` lanes in turn, and polls /api/fetch
 // with that one subscription on `consumers` lanes while messages are out (the lanes compete for
 // the subscriber's list, each fetch taking what is there).
 class HttpBrokerClient final : public BrokerClientBase {
  public:
   HttpBrokerClient(asio::io_context& io, CompletionSink& sink, BrokerClientSettings settings, std::string address)
       : BrokerClientBase(io, sink, std::move(settings)), address_(std::move(address)),
-        publish_target_(s_.via == "http_async" ? "/api/publish/async" : "/api/publish") {
+        publish_target_(s_.publish_async ? "/api/publish/async" : "/api/publish") {
     for (int i = 0; i < std::max(s_.producers, 1); ++i) publish_.push_back(std::make_unique<HttpLane>(io, address_));
     for (int i = 0; i < std::max(s_.consumers, 1); ++i) fetch_.push_back(std::make_unique<FetchLane>(io, address_));
   }
@@ -221,7 +221,7 @@ std::unique_ptr<PathInstance> create_broker_http(const Scenario& scenario, const
   auto& server = endpoints.broker_server();
   return std::make_unique<BrokerFrontInstance>(scenario, spec, server.http_address(),
                                                "http://" + server.http_address() +
-                                                   (spec.via == "http_async" ? "/api/publish/async" : "/api"),
+                                                   (spec.publish_async ? "/api/publish/async" : "/api"),
                                                &make_client);
 }
 

@@ -56,8 +56,6 @@ const std::vector<PathInfo>& table() {
        &create_broker_websocket},
       {"broker", "http", "publish->consume through the broker's HTTP /api/publish and /api/fetch", false,
        &create_broker_http},
-      {"broker", "http_async", "publish->consume through the broker's HTTP /api/publish/async and /api/fetch", false,
-       &create_broker_http},
       {"messaging", "embedded",
        "one-way messages: published on the schedule (confirmed by the broker), consumed by the workers as competing "
        "consumers doing the query; publish and end-to-end latency, backlog: pathbench's own broker",

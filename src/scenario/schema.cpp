@@ -335,13 +335,16 @@ Expected check_durable(const PathSpec& p) {
 
 // Producer and consumer connections: the broker fronts whose publish and consume sides are
 // separate connections (docs/broker-fronts.md).
-bool not_broker_lanes(const PathSpec& p) {
-  return !(p.kind == "broker" && (p.via == "websocket" || p.via == "http" || p.via == "http_async"));
-}
+bool not_broker_lanes(const PathSpec& p) { return !(p.kind == "broker" && (p.via == "websocket" || p.via == "http")); }
 Expected check_broker_lanes(const PathSpec& p) {
   if (not_broker_lanes(p))
-    return "to be left out (producers and consumers apply to kind = \"broker\" with via = \"websocket\", \"http\" or "
-           "\"http_async\" only)";
+    return "to be left out (producers and consumers apply to kind = \"broker\" with via = \"websocket\" or \"http\" only)";
+  return std::nullopt;
+}
+// GopherMQ's /api/publish/async: the HTTP front only.
+bool not_broker_http(const PathSpec& p) { return !(p.kind == "broker" && p.via == "http"); }
+Expected check_broker_http(const PathSpec& p) {
+  if (not_broker_http(p)) return "to be left out (async applies to kind = \"broker\" with via = \"http\" only)";
   return std::nullopt;
 }
 
@@ -362,6 +365,7 @@ const Field<PathSpec> kPathFields[] = {
     duration<&PathSpec::drain_ns>("drain", true).checked(&check_messaging_key).omitted_when(&not_messaging),
     integer<&PathSpec::producers>("producers", 1, 64).checked(&check_broker_lanes).omitted_when(&not_broker_lanes),
     integer<&PathSpec::consumers>("consumers", 1, 64).checked(&check_broker_lanes).omitted_when(&not_broker_lanes),
+    boolean<&PathSpec::publish_async>("async").checked(&check_broker_http).omitted_when(&not_broker_http),
 };
 
 }  // namespace
