@@ -4,7 +4,14 @@
 #   scripts/install-deps.sh            build + run + charts
 #   scripts/install-deps.sh --test     also what the test suite uses (python clients, sanitizer runtime,
 #                                      the real RabbitMQ and NATS servers the queue-path tests start)
+#   scripts/install-deps.sh --server PACKAGE...
+#                                      also servers a scenario starts itself (url = "auto"): some of
+#                                      rabbitmq-server nats-server postgresql (run_bench.sh passes the
+#                                      ones `pathbench validate` names as missing)
 set -euo pipefail
+
+# The server programs a run starts itself for url = "auto" (mq/server_process.h).
+server_packages=(rabbitmq-server nats-server postgresql)
 
 packages=(
   build-essential cmake ninja-build git pkg-config
@@ -14,22 +21,30 @@ packages=(
   python3 python3-matplotlib python3-numpy
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl prometheus rabbitmq-server nats-server)
+  packages+=(python3-grpcio python3-protobuf python3-websockets sqlite3 curl prometheus "${server_packages[@]}")
   # report.html checked in a real browser; the man page generated from --help for the package.
   packages+=(chromium help2man)
   # The multi-host agents test: network namespaces and veth pairs (ip netns).
   packages+=(iproute2)
 fi
 # The PostgreSQL database backend: libpq to build; the server (initdb, postgres) for `url = "auto"`
-# and the postgres test tier.
+# and the postgres test tier is in server_packages (--test, --server postgresql).
 packages+=(libpq-dev)
-if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql)
-fi
 # CPU profiles (run/serve --profile) and the peer benchmarks (bench/compare_peers.py, bench/pgo.sh).
 packages+=(libgoogle-perftools-dev)
 if [[ "${1:-}" == "--bench" || "${1:-}" == "--test" ]]; then
   packages+=(google-perftools graphviz nghttp2-client sockperf)
+fi
+
+if [[ "${1:-}" == "--server" ]]; then
+  shift
+  for p in "$@"; do
+    if [[ " ${server_packages[*]} " != *" $p "* ]]; then
+      echo "install-deps: --server takes some of: ${server_packages[*]} (not '$p')" >&2
+      exit 2
+    fi
+  done
+  packages+=("$@")
 fi
 
 missing=()

@@ -7,6 +7,7 @@
 #include "cli/scenarios.h"
 #include "core/url.h"
 #include "paths/registry.h"
+#include "runner/server_needs.h"
 #include "scenario/loader.h"
 
 namespace pathbench::cli {
@@ -33,6 +34,9 @@ int validate_main(std::span<const std::string> args) {
       fmt::print("{}: ok ({} path{}: ", file, s.paths.size(), s.paths.size() == 1 ? "" : "s");
       for (std::size_t i = 0; i < s.paths.size(); ++i) fmt::print("{}{}", i ? ", " : "", s.paths[i].label);
       fmt::print(")\n");
+      // Not an error: the file is right, this machine lacks a server it would start.
+      for (const ServerNeed& need : servers_needed(s))
+        if (!need.missing_program.empty()) fmt::print(stderr, "{}: WARNING: {}\n", file, missing_server_warning(need));
     } catch (const ScenarioError& e) {
       ++bad;
       fmt::print(stderr, "{}\n", redact_urls(e.what()));

@@ -434,6 +434,8 @@ class RabbitResponder final : public Responder {
       if (amqp_get_rpc_reply(s).reply_type != AMQP_RESPONSE_NORMAL) return false;
       consuming = true;
     }
+    // Applied now (not after the idle wait below, which the pause's own wake-up no longer cuts).
+    report_paused(me, !consuming);
     connection.wait(me.wake, idle_wait_ns(connection));
     for (;;) {
       // Every ack lets the broker send the next delivery, so this loop could run for as long as

@@ -16,6 +16,9 @@ namespace pathbench::mq::detail {
 
 // `name` in search_path's folders (':'-separated; empty = $PATH); "" when absent.
 std::string find_program(const std::string& name, const std::string& search_path);
+// PostgreSQL's `name` (initdb, postgres): search_path when set, else $PATH, then Debian's
+// /usr/lib/postgresql/<highest major>/bin; "" when absent.
+std::string find_postgres_program(const std::string& name, const std::string& search_path);
 // "cannot start a private ... server: the program ... was not found ...; install the Debian package ...".
 std::runtime_error missing_program(const std::string& program, const std::string& package, const std::string& search_path);
 int free_loopback_port();

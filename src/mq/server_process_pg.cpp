@@ -15,8 +15,6 @@ namespace pathbench::mq::detail {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 // Debian installs the server programs under /usr/lib/postgresql/<major>/bin, off $PATH: look
 // there (highest major first) after $PATH. An explicit search_path is the only place looked in.
 std::string find_postgres_program(const std::string& name, const std::string& search_path) {
@@ -35,8 +33,6 @@ std::string find_postgres_program(const std::string& name, const std::string& se
   }
   return {};
 }
-
-}  // namespace
 
 std::vector<std::string> prepare_postgres(const fs::path& folder, const BrokerOptions& options,
                                           std::vector<std::string>& env, int& port, std::string& url) {

@@ -74,7 +74,8 @@ BrokerFrontInstance::BrokerFrontInstance(const Scenario& scenario, const PathSpe
 std::unique_ptr<PathClient> BrokerFrontInstance::make_client(boost::asio::io_context& io, CompletionSink& sink,
                                                              int thread_index) {
   BrokerClientSettings s{fmt::format("bench-{}-{}", spec_.label.empty() ? spec_.kind : spec_.label, thread_index),
-                         static_cast<std::size_t>(std::max(spec_.message_bytes, 0)), scenario_.load.deadline_ns};
+                         static_cast<std::size_t>(std::max(spec_.message_bytes, 0)), scenario_.load.deadline_ns,
+                         std::max(spec_.producers, 1), std::max(spec_.consumers, 1), spec_.publish_async};
   return make_(io, sink, std::move(s), address_, thread_index);
 }
 

@@ -36,6 +36,8 @@ struct BrokerClientSettings {
   std::string queue;  // this thread's queue (or subject): "bench-<label>-<thread>"
   std::size_t message_bytes = 64;
   Nanos deadline_ns = 0;
+  int producers = 1, consumers = 1;  // publishing / consuming connections (fronts that have both)
+  bool publish_async = false;        // http: /api/publish/async
 };
 
 // What every front's client shares: which requests are out (to fail them when a connection

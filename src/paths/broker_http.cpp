@@ -6,6 +6,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
+#include <memory>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "core/host_port.h"
@@ -95,99 +97,117 @@ class HttpLane {
   bool busy_ = false, open_ = false;
 };
 
-// Subscribes once to the thread's subject, publishes each message with /api/publish (one lane),
-// and polls /api/fetch on another lane while messages are out.
+// Subscribes once to the thread's subject, publishes each message with /api/publish (or
+// /api/publish/async with the path's `async = true`) on `producers` lanes in turn, and polls /api/fetch
+// with that one subscription on `consumers` lanes while messages are out (the lanes compete for
+// the subscriber's list, each fetch taking what is there).
 class HttpBrokerClient final : public BrokerClientBase {
  public:
   HttpBrokerClient(asio::io_context& io, CompletionSink& sink, BrokerClientSettings settings, std::string address)
-      : BrokerClientBase(io, sink, std::move(settings)), address_(std::move(address)), publish_(io, address_),
-        fetch_(io, address_), poll_timer_(io) {}
+      : BrokerClientBase(io, sink, std::move(settings)), address_(std::move(address)),
+        publish_target_(s_.publish_async ? "/api/publish/async" : "/api/publish") {
+    for (int i = 0; i < std::max(s_.producers, 1); ++i) publish_.push_back(std::make_unique<HttpLane>(io, address_));
+    for (int i = 0; i < std::max(s_.consumers, 1); ++i) fetch_.push_back(std::make_unique<FetchLane>(io, address_));
+  }
 
   void start(std::function<void(std::string)> done) override {
     begin_start(std::move(done), fmt::format("connecting to http://{}/api", address_));
-    publish_.connect([this](boost::system::error_code ec) {
+    auto connected = [this](boost::system::error_code ec) {
       if (ec) return finish_start(fmt::format("cannot connect to http://{}: {}", address_, ec.message()));
-      if (++connected_ == 2) subscribe();
-    });
-    fetch_.connect([this](boost::system::error_code ec) {
-      if (ec) return finish_start(fmt::format("cannot connect to http://{}: {}", address_, ec.message()));
-      if (++connected_ == 2) subscribe();
-    });
+      if (++connected_ == publish_.size() + fetch_.size()) subscribe();
+    };
+    for (auto& lane : publish_) lane->connect(connected);
+    for (auto& lane : fetch_) lane->http.connect(connected);
   }
 
   void issue(std::uint32_t slot, std::uint64_t request_id, const Query&) override {
-    if (!publish_.open()) return sink_.complete(slot, request_id, Outcome::unavailable);
+    HttpLane& lane = *publish_[next_publish_];
+    next_publish_ = (next_publish_ + 1) % publish_.size();
+    if (!lane.open()) return sink_.complete(slot, request_id, Outcome::unavailable);
     track(slot, request_id);
     const std::uint64_t wire = wire_id(slot, request_id);
-    publish_.post("/api/publish", nlohmann::json{{"subject", s_.queue}, {"data", make_broker_body(wire, s_.message_bytes)}}.dump(),
-                  [this, wire](boost::system::error_code ec, unsigned status, std::string) {
-                    if (ec) return fail_all(Outcome::transport_error);
-                    if (status == 200) {
-                      ++waiting_;
-                      if (!fetching_) fetch();
-                      return;
-                    }
-                    finish(slot_of(wire), id_of(wire), status == 507 ? Outcome::rejected : Outcome::server_error);
-                  });
+    lane.post(publish_target_, nlohmann::json{{"subject", s_.queue}, {"data", make_broker_body(wire, s_.message_bytes)}}.dump(),
+              [this, wire](boost::system::error_code ec, unsigned status, std::string) {
+                if (ec) return fail_all(Outcome::transport_error);
+                if (status == 200) {
+                  ++waiting_;
+                  for (std::size_t i = 0; i < fetch_.size(); ++i)
+                    if (!fetch_[i]->fetching) fetch(i);
+                  return;
+                }
+                finish(slot_of(wire), id_of(wire), status == 507 ? Outcome::rejected : Outcome::server_error);
+              });
   }
 
   void stop() override {
     stopped_ = true;
     start_timer_.cancel();
-    poll_timer_.cancel();
-    publish_.close();
-    fetch_.close();
+    for (auto& lane : publish_) lane->close();
+    for (auto& lane : fetch_) {
+      lane->poll_timer.cancel();
+      lane->http.close();
+    }
   }
 
  private:
+  struct FetchLane {
+    FetchLane(asio::io_context& io, const std::string& address) : http(io, address), poll_timer(io) {}
+    HttpLane http;
+    asio::steady_timer poll_timer;
+    bool fetching = false;  // a fetch or its pause is under way on this lane
+  };
+
   void subscribe() {
-    fetch_.post("/api/subscribe", nlohmann::json{{"subject", s_.queue}}.dump(),
-                [this](boost::system::error_code ec, unsigned status, std::string body) {
-                  const auto reply = nlohmann::json::parse(body, nullptr, false);
-                  if (ec || status != 200 || !reply.is_object() || !reply.contains("id") || !reply["id"].is_string())
-                    return finish_start(fmt::format("subscribe at http://{}/api/subscribe failed: {} {}", address_, status, body));
-                  id_ = reply["id"].get<std::string>();
-                  finish_start("");
-                });
+    fetch_[0]->http.post("/api/subscribe", nlohmann::json{{"subject", s_.queue}}.dump(),
+                         [this](boost::system::error_code ec, unsigned status, std::string body) {
+                           const auto reply = nlohmann::json::parse(body, nullptr, false);
+                           if (ec || status != 200 || !reply.is_object() || !reply.contains("id") || !reply["id"].is_string())
+                             return finish_start(fmt::format("subscribe at http://{}/api/subscribe failed: {} {}", address_, status, body));
+                           id_ = reply["id"].get<std::string>();
+                           finish_start("");
+                         });
   }
 
-  void fetch() {
+  void fetch(std::size_t index) {
+    FetchLane& lane = *fetch_[index];
     if (stopped_ || waiting_ == 0) return;
-    fetching_ = true;
-    fetch_.post("/api/fetch", nlohmann::json{{"subject", s_.queue}, {"id", id_}}.dump(),
-                [this](boost::system::error_code ec, unsigned status, std::string body) {
-                  fetching_ = false;
-                  if (ec || status != 200) return fail_all(ec ? Outcome::transport_error : Outcome::server_error);
-                  // {"subject":...,"id":...,"data":["<body>",...]}: every string in data is one message.
-                  std::size_t got = 0;
-                  const auto reply = nlohmann::json::parse(body, nullptr, false);
-                  if (reply.is_object() && reply.contains("data") && reply["data"].is_array()) {
-                    for (auto& message : reply["data"]) {
-                      if (!message.is_string()) continue;
-                      finish_body(message.get_ref<const std::string&>());
-                      ++got;
-                    }
-                  }
-                  waiting_ -= std::min(waiting_, got);
-                  if (got > 0) return fetch();
-                  // Nothing yet: poll again after a short pause; the loop stays "fetching" meanwhile
-                  // so a publish's answer does not start a second one.
-                  fetching_ = true;
-                  poll_timer_.expires_after(std::chrono::nanoseconds(kBrokerPollBackoffNs));
-                  poll_timer_.async_wait([this](boost::system::error_code ec) {
-                    fetching_ = false;
-                    if (!ec) fetch();
-                  });
-                });
+    lane.fetching = true;
+    lane.http.post("/api/fetch", nlohmann::json{{"subject", s_.queue}, {"id", id_}}.dump(),
+                   [this, index](boost::system::error_code ec, unsigned status, std::string body) {
+                     FetchLane& lane = *fetch_[index];
+                     lane.fetching = false;
+                     if (ec || status != 200) return fail_all(ec ? Outcome::transport_error : Outcome::server_error);
+                     // {"subject":...,"id":...,"data":["<body>",...]}: every string in data is one message.
+                     std::size_t got = 0;
+                     const auto reply = nlohmann::json::parse(body, nullptr, false);
+                     if (reply.is_object() && reply.contains("data") && reply["data"].is_array()) {
+                       for (auto& message : reply["data"]) {
+                         if (!message.is_string()) continue;
+                         finish_body(message.get_ref<const std::string&>());
+                         ++got;
+                       }
+                     }
+                     waiting_ -= std::min(waiting_, got);
+                     if (got > 0) return fetch(index);
+                     // Nothing yet: poll again after a short pause; the lane stays "fetching"
+                     // meanwhile so a publish's answer does not start a second fetch on it.
+                     lane.fetching = true;
+                     lane.poll_timer.expires_after(std::chrono::nanoseconds(kBrokerPollBackoffNs));
+                     lane.poll_timer.async_wait([this, index](boost::system::error_code ec) {
+                       fetch_[index]->fetching = false;
+                       if (!ec) fetch(index);
+                     });
+                   });
   }
 
   std::string address_;
-  HttpLane publish_, fetch_;
-  asio::steady_timer poll_timer_;
+  const std::string publish_target_;
+  std::vector<std::unique_ptr<HttpLane>> publish_;   // `producers` lanes, used in turn
+  std::vector<std::unique_ptr<FetchLane>> fetch_;    // `consumers` lanes; [0] also subscribes
+  std::size_t next_publish_ = 0;
   std::string id_;
   std::size_t waiting_ = 0;  // published, not yet fetched
-  int connected_ = 0;
-  bool fetching_ = false;
+  std::size_t connected_ = 0;
 };
 
 std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, BrokerClientSettings settings,
@@ -199,7 +219,10 @@ std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& si
 
 std::unique_ptr<PathInstance> create_broker_http(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
   auto& server = endpoints.broker_server();
-  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.http_address(), "http://" + server.http_address() + "/api", &make_client);
+  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.http_address(),
+                                               "http://" + server.http_address() +
+                                                   (spec.publish_async ? "/api/publish/async" : "/api"),
+                                               &make_client);
 }
 
 }  // namespace pathbench

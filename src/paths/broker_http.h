@@ -1,5 +1,7 @@
 // The broker path (kind "broker"), via = "http": publish -> consume through
-// the HTTP front (/api/subscribe once, /api/publish per request, /api/fetch while messages are out) over two keep-alive HTTP/1.1 lanes.
+// the HTTP front (/api/subscribe once, /api/publish — /api/publish/async with `async = true` — per
+// request, /api/fetch while messages are out) over keep-alive HTTP/1.1 lanes: `producers`
+// publishing and `consumers` fetching ones (one each by default).
 // Shared pieces: paths/broker_client_base.h.
 #pragma once
 #include <memory>

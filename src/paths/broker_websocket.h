@@ -1,5 +1,6 @@
 // The broker path (kind "broker"), via = "websocket": publish -> consume through
-// the WebSocket front: messages on /ws/publish, "next" on /ws/consume (polling an empty queue).
+// the WebSocket front: messages on /ws/publish, "next" on /ws/consume (polling an empty queue);
+// `producers` publish and `consumers` consume connections per client thread (one each by default).
 // Shared pieces: paths/broker_client_base.h.
 #pragma once
 #include <memory>

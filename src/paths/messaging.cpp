@@ -15,6 +15,7 @@
 #include "mq/mq.h"
 #include "paths/endpoints.h"
 #include "paths/grpc_common.h"
+#include "paths/message_consumers.h"
 #include "paths/messaging_ledger.h"
 #include "roles/message_consumer.h"
 
@@ -143,17 +144,18 @@ class BacklogSampler {
 class MessagingInstance final : public PathInstance {
  public:
   MessagingInstance(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints)
-      : scenario_(scenario), spec_(spec) {
+      : scenario_(scenario), spec_(spec), endpoints_(endpoints) {
     if (!scenario.workers.endpoints.empty())
       throw std::runtime_error("messaging: the consumers are the spawned workers; the workers are external "
                                "([workers] endpoints), so nothing would consume");
-    endpoint_ = endpoints.queue_endpoint(spec.via);  // the broker (started on first use)
+    endpoint_ = endpoints.broker_endpoint(spec.via);  // the broker (started on first use), no queue workers
     endpoint_.request_queue = fmt::format("pathbench.messages.{}", spec.label);
     endpoint_.one_way = true;
     endpoint_.durable = spec.durable;
     const bool in_process = spec.via == "embedded" && (scenario.broker.kind != "embedded" || scenario.broker.url == "auto");
     probe_ = mq::make_backlog_probe(endpoint_, in_process ? &endpoints.broker_server().broker() : nullptr);
     const bool needs_db = scenario.query.point_weight > 0 || scenario.query.heavy_weight > 0;
+    std::vector<MessageConsumerOptions> options;
     for (int i = 0; i < scenario.workers.count; ++i) {
       MessageConsumerOptions o;
       o.id = fmt::format("msg-{}", i);
@@ -161,16 +163,17 @@ class MessagingInstance final : public PathInstance {
       o.threads = scenario.broker.consumers > 0 ? scenario.broker.consumers : scenario.workers.threads;
       o.endpoint = endpoint_;
       o.max_age_ns = spec.max_age_ns;
-      consumers_.push_back(std::make_unique<MessageConsumer>(o));
-      for (auto* log : consumers_.back()->logs()) logs_.push_back(log);
+      options.push_back(std::move(o));
     }
+    consumers_ = std::make_unique<MessageConsumerGroup>(std::move(options));
     for (int i = 0; i < scenario.load.threads; ++i) books_.push_back(std::make_unique<PublisherBook>());
-    cursors_.assign(logs_.size(), 0);
+    endpoints_.attach_worker_faults(*consumers_);  // the scenario's worker faults reach them
   }
 
   ~MessagingInstance() override {
     sampler_.reset();
-    consumers_.clear();  // before the broker goes (the topology outlives the instance)
+    endpoints_.detach_worker_faults(*consumers_);
+    consumers_.reset();  // before the broker goes (the topology outlives the instance)
   }
 
   // Client thread `thread_index`, before the start line: its book starts empty for this run.
@@ -187,7 +190,11 @@ class MessagingInstance final : public PathInstance {
 
   void run_started(Nanos start_ns) override {
     start_ns_ = start_ns;
-    for (std::size_t i = 0; i < logs_.size(); ++i) cursors_[i] = logs_[i]->size();
+    // Where this run starts in each log; consumers restarted during the run (a fault) add logs
+    // that start at 0.
+    const std::vector<const ConsumeLog*> logs = consumers_->logs();
+    cursors_.resize(logs.size());
+    for (std::size_t i = 0; i < logs.size(); ++i) cursors_[i] = logs[i]->size();
     const std::vector<std::size_t> begin = cursors_;
     sampler_ = std::make_unique<BacklogSampler>(start_ns, [this, begin] {
       const std::int64_t depth = probe_->depth();
@@ -195,7 +202,9 @@ class MessagingInstance final : public PathInstance {
       // Core NATS keeps no queue: what was confirmed and not yet consumed.
       std::int64_t confirmed = 0, consumed = 0;
       for (auto& b : books_) confirmed += b->confirmed_count.load(std::memory_order_relaxed);
-      for (std::size_t i = 0; i < logs_.size(); ++i) consumed += static_cast<std::int64_t>(logs_[i]->size() - begin[i]);
+      const std::vector<const ConsumeLog*> now = consumers_->logs();
+      for (std::size_t i = 0; i < now.size(); ++i)
+        consumed += static_cast<std::int64_t>(now[i]->size() - (i < begin.size() ? begin[i] : 0));
       return std::max<std::int64_t>(confirmed - consumed, 0);
     });
   }
@@ -208,7 +217,9 @@ class MessagingInstance final : public PathInstance {
     const Nanos end_ns = start_ns_ + (result.plan.empty() ? 0 : result.plan.back().end_ns);
     const Nanos give_up_ns = end_ns + spec_.drain_ns;
     for (;;) {
-      for (std::size_t i = 0; i < logs_.size(); ++i) ledger.ingest(*logs_[i], cursors_[i]);
+      const std::vector<const ConsumeLog*> logs = consumers_->logs();
+      cursors_.resize(logs.size(), 0);
+      for (std::size_t i = 0; i < logs.size(); ++i) ledger.ingest(*logs[i], cursors_[i]);
       if (ledger.missing() == 0 || now_ns() >= give_up_ns) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -247,12 +258,12 @@ class MessagingInstance final : public PathInstance {
  private:
   const Scenario& scenario_;
   const PathSpec& spec_;
+  Endpoints& endpoints_;
   mq::Endpoint endpoint_;
   std::unique_ptr<mq::BacklogProbe> probe_;
-  std::vector<std::unique_ptr<MessageConsumer>> consumers_;
-  std::vector<const ConsumeLog*> logs_;           // every consumer thread's, in order
+  std::unique_ptr<MessageConsumerGroup> consumers_;   // the workers' consumers, faults attached
   std::vector<std::unique_ptr<PublisherBook>> books_;  // [i]: client thread i's
-  std::vector<std::size_t> cursors_;              // runner's thread: how far each log was read
+  std::vector<std::size_t> cursors_;  // runner's thread: how far each of consumers_->logs() was read
   std::unique_ptr<BacklogSampler> sampler_;
   std::uint32_t run_ = 1;                          // written between runs only
   Nanos start_ns_ = 0;

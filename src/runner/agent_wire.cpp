@@ -38,8 +38,12 @@ const std::string& RecordingEndpoints::balancer_ws_address() {
   return answer;
 }
 
-mq::Endpoint RecordingEndpoints::queue_endpoint(const std::string& kind) {
-  mq::Endpoint e = inner_.queue_endpoint(kind);
+mq::Endpoint RecordingEndpoints::queue_endpoint(const std::string& kind) { return record_queue(kind, inner_.queue_endpoint(kind)); }
+mq::Endpoint RecordingEndpoints::broker_endpoint(const std::string& kind) { return record_queue(kind, inner_.broker_endpoint(kind)); }
+void RecordingEndpoints::attach_worker_faults(WorkerFaultTarget& target) { inner_.attach_worker_faults(target); }
+void RecordingEndpoints::detach_worker_faults(WorkerFaultTarget& target) { inner_.detach_worker_faults(target); }
+
+mq::Endpoint RecordingEndpoints::record_queue(const std::string& kind, mq::Endpoint e) {
   v1::QueueEndpoint* q = recorded_.add_queues();
   q->set_asked_kind(kind);
   q->set_kind(e.kind);
@@ -109,6 +113,11 @@ mq::Endpoint ReplayEndpoints::queue_endpoint(const std::string& kind) {
   }
   not_recorded(fmt::format("a {} broker", kind));
 }
+
+// An agent runs publishers only: the same broker record, and no faults to receive.
+mq::Endpoint ReplayEndpoints::broker_endpoint(const std::string& kind) { return queue_endpoint(kind); }
+void ReplayEndpoints::attach_worker_faults(WorkerFaultTarget&) {}
+void ReplayEndpoints::detach_worker_faults(WorkerFaultTarget&) {}
 
 broker::BrokerServer& ReplayEndpoints::broker_server() {
   throw std::runtime_error("a load agent cannot reach the coordinator's in-process broker");

@@ -27,10 +27,14 @@ class RecordingEndpoints final : public Endpoints {
   mq::Endpoint task_queue_endpoint(const std::string& kind) override { return inner_.task_queue_endpoint(kind); }
   // Forwarded, and remembered as not replayable: an agent cannot reach the in-process broker.
   broker::BrokerServer& broker_server() override;
+  mq::Endpoint broker_endpoint(const std::string& kind) override;  // recorded as queue_endpoint's
+  void attach_worker_faults(WorkerFaultTarget& target) override;    // forwarded
+  void detach_worker_faults(WorkerFaultTarget& target) override;
   const v1::ResolvedEndpoints& recorded() const noexcept { return recorded_; }
   bool asked_for_local_broker() const noexcept { return asked_for_local_broker_; }
 
  private:
+  mq::Endpoint record_queue(const std::string& kind, mq::Endpoint e);
   Endpoints& inner_;
   v1::ResolvedEndpoints recorded_;
   bool asked_for_local_broker_ = false;
@@ -48,6 +52,9 @@ class ReplayEndpoints final : public Endpoints {
   // Throws: the task path's queue route runs on the coordinator's machine only.
   mq::Endpoint task_queue_endpoint(const std::string& kind) override;
   broker::BrokerServer& broker_server() override;
+  mq::Endpoint broker_endpoint(const std::string& kind) override;
+  void attach_worker_faults(WorkerFaultTarget& target) override;  // no faults on an agent
+  void detach_worker_faults(WorkerFaultTarget& target) override;
 
  private:
   v1::ResolvedEndpoints recorded_;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace pathbench {
@@ -83,9 +84,14 @@ WorkerOptions Topology::worker_options(int index) const {
 }
 
 bool Topology::kill_worker(int index) {
+  bool any = false;
+  {
+    std::lock_guard lock(targets_mutex_);
+    for (auto* t : fault_targets_) any = t->kill_worker(index) || any;
+  }
   std::lock_guard lock(mutex_);
-  const bool task_consumer = index >= 0 && kill_task_queue_worker(static_cast<std::size_t>(index));
-  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return task_consumer;
+  any = (index >= 0 && kill_task_queue_worker(static_cast<std::size_t>(index))) || any;
+  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return any;
   auto& w = workers_[static_cast<std::size_t>(index)];
   if (w) w->drain(0);  // no grace: the process "died"
   w.reset();
@@ -93,9 +99,14 @@ bool Topology::kill_worker(int index) {
 }
 
 bool Topology::restart_worker(int index) {
+  bool any = false;
+  {
+    std::lock_guard lock(targets_mutex_);
+    for (auto* t : fault_targets_) any = t->restart_worker(index) || any;
+  }
   std::lock_guard lock(mutex_);
-  const bool task_consumer = index >= 0 && restart_task_queue_worker(static_cast<std::size_t>(index));
-  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return task_consumer;
+  any = (index >= 0 && restart_task_queue_worker(static_cast<std::size_t>(index))) || any;
+  if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return any;
   auto& w = workers_[static_cast<std::size_t>(index)];
   if (!w) w = std::make_unique<WorkerServer>(worker_options(index));
   return true;
@@ -116,6 +127,8 @@ void Topology::restore() {
   }
   if (!queue_workers_.empty()) pause_consumers(false);
   for (std::size_t i = workers_.size(); i < task_queue_workers_.size(); ++i) restart_worker(static_cast<int>(i));
+  std::lock_guard lock(targets_mutex_);
+  for (auto* t : fault_targets_) t->restore();
 }
 
 std::vector<std::pair<std::string, WorkerStats>> Topology::worker_stats() const {
@@ -175,7 +188,7 @@ broker::BrokerServer& Topology::broker_server() {
   return *embedded_broker_;
 }
 
-mq::Endpoint Topology::queue_endpoint(const std::string& kind) {
+mq::Endpoint Topology::broker_endpoint(const std::string& kind) {
   for (auto& [k, endpoint] : queue_endpoints_)
     if (k == kind) return endpoint;
   const BrokerConfig& b = scenario_.broker;
@@ -196,8 +209,16 @@ mq::Endpoint Topology::queue_endpoint(const std::string& kind) {
     broker_processes_.push_back(std::make_unique<mq::BrokerProcess>(mq::BrokerProcess::start(kind)));
     e.url = broker_processes_.back()->url();
   }
+  queue_endpoints_.emplace_back(kind, e);
+  return e;
+}
+
+mq::Endpoint Topology::queue_endpoint(const std::string& kind) {
+  const mq::Endpoint e = broker_endpoint(kind);
+  if (std::find(queue_worker_kinds_.begin(), queue_worker_kinds_.end(), kind) != queue_worker_kinds_.end()) return e;
   if (scenario_.workers.endpoints.empty()) {
     // The same database and thread count as the gRPC workers, consuming instead of listening.
+    const BrokerConfig& b = scenario_.broker;
     const int threads = b.consumers > 0 ? b.consumers : scenario_.workers.threads;
     std::lock_guard lock(mutex_);
     for (int i = 0; i < scenario_.workers.count; ++i) {
@@ -209,14 +230,30 @@ mq::Endpoint Topology::queue_endpoint(const std::string& kind) {
       queue_workers_.push_back(std::make_unique<QueueWorker>(o));
     }
   }
-  queue_endpoints_.emplace_back(kind, e);
+  queue_worker_kinds_.push_back(kind);
   return e;
 }
 
+void Topology::attach_worker_faults(WorkerFaultTarget& target) {
+  std::lock_guard lock(targets_mutex_);
+  fault_targets_.push_back(&target);
+}
+
+void Topology::detach_worker_faults(WorkerFaultTarget& target) {
+  std::lock_guard lock(targets_mutex_);
+  std::erase(fault_targets_, &target);
+}
+
 bool Topology::pause_consumers(bool paused) {
-  std::lock_guard lock(mutex_);
-  for (auto& w : queue_workers_) w->pause(paused);
-  return !queue_workers_.empty();
+  bool any = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : queue_workers_) w->pause(paused);
+    any = !queue_workers_.empty();
+  }
+  std::lock_guard lock(targets_mutex_);
+  for (auto* t : fault_targets_) any = t->pause_consumers(paused) || any;
+  return any;
 }
 
 Nanos Topology::external_cpu_ns() const {

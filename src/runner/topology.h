@@ -56,15 +56,24 @@ class Topology final : public Endpoints {
   // max_pending; shared by the embedded queue path and the broker workload paths. Throws
   // std::runtime_error.
   broker::BrokerServer& broker_server() override;
-  // Fault injection (pause_consumers / resume_consumers): every queue worker stops / resumes
-  // taking requests. False when no queue worker runs. Thread-safe.
+  // The broker of `kind` alone (the same url resolution and private server as queue_endpoint,
+  // shared with it), no queue workers: one-way messaging starts its own consumers.
+  mq::Endpoint broker_endpoint(const std::string& kind) override;
+  // What a path started for the workers (messaging consumers): the worker faults below reach it
+  // while attached. Runner's thread; detach before `target` goes.
+  void attach_worker_faults(WorkerFaultTarget& target) override;
+  void detach_worker_faults(WorkerFaultTarget& target) override;
+  // Fault injection (pause_consumers / resume_consumers): every queue worker and attached
+  // messaging consumer stops / resumes taking requests. False when none runs. Thread-safe.
   bool pause_consumers(bool paused);
 
   // Faults on spawned worker `index` (thread-safe against the servers, called from the
   // runner's fault thread). kill: the worker drains nothing — it goes away at once, its address
   // kept; restart: a new worker on the same address; slow: add `delay_ns` per query.
-  // restore(): every worker back up and at normal speed (between paths).
-  // Each returns false when there is no such spawned worker (none started in this run).
+  // kill and restart act on the attached fault targets' worker `index` too (its messaging
+  // consumers die abruptly / come back). restore(): every worker back up, resumed and at normal
+  // speed (between paths). Each returns false when there is no such spawned worker (none started
+  // in this run) nor attached one.
   bool kill_worker(int index);
   bool restart_worker(int index);
   bool slow_worker(int index, Nanos delay_ns);
@@ -106,6 +115,9 @@ class Topology final : public Endpoints {
   // mutex_ held; false when there is no such task queue worker.
   bool kill_task_queue_worker(std::size_t index);
   bool restart_task_queue_worker(std::size_t index);
+  std::vector<std::string> queue_worker_kinds_;  // the kinds whose queue workers were started
+  mutable std::mutex targets_mutex_;             // guards fault_targets_ (taken before a target's own)
+  std::vector<WorkerFaultTarget*> fault_targets_;
 };
 
 }  // namespace pathbench

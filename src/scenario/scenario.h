@@ -205,6 +205,13 @@ struct PathSpec {
   bool durable = false;
   Nanos max_age_ns = 0;
   Nanos drain_ns = 30 * kNanosPerSecond;
+  // kind = "broker" over websocket / http only (docs/broker-fronts.md): publishing and consuming
+  // connections per client thread, all on the thread's queue, producing and consuming
+  // concurrently (one of each: the plain publish->consume workload); http: publish with
+  // GopherMQ's /api/publish/async instead of /api/publish (key `async`).
+  int producers = 1;
+  int consumers = 1;
+  bool publish_async = false;
   int line = 0, column = 0;  // where the [[path]] table starts, for messages
 };
 

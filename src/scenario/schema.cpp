@@ -334,6 +334,21 @@ Expected check_durable(const PathSpec& p) {
   return std::nullopt;
 }
 
+// Producer and consumer connections: the broker fronts whose publish and consume sides are
+// separate connections (docs/broker-fronts.md).
+bool not_broker_lanes(const PathSpec& p) { return !(p.kind == "broker" && (p.via == "websocket" || p.via == "http")); }
+Expected check_broker_lanes(const PathSpec& p) {
+  if (not_broker_lanes(p))
+    return "to be left out (producers and consumers apply to kind = \"broker\" with via = \"websocket\" or \"http\" only)";
+  return std::nullopt;
+}
+// GopherMQ's /api/publish/async: the HTTP front only.
+bool not_broker_http(const PathSpec& p) { return !(p.kind == "broker" && p.via == "http"); }
+Expected check_broker_http(const PathSpec& p) {
+  if (not_broker_http(p)) return "to be left out (async applies to kind = \"broker\" with via = \"http\" only)";
+  return std::nullopt;
+}
+
 const Field<PathSpec> kPathFields[] = {
     text<&PathSpec::kind>("kind"),
     // Labels name result files (<label>.hgrm): they must stay inside the results folder.
@@ -349,6 +364,9 @@ const Field<PathSpec> kPathFields[] = {
     boolean<&PathSpec::durable>("durable").checked(&check_durable).omitted_when(&not_messaging),
     duration<&PathSpec::max_age_ns>("max_age", true).checked(&check_messaging_key).omitted_when(&not_messaging),
     duration<&PathSpec::drain_ns>("drain", true).checked(&check_messaging_key).omitted_when(&not_messaging),
+    integer<&PathSpec::producers>("producers", 1, 64).checked(&check_broker_lanes).omitted_when(&not_broker_lanes),
+    integer<&PathSpec::consumers>("consumers", 1, 64).checked(&check_broker_lanes).omitted_when(&not_broker_lanes),
+    boolean<&PathSpec::publish_async>("async").checked(&check_broker_http).omitted_when(&not_broker_http),
 };
 
 }  // namespace
