@@ -328,6 +328,11 @@ TEST_CASE("agents: [agents] refuses what agents cannot run, at validate time") {
         std::string::npos);
   CHECK(error_of("[load]\nthreads = 2\n" + two + "[[path]]\nkind = \"tcp_echo\"\n").find("[echo] endpoint") !=
         std::string::npos);
+  CHECK(error_of("[load]\nthreads = 2\n" + two + "[[path]]\nkind = \"messaging\"\n").find("one-way messaging") !=
+        std::string::npos);
+  CHECK(error_of("[load]\nthreads = 2\n" + two + "[[path]]\nkind = \"task\"\nvia = \"queue\"\n").find("through the queue") !=
+        std::string::npos);
+  CHECK(error_of("[load]\nthreads = 2\n" + two + "[[path]]\nkind = \"task\"\nvia = \"direct\"\n").empty());
   CHECK(error_of("[load]\nthreads = 1\n[echo]\nendpoint = \"127.0.0.1:9\"\n" + two + "[[path]]\nkind = \"tcp_echo\"\n")
             .find("load.threads >= 2") != std::string::npos);
   CHECK(error_of("[agents]\nendpoints = [\"nohost\"]\n[[path]]\nkind = \"grpc_unary\"\n").find("a.toml:2:") !=

@@ -10,7 +10,7 @@ namespace pathbench {
 mq::Endpoint Topology::task_queue_endpoint(const std::string& kind) {
   for (auto& [k, endpoint] : task_queue_endpoints_)
     if (k == kind) return endpoint;
-  mq::Endpoint e = queue_endpoint(kind);  // the broker, shared with the queue path
+  mq::Endpoint e = broker_endpoint(kind);  // the broker alone: no idle query-queue consumers beside the task's
   e.request_queue = task_queue_name(scenario_.broker.request_queue);
   if (scenario_.workers.endpoints.empty()) {
     const int consumers = scenario_.broker.consumers > 0 ? scenario_.broker.consumers : scenario_.workers.threads;

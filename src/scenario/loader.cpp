@@ -111,7 +111,8 @@ std::vector<PlanProblem> plan_problems(const Scenario& s) {
 
 // [agents]: what load agents cannot do. Each agent runs at least one client thread; a path whose
 // servers the agents could not reach the way the coordinator's clients do is refused (the
-// in-process broker of `broker` paths, the loopback echo server a tcp_echo path spawns).
+// in-process broker of `broker` paths, the loopback echo server a tcp_echo path spawns), or whose
+// accounting lives in consumers the coordinator starts (messaging, the task route through the queue).
 void agents_problems(const Scenario& s, const toml::table& root, Reporter& reporter) {
   const std::size_t agents = s.agents.endpoints.size();
   if (agents == 0) return;
@@ -129,6 +130,16 @@ void agents_problems(const Scenario& s, const toml::table& root, Reporter& repor
       reporter.error_at(p.line, p.column,
                         fmt::format("path '{}': broker paths measure the coordinator's in-process broker, which "
                                     "agents cannot reach; run it without [agents]", p.label));
+    else if (p.kind == "messaging")
+      reporter.error_at(p.line, p.column,
+                        fmt::format("path '{}': one-way messaging keeps its accounting in the coordinator's own "
+                                    "consumers (published vs consumed), which agents cannot share; run it without "
+                                    "[agents]", p.label));
+    else if (p.kind == "task" && p.via == "queue")
+      reporter.error_at(p.line, p.column,
+                        fmt::format("path '{}': the task route through the queue starts its consumers on the "
+                                    "coordinator; run it without [agents] (via = \"balancer\" or \"direct\" work "
+                                    "with agents)", p.label));
     else if (p.kind == "tcp_echo" && s.echo.endpoint.empty())
       reporter.error_at(p.line, p.column,
                         fmt::format("path '{}': with [agents], tcp_echo needs [echo] endpoint (a running `pathbench "
