@@ -195,6 +195,30 @@ action = "resume_consumers"
   CHECK(p.faults[0].what == "pause_consumers(0)");
 }
 
+TEST_CASE("faults: killed workers take their queue-path consumers along; restarted, they serve the queue again") {
+  TempDir dir;
+  std::string faults;
+  for (int w = 0; w < 3; ++w)
+    faults += fmt::format("[[fault]]\nat = \"1s\"\naction = \"kill_worker\"\ntarget = {0}\n"
+                          "[[fault]]\nat = \"2200ms\"\naction = \"restart_worker\"\ntarget = {0}\n", w);
+  Scenario s = fault_scenario(dir, "queue", faults);
+  ensure_database(s, {});
+  std::atomic<bool> stop{false};
+  RunResult r = run_scenario(s, stop, {});
+  REQUIRE(r.paths.size() == 1);
+  auto& p = r.paths[0];
+  REQUIRE(p.failure.empty());
+  CHECK(p.accounting_holds());
+  const PhaseStats& m = p.phases.back();
+  CHECK(m.issued == 1200);
+  // Nobody consumes from 1 s to 2.2 s: what was sent in the first ~200 ms of that gap waits
+  // past its 1 s deadline (timeouts); the rest is served once the consumers are back.
+  CHECK(m.count(Outcome::timeout) >= 20);
+  CHECK(m.count(Outcome::ok) >= 700);
+  REQUIRE(p.faults.size() == 6);
+  CHECK(p.faults[0].what == "kill_worker(0)");
+}
+
 TEST_CASE("faults: streams and WebSocket connections cut by a dropped worker are opened again and the load recovers") {
   for (const char* kind : {"grpc_stream\"\nvia = \"direct", "websocket\"\nvia = \"direct"}) {
     CAPTURE(kind);

@@ -91,6 +91,12 @@ bool Topology::kill_worker(int index) {
   }
   std::lock_guard lock(mutex_);
   any = (index >= 0 && kill_task_queue_worker(static_cast<std::size_t>(index))) || any;
+  // Its queue-path consumers go with it: what they held unacked the broker redelivers.
+  const std::size_t stride = static_cast<std::size_t>(std::max(1, scenario_.workers.count));
+  for (std::size_t j = static_cast<std::size_t>(std::max(0, index)); index >= 0 && j < queue_workers_.size(); j += stride) {
+    queue_workers_[j].reset();
+    any = true;
+  }
   if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return any;
   auto& w = workers_[static_cast<std::size_t>(index)];
   if (w) w->drain(0);  // no grace: the process "died"
@@ -106,6 +112,14 @@ bool Topology::restart_worker(int index) {
   }
   std::lock_guard lock(mutex_);
   any = (index >= 0 && restart_task_queue_worker(static_cast<std::size_t>(index))) || any;
+  const std::size_t stride = static_cast<std::size_t>(std::max(1, scenario_.workers.count));
+  for (std::size_t j = static_cast<std::size_t>(std::max(0, index)); index >= 0 && j < queue_workers_.size(); j += stride) {
+    if (!queue_workers_[j]) {
+      queue_workers_[j] = std::make_unique<QueueWorker>(queue_worker_options_[j]);
+      if (queue_paused_) queue_workers_[j]->pause(true);
+    }
+    any = true;
+  }
   if (index < 0 || static_cast<std::size_t>(index) >= workers_.size()) return any;
   auto& w = workers_[static_cast<std::size_t>(index)];
   if (!w) w = std::make_unique<WorkerServer>(worker_options(index));
@@ -121,12 +135,14 @@ bool Topology::slow_worker(int index, Nanos delay_ns) {
 }
 
 void Topology::restore() {
-  for (std::size_t i = 0; i < workers_.size(); ++i) {
+  // Every worker index any kind of worker has here: gRPC workers, queue and task-queue consumers.
+  const std::size_t queue_count = queue_workers_.empty() ? 0 : static_cast<std::size_t>(std::max(0, scenario_.workers.count));
+  const std::size_t n = std::max({workers_.size(), task_queue_workers_.size(), queue_count});
+  for (std::size_t i = 0; i < n; ++i) {
     restart_worker(static_cast<int>(i));
-    slow_worker(static_cast<int>(i), 0);
+    if (i < workers_.size()) slow_worker(static_cast<int>(i), 0);
   }
   if (!queue_workers_.empty()) pause_consumers(false);
-  for (std::size_t i = workers_.size(); i < task_queue_workers_.size(); ++i) restart_worker(static_cast<int>(i));
   std::lock_guard lock(targets_mutex_);
   for (auto* t : fault_targets_) t->restore();
 }
@@ -228,6 +244,7 @@ mq::Endpoint Topology::queue_endpoint(const std::string& kind) {
       o.threads = threads;
       o.endpoint = e;
       queue_workers_.push_back(std::make_unique<QueueWorker>(o));
+      queue_worker_options_.push_back(o);
     }
   }
   queue_worker_kinds_.push_back(kind);
@@ -248,7 +265,9 @@ bool Topology::pause_consumers(bool paused) {
   bool any = false;
   {
     std::lock_guard lock(mutex_);
-    for (auto& w : queue_workers_) w->pause(paused);
+    for (auto& w : queue_workers_)
+      if (w) w->pause(paused);
+    queue_paused_ = paused;
     any = !queue_workers_.empty();
   }
   std::lock_guard lock(targets_mutex_);

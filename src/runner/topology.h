@@ -107,7 +107,10 @@ class Topology final : public Endpoints {
   std::unique_ptr<broker::BrokerServer> embedded_broker_;
   std::vector<std::unique_ptr<mq::BrokerProcess>> broker_processes_;
   std::vector<std::pair<std::string, mq::Endpoint>> queue_endpoints_;  // by kind, once started
+  // Per kind, one per worker: [k * workers.count + i] is worker i's; null while killed.
   std::vector<std::unique_ptr<QueueWorker>> queue_workers_;            // under mutex_
+  std::vector<QueueWorkerOptions> queue_worker_options_;               // how [j] was made (restart)
+  bool queue_paused_ = false;                                          // pause_consumers in effect
   // The task queue route's (runner/topology_tasks.cpp); [i] null while worker i is killed.
   std::vector<std::pair<std::string, mq::Endpoint>> task_queue_endpoints_;
   std::vector<std::unique_ptr<TaskQueueWorker>> task_queue_workers_;  // under mutex_
