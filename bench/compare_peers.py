@@ -153,9 +153,10 @@ class Bench:
         """Runs a scenario; returns ({path label: summary row of its last phase}, process CPU s)."""
         out = os.path.join(self.tmp, f"out{self.runs + 1}")
         scenario = self.scenario(body)
-        _, _, cpu = run_timed([self.pathbench, "run", scenario, "--out", out, "--quiet"])
+        _, _, cpu = run_timed([self.pathbench, "run", scenario, "--out", out, "--quiet", "--no-charts"])
         with open(os.path.join(out, "summary.csv")) as f:
-            rows = {r["path"]: r for r in csv.DictReader(f)}
+            # The path's own row (request_kind "all"), not its per-kind rows below it.
+            rows = {r["path"]: r for r in csv.DictReader(f) if r.get("request_kind", "all") in ("all", "")}
         shutil.rmtree(out, ignore_errors=True)
         return rows, cpu
 
@@ -275,7 +276,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--only", default="a,b,c,d,e,f")
-    parser.add_argument("--load-extra", default="", help="TOML lines added to [load] of c, d and f (e.g. 'spin_us = 50')")
+    parser.add_argument("--load-extra", default="", help="TOML lines added to [load] of c, d and f (e.g. 'spin = \"50us\"')")
     args = parser.parse_args()
     only = set(args.only.split(","))
     for tool in ("h2load", "sockperf"):

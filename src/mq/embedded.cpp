@@ -12,6 +12,13 @@
 // prefetch and manual acks; the handler runs on that thread, then the reply (publish with
 // confirm) and the ack are flushed together. A thread that loses the broker after starting
 // reconnects (100 ms doubling to 1 s) until stop(); what it held is redelivered by the broker.
+//
+// A request queue that already exists with other settings (another max_pending: a `serve worker`
+// started with its own --max-pending, or an earlier run's requester) is used as it is: the broker
+// answers such a declare with precondition_failed (its semantics for the native protocol), and
+// both sides here take that answer as "the queue is there" and say once, on stderr, that the bound
+// in force is the one it was first declared with. A queue that cannot be consumed (exclusive to
+// another connection) still fails at the consume that follows.
 #include <fmt/format.h>
 #include <pthread.h>
 
@@ -45,6 +52,17 @@ std::string reply_queue_name(int index) {
   const std::uint64_t nonce = (std::uint64_t{rd()} << 32) ^ rd();
   return fmt::format("pathbench.reply.{}.{:016x}", index, nonce);
 }
+
+// A declare of the request queue answered precondition_failed: the queue exists with other
+// settings. Say so (once per connection set-up, never on the request path) and carry on.
+void note_existing_queue(const Endpoint& endpoint, std::string_view who) {
+  fmt::print(stderr,
+             "{}: request queue {} already exists on the embedded broker at {} with other settings; using it as "
+             "it is (its max_pending is the one it was first declared with, not {})\n",
+             who, endpoint.request_queue, endpoint.url, endpoint.max_pending);
+}
+
+bool existing_queue(const Frame& f) { return f.type == FrameType::error && f.status == Status::precondition_failed; }
 
 // The protocol carries names of 1..255 bytes: refuse others before anything is sent.
 std::string check_queue_name(const std::string& name) {
@@ -140,6 +158,11 @@ class EmbeddedRequester final : public Requester {
         }
         return;
       case FrameType::error:
+        if (state_ == State::starting && f.seq == setup_seqs_[0] && existing_queue(f)) {
+          note_existing_queue(endpoint_, "requester");
+          if (endpoint_.one_way) return on_frame({.type = FrameType::ok, .seq = setup_seqs_[2]});  // ready
+          return;  // the reply queue's answers follow
+        }
         if (state_ == State::starting)
           return fail_start(fmt::format("embedded broker at {}: {} ({})", endpoint_.url, f.body,
                                         f.seq == setup_seqs_[0] ? "declaring the request queue" : "setting up replies"));
@@ -387,6 +410,11 @@ class EmbeddedResponder final : public Responder {
           if (f.status != Status::ok) reply_failures.add();
           return;
         case FrameType::error:
+          if (f.seq == declare_seq_ && existing_queue(f)) {
+            if (!noted_existing_) note_existing_queue(owner_.endpoint_, consumer_thread_name(owner_.worker_id_, index_));
+            noted_existing_ = true;
+            return;  // the consume that follows decides
+          }
           if (f.seq == declare_seq_ || f.seq == consume_seq_)
             report_ready(fmt::format("embedded broker at {}: {} (queue {})", owner_.endpoint_.url, f.body,
                                      owner_.endpoint_.request_queue));
@@ -452,6 +480,7 @@ class EmbeddedResponder final : public Responder {
     bool started_ = false;  // consuming once: from then on a lost connection is retried
     std::atomic<bool> stopping_{false};
     bool paused_ = false;
+    bool noted_existing_ = false;  // the queue's other settings said once, not at each reconnect
     std::uint32_t seq_ = 0, declare_seq_ = 0, consume_seq_ = 0;
     std::uint64_t consumer_tag_ = 0;
   };
