@@ -44,6 +44,8 @@ TEST_CASE("report: summary.json holds summary.csv's rows and columns, the accoun
   CHECK(doc["accounting"][0].get<std::string>().find("tcp_echo: issued 100 = ok 100") == 0);
   CHECK(doc["context"]["libraries"].contains("grpc"));
   CHECK(doc["context"]["libraries"].contains("nats.c"));
+  CHECK(doc["context"]["servers"].is_object());  // no private server for a tcp_echo run
+  CHECK(doc["context"]["servers"].empty());
   CHECK(doc["objectives"].empty());
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "paths/registry.h"
+#include "mq/server_programs.h"
 #include "runner/server_needs.h"
 #include "scenario/loader.h"
 #include "test_helpers.h"
@@ -126,4 +127,20 @@ label = "natsq"
   CHECK(normal.exit_code == 0);
   const bool has_rabbit = std::system("command -v rabbitmq-server >/dev/null 2>&1 && command -v rabbitmqctl >/dev/null 2>&1") == 0;
   CHECK((normal.output.find("needs rabbitmq-server") != std::string::npos) == !has_rabbit);
+}
+
+TEST_CASE("server needs: the installed server programs' versions go into context.json") {
+  for (const char* kind : {"nats", "postgres", "rabbitmq"}) {
+    CAPTURE(kind);
+    const std::string version = mq::server_program_version(kind);
+    if (!mq::missing_server_program(kind).program.empty()) {
+      CHECK(version.empty());  // nothing installed: nothing made up
+      continue;
+    }
+    const std::string expected = std::string(kind) == "nats" ? "nats-server" : std::string(kind) == "postgres" ? "PostgreSQL" : "rabbitmq-server";
+    CHECK(version.find(expected) != std::string::npos);
+  }
+  // With nothing on the search path, nothing is found and nothing is run.
+  CHECK(mq::server_program_version("nats", "/nonexistent").empty());
+  CHECK(mq::server_program_version("echo").empty());
 }

@@ -16,4 +16,9 @@ struct ServerProgram {
 // and /usr/lib/postgresql/*/bin for postgres). Any other kind: nothing missing.
 ServerProgram missing_server_program(const std::string& kind, const std::string& search_path = "");
 
+// The installed server program's version for context.json, "" when it cannot be told: nats-server
+// and postgres answer `--version` (first line); rabbitmq-server has no such flag without a
+// running node, so its Debian package's version (dpkg-query). Bounded: 5 s per program.
+std::string server_program_version(const std::string& kind, const std::string& search_path = "");
+
 }  // namespace pathbench::mq

@@ -70,6 +70,9 @@ Json context_json(const RunResult& result) {
   libraries["protobuf"] = google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION);
   libraries["rabbitmq-c"] = amqp_version();
   libraries["nats.c"] = nats_GetVersion();
+  // The servers the run started itself (url = "auto"), by kind: the program's version.
+  Json servers = Json::object();
+  for (auto& [kind, version] : result.servers) servers[kind] = version;
   Json paths = Json::array();
   for (auto& p : result.paths) paths.push_back(path_json(p));
   // The scenario as run, every default made explicit (scenario_to_json writes it as JSON text).
@@ -94,6 +97,7 @@ Json context_json(const RunResult& result) {
                 {"kernel", m.kernel},
                 {"memory_total", m.memory_total}}},
               {"libraries", std::move(libraries)},
+              {"servers", std::move(servers)},
               {"paths", std::move(paths)},
               {"agents", agents_json(result)},
               {"scenario", std::move(scenario)}};

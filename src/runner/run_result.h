@@ -18,6 +18,9 @@ struct RunResult {
   bool interrupted = false;          // a signal stopped it: results are partial
   std::vector<PathRunResult> paths;  // in scenario order
   std::vector<AgentsPathReport> agent_paths;  // [agents]: each path's per-agent parts, in run order
+  // The private servers the run started (`url = "auto"`): kind ("rabbitmq" | "nats" |
+  // "postgres") and the installed program's version ("" when it could not be read).
+  std::vector<std::pair<std::string, std::string>> servers;
 };
 
 // Latency values in results files are microseconds with three decimals (ns resolution).

@@ -1,3 +1,5 @@
+#include "mq/server_programs.h"
+#include "runner/server_needs.h"
 #include "runner/runner.h"
 
 #include <fmt/format.h>
@@ -127,6 +129,12 @@ RunResult run_scenario(const Scenario& scenario, const std::atomic<bool>& stop, 
   RunResult result;
   result.scenario = scenario;
   result.machine = collect_machine_context();
+  // The private servers' versions belong to the run's context as much as the libraries do.
+  for (const ServerNeed& need : servers_needed(scenario)) {
+    const bool seen = std::any_of(result.servers.begin(), result.servers.end(),
+                                  [&need](const auto& s) { return s.first == need.kind; });
+    if (need.missing_program.empty() && !seen) result.servers.emplace_back(need.kind, mq::server_program_version(need.kind));
+  }
   result.started_utc = utc_timestamp();
   Topology topology(result.scenario);
   RunDataset dataset(result.scenario);
