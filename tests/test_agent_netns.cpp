@@ -75,8 +75,14 @@ class Children {
   }
   // Starts `pathbench args...` in namespace `ns`, output to `log`; returns its index.
   std::size_t start(const std::string& ns, const std::filesystem::path& log, std::vector<std::string> args) {
-    std::vector<std::string> argv{"ip", "netns", "exec", ns, PATHBENCH_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
+    args.insert(args.begin(), PATHBENCH_BINARY);
+    return start_program(ns, log, std::move(args));
+  }
+  // Starts `program args...` (program_and_args[0]) in namespace `ns` (`ip netns exec` execs it:
+  // the pid is the program's), output to `log`; returns its index.
+  std::size_t start_program(const std::string& ns, const std::filesystem::path& log, const std::vector<std::string>& program_and_args) {
+    std::vector<std::string> argv{"ip", "netns", "exec", ns};
+    argv.insert(argv.end(), program_and_args.begin(), program_and_args.end());
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -269,6 +275,181 @@ via = "balancer"
   CHECK(std::regex_search(partial, std::regex(",missing: [^\n]*,10\\.77\\.0\\.22:50070\n")));
   CHECK(std::regex_search(partial, std::regex(",true,false,[^\n]*,10\\.77\\.0\\.21:50070\n")));  // the survivor's accounting holds
   MESSAGE("netns run with a worker and an agent killed:\n" << killed.output);
+}
+
+// What `command` prints on stdout (a shell runs it).
+static std::string read_command(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
+
+// The PostgreSQL server programs' folder (Debian: /usr/lib/postgresql/N/bin), or "".
+static std::string postgres_bin() {
+  std::error_code ec;
+  for (auto& v : std::filesystem::directory_iterator("/usr/lib/postgresql", ec))
+    if (::access((v.path() / "bin" / "postgres").c_str(), X_OK) == 0 && ::access((v.path() / "bin" / "initdb").c_str(), X_OK) == 0)
+      return (v.path() / "bin").string();
+  return "";
+}
+
+TEST_CASE("netns: two workers on two hosts share one PostgreSQL on a third, every link over TLS; the tasks both finished are in its table") {
+  // Issue 18 item 5: the database leaves the workers' machines. PostgreSQL in its own namespace
+  // (10.77.0.20, SSL with client certificates from the test CA), two `serve worker`s (.11, .12)
+  // on it over TLS, the coordinator (.10) seeding it and running a read path and the task path
+  // against both workers by their endpoints.
+  if (::geteuid() != 0) {
+    MESSAGE("SKIP: network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)");
+    return;
+  }
+  for (const char* program : {"ip", "openssl", "setpriv", "psql"})
+    if (!program_on_path(program)) {
+      MESSAGE("SKIP: `" << program << "` is not installed");
+      return;
+    }
+  const std::string bin = postgres_bin();
+  if (bin.empty()) {
+    MESSAGE("SKIP: PostgreSQL is not installed (Debian package postgresql)");
+    return;
+  }
+  TempDir dir;
+  Netns net(fmt::format("pbp{}-", ::getpid()));
+  for (const char* node : {"hub", "pg", "w1", "w2", "co"}) {
+    if (std::string why = net.add(node); !why.empty()) {
+      MESSAGE("SKIP: " << why);
+      return;
+    }
+  }
+  if (std::string why = net.bridge(); !why.empty()) {
+    MESSAGE("SKIP: " << why);
+    return;
+  }
+  for (auto& [node, address] : std::vector<std::pair<std::string, std::string>>{
+           {"pg", "10.77.0.20"}, {"w1", "10.77.0.11"}, {"w2", "10.77.0.12"}, {"co", "10.77.0.10"}}) {
+    if (std::string why = net.link(node, address); !why.empty()) {
+      MESSAGE("SKIP: " << why);
+      return;
+    }
+  }
+  const std::filesystem::path certs = dir / "certs";
+  REQUIRE(std::system(fmt::format("bash '{}/tests/make_test_certs.sh' '{}' IP:10.77.0.10,IP:10.77.0.11,IP:10.77.0.12,IP:10.77.0.20 "
+                                  ">/dev/null 2>&1",
+                                  PATHBENCH_SOURCE_DIR, certs.string())
+                          .c_str()) == 0);
+
+  // The server: its own folder (owned by postgres), its own copy of the key, SSL only from the
+  // namespaces' network, a client certificate from the test CA required.
+  const std::filesystem::path pg = dir / "pg";
+  std::filesystem::create_directories(pg);
+  for (const char* file : {"ca.pem", "node.pem", "node.key"}) std::filesystem::copy_file(certs / file, pg / file);
+  REQUIRE(std::system(fmt::format("chown -R postgres '{0}' && chmod 600 '{0}/node.key' && setpriv --reuid=postgres "
+                                  "--regid=postgres --init-groups '{1}/initdb' -D '{0}/data' -U bench --auth=trust >'{0}/initdb.log' 2>&1",
+                                  pg.string(), bin)
+                          .c_str()) == 0);
+  write_file(pg / "data" / "pg_hba.conf", "local all all trust\nhostssl all all 10.77.0.0/24 trust clientcert=verify-ca\n");
+  std::system(fmt::format("chown postgres '{}/data/pg_hba.conf'", pg.string()).c_str());
+  Children children;
+  auto server = children.start_program(
+      net.name("pg"), dir / "pg.log",
+      {"setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", bin + "/postgres", "-D", (pg / "data").string(),
+       "-c", "listen_addresses=10.77.0.20", "-c", "port=5432", "-c", "unix_socket_directories=" + pg.string(), "-c", "ssl=on",
+       "-c", "ssl_cert_file=" + (pg / "node.pem").string(), "-c", "ssl_key_file=" + (pg / "node.key").string(), "-c",
+       "ssl_ca_file=" + (pg / "ca.pem").string(), "-c", "fsync=off"});
+  CAPTURE(children.log(server));
+  REQUIRE(children.wait_for(server, "ready to accept connections"));
+
+  const std::string url = fmt::format("postgresql://bench@10.77.0.20:5432/postgres?sslmode=verify-full&sslrootcert={0}/ca.pem"
+                                      "&sslcert={0}/node.pem&sslkey={0}/node.key",
+                                      certs.string());
+  // Without a client certificate the server refuses (what the workers rely on).
+  CHECK(std::system(fmt::format("ip netns exec {} psql 'postgresql://bench@10.77.0.20:5432/postgres?sslmode=verify-full&"
+                                "sslrootcert={}/ca.pem' -Atc 'SELECT 1' >/dev/null 2>&1",
+                                net.name("co"), certs.string())
+                        .c_str()) != 0);
+  auto seeded = run_in(net.name("co"), "seed --db '" + url + "' --sales 3000");
+  CAPTURE(seeded.output);
+  REQUIRE(seeded.exit_code == 0);
+
+  auto tls_args = [&](std::vector<std::string> args) {
+    for (auto [flag, file] : {std::pair<const char*, const char*>{"--tls-ca", "ca.pem"}, {"--tls-cert", "node.pem"}, {"--tls-key", "node.key"}}) {
+      args.push_back(flag);
+      args.push_back((certs / file).string());
+    }
+    return args;
+  };
+  auto w1 = children.start(net.name("w1"), dir / "w1.log",
+                           tls_args({"serve", "worker", "--listen", "10.77.0.11:50052", "--ws-listen", "off", "--db", url, "--id", "worker-1"}));
+  auto w2 = children.start(net.name("w2"), dir / "w2.log",
+                           tls_args({"serve", "worker", "--listen", "10.77.0.12:50052", "--ws-listen", "off", "--db", url, "--id", "worker-2"}));
+  CAPTURE(children.log(w1));
+  REQUIRE(children.wait_for(w1, "serving pathbench.v1.Worker"));
+  REQUIRE(children.wait_for(w2, "serving pathbench.v1.Worker"));
+
+  write_file(dir / "shared.toml", fmt::format(R"(name = "netns_pg"
+[load]
+rate_per_s = 200
+threads = 2
+duration = "2s"
+warmup = "300ms"
+deadline = "2s"
+[database]
+kind = "postgres"
+url = "{0}"
+[query]
+mix = {{ point = 1, heavy = 1 }}
+[task]
+mix = {{ query = 1, write = 1 }}
+[workers]
+endpoints = ["10.77.0.11:50052", "10.77.0.12:50052"]
+[tls]
+ca = "{1}/ca.pem"
+cert = "{1}/node.pem"
+key = "{1}/node.key"
+[[path]]
+kind = "grpc_unary"
+via = "direct"
+connections = 2
+[[path]]
+kind = "task"
+via = "direct"
+connections = 2
+)",
+                                              url, certs.string()));
+  auto run = run_in(net.name("co"), "run " + (dir / "shared.toml").string() + " --no-charts --out " + (dir / "out").string());
+  CAPTURE(run.output);
+  CHECK(run.exit_code == 0);
+  CHECK(run.output.find("grpc_unary_direct: issued") != std::string::npos);
+  CHECK(run.output.find("accounting holds") != std::string::npos);
+  const std::string tasks = read_file(dir / "out" / "tasks.csv");
+  CAPTURE(tasks);
+  // path,...,issued,done,...,lost,...: the audit found every issued task done, nothing lost.
+  const std::string header = tasks.substr(0, tasks.find('\n'));
+  auto column = [&](const std::string& name) {
+    std::vector<std::string> names, cells;
+    std::stringstream h(header), r(tasks.substr(tasks.find('\n') + 1));
+    for (std::string c; std::getline(h, c, ',');) names.push_back(c);
+    std::string row;
+    std::getline(r, row);
+    std::stringstream rr(row);
+    for (std::string c; std::getline(rr, c, ',');) cells.push_back(c);
+    for (std::size_t i = 0; i < names.size() && i < cells.size(); ++i)
+      if (names[i] == name) return cells[i];
+    return std::string("?");
+  };
+  CHECK(column("lost") == "0");
+  CHECK(std::stoll(column("issued")) >= 300);
+  CHECK(column("done") == column("issued"));
+  // Both workers, on their own hosts, finished tasks in the one table.
+  auto counted = read_command(fmt::format("ip netns exec {} psql '{}' -Atc \"SELECT worker, count(*) > 0 FROM tasks WHERE state = "
+                                          "'done' GROUP BY worker ORDER BY worker\"",
+                                          net.name("co"), url));
+  CHECK(counted == "worker-1|t\nworker-2|t\n");
+  MESSAGE("netns run on a shared PostgreSQL:\n" << run.output);
 }
 
 TEST_SUITE_END();
