@@ -26,6 +26,8 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(chromium help2man)
   # The multi-host agents test: network namespaces and veth pairs (ip netns).
   packages+=(iproute2)
+  # The TLS tests make a throw-away test CA with the openssl command (tests/make_test_certs.sh).
+  packages+=(openssl)
 fi
 # The PostgreSQL database backend: libpq to build; the server (initdb, postgres) for `url = "auto"`
 # and the postgres test tier is in server_packages (--test, --server postgresql).
