@@ -17,6 +17,7 @@
 #include "net/tls_policy.h"
 #include "net/websocket.h"
 #include "pathbench.pb.h"
+#include "paths/registry.h"
 #include "report/metrics.h"
 #include "roles/worker.h"
 #include "scenario/loader.h"
@@ -84,7 +85,7 @@ testing::CommandResult shell(const std::string& command) {
   return r;
 }
 
-// The value of `column` in the summary.csv row whose first cell is `label` ("" when absent).
+// The value of `column` in the summary.csv row of path `label`, all request kinds ("" when absent).
 std::string summary_cell(const std::string& csv, const std::string& label, const std::string& column) {
   std::istringstream in(csv);
   std::string line;
@@ -102,9 +103,12 @@ std::string summary_cell(const std::string& csv, const std::string& label, const
       header = cells;
       continue;
     }
-    if (cells.empty() || cells[0] != label) continue;
-    for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i)
-      if (header[i] == column) return cells[i];
+    auto cell = [&](const std::string& name) -> std::string {
+      for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i)
+        if (header[i] == name) return cells[i];
+      return "";
+    };
+    if (cell("path") == label && cell("request_kind") == "all") return cell(column);
   }
   return "";
 }
