@@ -34,6 +34,8 @@ fi
 packages+=(libpq-dev)
 # CPU profiles (run/serve --profile) and the peer benchmarks (bench/compare_peers.py, bench/pgo.sh).
 packages+=(libgoogle-perftools-dev)
+# wss:// and https://: Beast over OpenSSL (net/websocket).
+packages+=(libssl-dev)
 if [[ "${1:-}" == "--bench" || "${1:-}" == "--test" ]]; then
   packages+=(google-perftools graphviz nghttp2-client sockperf)
 fi

@@ -60,10 +60,12 @@ Nanos duration_option(const po::variables_map& vm, const char* name, Nanos fallb
   return v;
 }
 
-std::unique_ptr<MetricsHttpServer> metrics_server(const po::variables_map& vm, std::function<std::string()> text) {
+// With `tls` (--tls-*), /metrics is served over https with mutual TLS like the role's other fronts.
+std::unique_ptr<MetricsHttpServer> metrics_server(const po::variables_map& vm, std::function<std::string()> text,
+                                                  std::shared_ptr<const TlsMaterial> tls = nullptr) {
   if (!vm.count("metrics")) return nullptr;
-  auto server = std::make_unique<MetricsHttpServer>(vm["metrics"].as<std::string>(), std::move(text));
-  fmt::print("metrics: http://{}/metrics\n", server->address());
+  auto server = std::make_unique<MetricsHttpServer>(vm["metrics"].as<std::string>(), std::move(text), std::move(tls));
+  fmt::print("metrics: {}\n", server->url());
   return server;
 }
 
@@ -142,8 +144,9 @@ int serve_main(std::span<const std::string> args) {
     profile.profiler->start(role);
   }
   try {
-    // worker, balancer: their gRPC servers (and the balancer's channels to the workers) speak
-    // mutual TLS with these; the other listeners stay plaintext (loopback, or --insecure).
+    // worker, balancer: their gRPC servers, WebSocket fronts and /metrics (and the balancer's
+    // channels to the workers) speak mutual TLS with these; the echo and broker roles have no TLS
+    // here (loopback, or --insecure).
     const auto tls = read_tls_options(vm);
     if (tls && role != "worker" && role != "balancer")
       throw po::error(fmt::format("--tls-*: the {} has no TLS yet (worker and balancer do); off loopback it needs --insecure", role));
@@ -208,10 +211,11 @@ int serve_main(std::span<const std::string> args) {
         std::vector<std::pair<std::string, TaskEngineStats>> tasks{{o.id, worker.task_stats()}};
         if (task_consumer) tasks.emplace_back(o.id + "-queue", task_consumer->task_stats());
         return workers_exposition({{o.id, worker.stats()}}) + tasks_exposition(tasks);
-      });
+      }, tls);
       fmt::print("{} serving pathbench.v1.Worker (+ grpc.health.v1, reflection) on {} from {}\n", o.id,
                  worker.address(), redact_urls(o.db_path.string()));
-      if (!worker.ws_address().empty()) fmt::print("{} serving WebSocket on ws://{}/query\n", o.id, worker.ws_address());
+      if (!worker.ws_address().empty())
+        fmt::print("{} serving WebSocket on {}://{}/query\n", o.id, tls ? "wss" : "ws", worker.ws_address());
       std::fflush(stdout);
       int signal = wait_for_stop_signal();
       fmt::print("{}: signal {}, draining\n", o.id, signal);
@@ -244,11 +248,12 @@ int serve_main(std::span<const std::string> args) {
         o.ws_listen.clear();
       }
       BalancerServer balancer(o);
-      auto metrics = metrics_server(vm, [&] { return balancer_exposition(balancer.stats()); });
+      auto metrics = metrics_server(vm, [&] { return balancer_exposition(balancer.stats()); }, tls);
       fmt::print("balancer ({}) serving pathbench.v1.Worker on {} over {}\n", to_string(o.routing.policy),
                  balancer.address(), fmt::join(o.workers, ", "));
       if (!balancer.ws_address().empty())
-        fmt::print("balancer serving WebSocket on ws://{}/query over {}\n", balancer.ws_address(), fmt::join(o.worker_ws, ", "));
+        fmt::print("balancer serving WebSocket on {}://{}/query over {}\n", tls ? "wss" : "ws", balancer.ws_address(),
+                   fmt::join(o.worker_ws, ", "));
       std::fflush(stdout);
       wait_for_stop_signal();
       return kExitOk;

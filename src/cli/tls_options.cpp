@@ -40,17 +40,18 @@ std::shared_ptr<const TlsMaterial> read_tls_options(const po::variables_map& vm)
 void apply_scenario_tls(const Scenario& scenario) {
   net::set_plaintext_off_loopback_allowed(scenario.tls.insecure);
   net::set_client_tls(load_tls_material(scenario.tls.for_role("client")));
-  // The spawned workers' and balancer's WebSocket fronts (and the embedded broker) listen on
-  // listen_host in plaintext even when their gRPC servers use [tls].
-  auto check = [&](const char* table, const std::string& host) {
+  // The spawned workers' and balancer's WebSocket fronts listen on listen_host with their role's
+  // [tls] identity (wss://) when [tls] is set; without it they are plaintext and off loopback
+  // need `insecure = true`, like every listener.
+  auto check = [&](const char* table, const char* role, const std::string& host) {
+    const bool tls = !scenario.tls.for_role(role).empty();
     std::string warning;
     std::string refusal = plaintext_listen_refusal(fmt::format("[{}] listen_host: the spawned servers' WebSocket/HTTP fronts", table),
-                                                   HostPort{host, 0}.to_string(), false, scenario.tls.insecure, &warning);
-    if (!refusal.empty())
-      throw std::runtime_error(refusal + " (their gRPC servers use [tls] when it is set; the WebSocket/HTTP fronts have no TLS yet)");
+                                                   HostPort{host, 0}.to_string(), tls, scenario.tls.insecure, &warning);
+    if (!refusal.empty()) throw std::runtime_error(refusal + " (with a [tls] table their gRPC and WebSocket fronts use mutual TLS)");
   };
-  if (scenario.workers.endpoints.empty()) check("workers", scenario.workers.listen_host);
-  if (scenario.balancer.endpoint.empty()) check("balancer", scenario.balancer.listen_host);
+  if (scenario.workers.endpoints.empty()) check("workers", "worker", scenario.workers.listen_host);
+  if (scenario.balancer.endpoint.empty()) check("balancer", "balancer", scenario.balancer.listen_host);
 }
 
 }  // namespace pathbench::cli

@@ -12,6 +12,14 @@
 //   - the opening handshake must complete within handshake_timeout.
 // A server over max_connections accepts the handshake and closes at once with 1013 (try again
 // later); a server whose peer does not read pauses reading while max_queued_writes replies wait.
+//
+// TLS (docs/distributed.md, "TLS and authentication"): a WsServer given TLS material serves
+// wss:// and https:// only, with mutual TLS — it presents its cert and requires a client
+// certificate that chains to ca (a client without one, or plaintext bytes, fail the TLS handshake
+// and that connection is closed; the server keeps serving the others). ws_connect given TLS
+// material speaks wss://: it verifies the server's chain against ca and its name (server_name, or
+// the host of the address) and presents its own cert. One channel class serves both, templated on
+// the stream below the WebSocket layer, so a plaintext message costs what it did before.
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/message.hpp>
@@ -30,6 +38,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/tls_config.h"
 
 namespace pathbench::net {
 
@@ -104,6 +113,9 @@ struct WsServerOptions {
   int max_connections = 4096;          // beyond this a new connection is closed with 1013
   std::size_t max_http_body_bytes = 1 << 20;
   WsLimits limits;
+  // Mutual TLS on every connection (wss://, https://); nullptr = plaintext, which the listener
+  // refuses off loopback unless plaintext was allowed (net/tls_policy.h).
+  std::shared_ptr<const TlsMaterial> tls;
 };
 
 class WsServer {
@@ -116,6 +128,7 @@ class WsServer {
   WsServer& operator=(const WsServer&) = delete;
 
   std::string address() const;  // "127.0.0.1:40123"
+  bool tls() const noexcept;     // serves wss:// / https://
   std::size_t connections() const;
   // Every open connection: close with `code` (a clean close) or drop without a handshake.
   void close_all(CloseCode code);
@@ -130,11 +143,21 @@ class WsServer {
   std::shared_ptr<Impl> impl_;
 };
 
-// Client side: connects to ws://host_port/target on `io` (TCP connect and handshake bounded by
-// limits.handshake_timeout_ns). `done` runs on the channel's strand with the channel, or with
-// nullptr and the reason.
+// Client side: connects to ws://host_port/target on `io` — wss:// with mutual TLS when `tls` is
+// given (this end's identity and the CA the server must chain to) — with the TCP connect, the TLS
+// handshake and the opening handshake bounded by limits.handshake_timeout_ns. `done` runs on the
+// channel's strand with the channel, or with nullptr and the reason.
 void ws_connect(boost::asio::io_context& io, const std::string& host_port, const std::string& target,
-                const WsLimits& limits, WsChannel::Callbacks callbacks,
+                const WsLimits& limits, const TlsMaterial* tls, WsChannel::Callbacks callbacks,
                 std::function<void(std::shared_ptr<WsChannel>, std::string error)> done);
+// Plaintext (ws://).
+inline void ws_connect(boost::asio::io_context& io, const std::string& host_port, const std::string& target,
+                       const WsLimits& limits, WsChannel::Callbacks callbacks,
+                       std::function<void(std::shared_ptr<WsChannel>, std::string error)> done) {
+  ws_connect(io, host_port, target, limits, nullptr, std::move(callbacks), std::move(done));
+}
+
+// "ws://" or "wss://" (`tls`), then host_port and target: how URLs are printed.
+std::string ws_url(bool tls, const std::string& host_port, std::string_view target);
 
 }  // namespace pathbench::net

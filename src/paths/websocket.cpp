@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <vector>
 
+#include "net/tls_policy.h"
 #include "net/websocket.h"
 #include "paths/grpc_common.h"
 #include "paths/endpoints.h"
@@ -22,8 +23,8 @@ constexpr Nanos kMinBackoffNs = 50 * kNanosPerMilli, kMaxBackoffNs = 1 * kNanosP
 class WsPathClient final : public PathClient {
  public:
   WsPathClient(asio::io_context& io, CompletionSink& sink, const Scenario& scenario, const PathSpec& spec,
-               const std::vector<std::string>& targets, int thread_index)
-      : io_(io), sink_(sink), deadline_ns_(scenario.load.deadline_ns), start_timer_(io) {
+               const std::vector<std::string>& targets, std::shared_ptr<const TlsMaterial> tls, int thread_index)
+      : io_(io), sink_(sink), deadline_ns_(scenario.load.deadline_ns), tls_(std::move(tls)), start_timer_(io) {
     for (int i = 0; i < spec.connections; ++i) {
       auto c = std::make_unique<Connection>(io);
       c->target = targets[static_cast<std::size_t>(thread_index * spec.connections + i) % targets.size()];
@@ -36,7 +37,8 @@ class WsPathClient final : public PathClient {
     waiting_ = connections_.size();
     start_timer_.expires_after(std::chrono::nanoseconds(deadline_ns_));
     start_timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) finish_start(fmt::format("connecting to ws://{}/query timed out", connections_.front()->target));
+      if (!ec)
+        finish_start(fmt::format("connecting to {} timed out", net::ws_url(tls_ != nullptr, connections_.front()->target, "/query")));
     });
     for (auto& c : connections_) connect(*c);
   }
@@ -88,7 +90,7 @@ class WsPathClient final : public PathClient {
     net::WsChannel::Callbacks callbacks{
         [this](const std::shared_ptr<net::WsChannel>& ch, std::string_view payload, bool) { on_reply(ch, payload); },
         [this, index](const std::shared_ptr<net::WsChannel>& ch, const std::string&) { on_closed(index, ch); }};
-    net::ws_connect(io_, c.target, "/query", limits, std::move(callbacks),
+    net::ws_connect(io_, c.target, "/query", limits, tls_.get(), std::move(callbacks),
                     [this, &c](std::shared_ptr<net::WsChannel> channel, std::string error) {
                       if (!channel) {
                         if (start_done_) return finish_start(std::move(error));
@@ -153,6 +155,7 @@ class WsPathClient final : public PathClient {
   asio::io_context& io_;
   CompletionSink& sink_;
   const Nanos deadline_ns_;
+  const std::shared_ptr<const TlsMaterial> tls_;  // the load's client identity: wss://; null: ws://
   asio::steady_timer start_timer_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<InFlight> by_slot_;  // what each slot is waiting for, and on which connection
@@ -166,14 +169,16 @@ class WsPathClient final : public PathClient {
 
 class WsPathInstance final : public PathInstance {
  public:
+  // The load's client identity (net/tls_policy.h, from [tls] or `agent --tls-*`) makes every
+  // connection wss:// with mutual TLS, as it makes the gRPC paths' channels TLS.
   WsPathInstance(const Scenario& scenario, const PathSpec& spec, std::vector<std::string> targets)
-      : scenario_(scenario), spec_(spec), targets_(std::move(targets)) {}
+      : scenario_(scenario), spec_(spec), targets_(std::move(targets)), tls_(net::client_tls()) {}
   std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& sink, int thread_index) override {
-    return std::make_unique<WsPathClient>(io, sink, scenario_, spec_, targets_, thread_index);
+    return std::make_unique<WsPathClient>(io, sink, scenario_, spec_, targets_, tls_, thread_index);
   }
   std::string endpoint() const override {
     std::string joined;
-    for (auto& t : targets_) joined += (joined.empty() ? "ws://" : ",ws://") + t + "/query";
+    for (auto& t : targets_) joined += (joined.empty() ? "" : ",") + net::ws_url(tls_ != nullptr, t, "/query");
     return joined;
   }
 
@@ -181,6 +186,7 @@ class WsPathInstance final : public PathInstance {
   const Scenario& scenario_;
   const PathSpec& spec_;
   std::vector<std::string> targets_;
+  std::shared_ptr<const TlsMaterial> tls_;
 };
 
 }  // namespace

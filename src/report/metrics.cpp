@@ -164,8 +164,9 @@ class MetricsHandler final : public net::WsHandler {
   std::function<std::string()> text_;
 };
 
-net::WsServerOptions metrics_server_options(const std::string& listen) {
+net::WsServerOptions metrics_server_options(const std::string& listen, std::shared_ptr<const TlsMaterial> tls) {
   net::WsServerOptions o;
+  o.tls = std::move(tls);
   o.listen = listen;
   o.thread_name = "pb-metrics";
   o.name = "metrics";
@@ -177,16 +178,20 @@ net::WsServerOptions metrics_server_options(const std::string& listen) {
 }  // namespace
 
 struct MetricsHttpServer::Impl {
-  Impl(const std::string& listen, std::function<std::string()> text)
-      : handler(std::move(text)), server(metrics_server_options(listen), handler) {}
+  Impl(const std::string& listen, std::function<std::string()> text, std::shared_ptr<const TlsMaterial> tls)
+      : handler(std::move(text)), server(metrics_server_options(listen, std::move(tls)), handler) {}
   MetricsHandler handler;
   net::WsServer server;  // after the handler: stopped before it goes
 };
 
-MetricsHttpServer::MetricsHttpServer(const std::string& listen, std::function<std::string()> text)
-    : impl_(std::make_unique<Impl>(listen, std::move(text))) {}
+MetricsHttpServer::MetricsHttpServer(const std::string& listen, std::function<std::string()> text,
+                                     std::shared_ptr<const TlsMaterial> tls)
+    : impl_(std::make_unique<Impl>(listen, std::move(text), std::move(tls))) {}
 MetricsHttpServer::~MetricsHttpServer() = default;
 std::string MetricsHttpServer::address() const { return impl_->server.address(); }
+std::string MetricsHttpServer::url() const {
+  return fmt::format("{}://{}/metrics", impl_->server.tls() ? "https" : "http", impl_->server.address());
+}
 
 std::string roles_exposition(const Topology& topology) {
   std::string text;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/tls_config.h"
 #include "measure/interval.h"
 #include "roles/balancer.h"
 #include "roles/echo_server.h"
@@ -54,9 +55,12 @@ std::string roles_exposition(const Topology& topology);
 class MetricsHttpServer {
  public:
   // `listen` is "host:port" (port 0 = free). Throws std::runtime_error when it cannot listen.
-  MetricsHttpServer(const std::string& listen, std::function<std::string()> text);
+  // With `tls`: https:// only, mutual TLS (a scraper presents a certificate from the same CA).
+  MetricsHttpServer(const std::string& listen, std::function<std::string()> text,
+                    std::shared_ptr<const TlsMaterial> tls = nullptr);
   ~MetricsHttpServer();
   std::string address() const;
+  std::string url() const;  // "http://HOST:PORT/metrics" or "https://…"
 
  private:
   struct Impl;

@@ -42,6 +42,7 @@ BalancerServer::Impl::Impl(const BalancerOptions& o) : options(o), core(o.worker
     ws.worker_ws = o.worker_ws;
     ws.connections_per_worker = o.streams_per_worker;
     ws.default_deadline_ns = o.default_deadline_ns;
+    ws.tls = o.tls;
     try {
       ws_front = std::make_unique<BalancerWsFront>(ws, core, counters);
     } catch (...) {

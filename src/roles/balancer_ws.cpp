@@ -66,6 +66,7 @@ struct BalancerWsFront::Impl final : net::WsHandler {
     ws.listen = o.listen;
     ws.thread_name = "pb-bal-ws";
     ws.limits.max_message_bytes = o.max_message_bytes;
+    ws.tls = o.tls;
     try {
       server = std::make_unique<net::WsServer>(ws, *this);
     } catch (...) {
@@ -177,7 +178,7 @@ struct BalancerWsFront::Impl final : net::WsHandler {
     limits.max_message_bytes = options.max_message_bytes;
     limits.handshake_timeout_ns = 2 * kNanosPerSecond;
     net::ws_connect(backend_io, options.worker_ws[static_cast<std::size_t>(link.backend)], "/query", limits,
-                    std::move(callbacks), [this, &link](std::shared_ptr<net::WsChannel> channel, std::string) {
+                    options.tls.get(), std::move(callbacks), [this, &link](std::shared_ptr<net::WsChannel> channel, std::string) {
                       link.connecting = false;
                       if (!channel) return retry_later(link);
                       if (stopping) return channel->close(net::CloseCode::going_away, "balancer stopping");

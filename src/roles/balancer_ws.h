@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tls_config.h"
 #include "roles/balancer_core.h"
 #include "roles/forward_table.h"
 
@@ -28,6 +29,9 @@ struct BalancerWsOptions {
   int connections_per_worker = 2;
   Nanos default_deadline_ns = 2 * kNanosPerSecond;  // for requests without timeout_ns
   std::size_t max_message_bytes = 1 << 20;
+  // Mutual TLS (wss://) on the front and on its connections to the workers' fronts, with the same
+  // identity (as the balancer's gRPC server and channels); nullptr = plaintext.
+  std::shared_ptr<const TlsMaterial> tls;
 };
 
 class BalancerWsFront {

@@ -49,6 +49,7 @@ struct WorkerServer::Impl {
         ws.listen = options.ws_listen;
         ws.thread_name = worker_thread_name(options.id, "ws");
         ws.limits.max_message_bytes = static_cast<std::size_t>(std::max<std::int64_t>(1, options.ws_max_message_bytes));
+        ws.tls = options.tls;  // wss:// with the same mutual TLS as its gRPC server
         ws_server = std::make_unique<net::WsServer>(ws, ws_front);
       } catch (const std::exception& e) {
         server->shutdown(std::chrono::system_clock::now());

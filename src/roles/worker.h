@@ -49,7 +49,7 @@ struct WorkerOptions {
   std::int64_t ws_max_message_bytes = 1 << 20;  // larger messages close that connection with 1009
   // The Task RPC (roles/task_engine.h): how long a write to the tasks database waits for its lock.
   Nanos task_busy_timeout_ns = 1 * kNanosPerSecond;
-  // Mutual TLS on its gRPC server (core/tls_config.h); nullptr = plaintext.
+  // Mutual TLS on its gRPC server and its WebSocket front (core/tls_config.h); nullptr = plaintext.
   std::shared_ptr<const TlsMaterial> tls;
   // ... and what its commits survive on SQLite ([database] durability: full | normal | off).
   std::string task_durability = "full";

@@ -3,9 +3,11 @@
 
 Usage: ws_client.py URL PROTO_DIR [--db SALES_DB] [--spawn COMMAND ...]
 
-URL is ws://HOST:PORT/query. With --spawn, the client starts COMMAND (e.g. `pathbench serve
+URL is ws://HOST:PORT/query, or wss://HOST:PORT/query for a front serving mutual TLS: then
+--tls-ca (the CA the server's certificate must chain to) and, to be served, --tls-cert and
+--tls-key (this client's certificate and key; Python's ssl module). With --spawn, the client starts COMMAND (e.g. `pathbench serve
 worker --listen 127.0.0.1:0 --ws-listen 127.0.0.1:0 --db sales.db`), takes the first ws:// URL
-the command prints on stdout (pass URL as `-`), runs the checks, then stops the command with
+(or wss://) URL the command prints on stdout (pass URL as `-`), runs the checks, then stops the command with
 SIGTERM and waits for it.
 
 The wire contract: each binary message is one serialized pathbench.v1.QueryRequest, each reply
@@ -61,7 +63,7 @@ READY_TIMEOUT_S = 10.0  # a balancer connects to its workers in the background
 PIPELINED = 200
 OVERSIZED_PADDING = 1536 * 1024  # 1.5 MiB: over the 1 MiB limit
 MAX_SIZE = 8 << 20  # what this client accepts: large, so a limit we hit is the server's
-WS_URL = re.compile(r"ws://[^\s/]+(?:/\S*)?")
+WS_URL = re.compile(r"wss?://[^\s/]+(?:/\S*)?")
 OK, INVALID_ARGUMENT, UNAVAILABLE = 0, 3, 14
 CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG = 1002, 1009
 GARBAGE = b"\xff" * 16 + b"not a QueryRequest"  # an over-long varint tag: no protobuf parser takes it
@@ -102,8 +104,9 @@ def close_reason(e):
 
 
 class Client:
-    def __init__(self, url, pb, websockets, oracle):
+    def __init__(self, url, pb, websockets, oracle, ssl_context=None):
         self.url = url
+        self.ssl_context = ssl_context  # wss://: verifies the server, presents the client certificate
         self.pb = pb
         self.ws = websockets
         self.oracle = oracle
@@ -127,7 +130,8 @@ class Client:
 
     async def connect(self):
         try:
-            return await asyncio.wait_for(self.ws.connect(self.url, max_size=MAX_SIZE), DEADLINE_S)
+            extra = {"ssl": self.ssl_context} if self.ssl_context is not None else {}
+            return await asyncio.wait_for(self.ws.connect(self.url, max_size=MAX_SIZE, **extra), DEADLINE_S)
         except (OSError, asyncio.TimeoutError, self.ws.exceptions.InvalidHandshake) as e:
             raise CannotRun(f"cannot connect to {self.url}: {type(e).__name__}: {e}") from None
 
@@ -362,7 +366,10 @@ class Spawned:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("url", help="ws://HOST:PORT/query of a worker or balancer; - with --spawn")
+    parser.add_argument("url", help="ws:// or wss://HOST:PORT/query of a worker or balancer; - with --spawn")
+    parser.add_argument("--tls-ca", help="wss://: PEM CA the server's certificate must chain to")
+    parser.add_argument("--tls-cert", help="wss://: PEM certificate this client presents (with --tls-key)")
+    parser.add_argument("--tls-key", help="wss://: PEM private key of --tls-cert")
     parser.add_argument("proto_dir", help="the project's proto/ folder")
     parser.add_argument("--db", help="the sales database the worker serves, to check answers against")
     parser.add_argument("--spawn", nargs=argparse.REMAINDER, metavar="COMMAND",
@@ -370,8 +377,16 @@ def main():
     args = parser.parse_args()
     if (args.url == "-") != bool(args.spawn):
         parser.error("pass URL, or - together with --spawn COMMAND")
-    if args.url != "-" and not args.url.startswith("ws://"):
-        parser.error(f"URL must be ws://HOST:PORT/query, not {args.url}")
+    if args.url != "-" and not args.url.startswith(("ws://", "wss://")):
+        parser.error(f"URL must be ws://HOST:PORT/query or wss://HOST:PORT/query, not {args.url}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    ssl_context = None
+    if args.tls_ca:
+        import ssl  # noqa: E402
+        ssl_context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=args.tls_ca)
+        if args.tls_cert:
+            ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
     for module, package in (("websockets", "python3-websockets"), ("google.protobuf", "python3-protobuf")):
         if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
             print(f"SKIP: Python module {module} is missing (Debian package {package})", file=sys.stderr)
@@ -391,7 +406,9 @@ def main():
                 spawned = Spawned(args.spawn)
                 url = spawned.url
             print(f"checking {url}")
-            asyncio.run(Client(url, pb, websockets, oracle).run())
+            if url.startswith("wss://") and ssl_context is None:
+                raise CannotRun(f"{url} is wss://: pass --tls-ca (and --tls-cert, --tls-key)")
+            asyncio.run(Client(url, pb, websockets, oracle, ssl_context if url.startswith("wss://") else None).run())
         if spawned is not None:
             code, spawned = spawned.stop(), None
             print(f"server stopped by SIGTERM, exit code {code}")
