@@ -88,7 +88,7 @@ int serve_main(std::span<const std::string> args) {
       "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo, broker: I/O threads")(
       "id", po::value<std::string>()->default_value("worker-0"), "worker: its name in replies")(
       "ws-listen", po::value<std::string>(), "worker, balancer: host:port of the WebSocket front (worker 127.0.0.1:50062, balancer 127.0.0.1:50061; \"off\" for none)")(
-      "broker-url", po::value<std::string>(), "worker: also consume queue-path requests (and task-path tasks, from REQUEST_QUEUE.tasks) from this broker (tcp://, amqp://, nats://)")(
+      "broker-url", po::value<std::string>(), "worker: also consume queue-path requests (and task-path tasks, from REQUEST_QUEUE.tasks) from this broker (tcp://, amqp://, nats://; tls:// = NATS over TLS with this worker's --tls-* identity)")(
       "broker-kind", po::value<std::string>(), "worker: embedded, rabbitmq or nats (default: from the --broker-url scheme)")(
       "request-queue", po::value<std::string>()->default_value("pathbench.requests"), "worker: the queue (NATS: subject) to consume")(
       "consumers", po::value<int>(), "worker: consumer threads on the request queue, like [broker] consumers (default: --threads)")(
@@ -176,12 +176,20 @@ int serve_main(std::span<const std::string> args) {
         q.endpoint.url = vm["broker-url"].as<std::string>();
         const std::string& url = q.endpoint.url;
         q.endpoint.kind = vm.count("broker-kind")                ? vm["broker-kind"].as<std::string>()
-                          : url.rfind("amqp://", 0) == 0         ? "rabbitmq"
-                          : url.rfind("nats://", 0) == 0         ? "nats"
+                          : url.rfind("amqp://", 0) == 0 || url.rfind("amqps://", 0) == 0 ? "rabbitmq"
+                          : url.rfind("nats://", 0) == 0 || url.rfind("tls://", 0) == 0 ? "nats"
                                                                  : "embedded";
         if (q.endpoint.kind != "embedded" && q.endpoint.kind != "rabbitmq" && q.endpoint.kind != "nats")
           throw po::error(fmt::format("--broker-kind: expected embedded, rabbitmq or nats, found \"{}\"", q.endpoint.kind));
         q.endpoint.request_queue = vm["request-queue"].as<std::string>();
+        // TLS to the broker when its URL says so (tls:// for nats, amqps://): this worker's own
+        // --tls-cert/--tls-key/--tls-ca identity, the one its gRPC server presents.
+        if (url.rfind("tls://", 0) == 0 || url.rfind("amqps://", 0) == 0) {
+          if (vm.count("tls-ca")) q.endpoint.tls.ca = vm["tls-ca"].as<std::string>();
+          if (vm.count("tls-cert")) q.endpoint.tls.cert = vm["tls-cert"].as<std::string>();
+          if (vm.count("tls-key")) q.endpoint.tls.key = vm["tls-key"].as<std::string>();
+          if (vm.count("tls-server-name")) q.endpoint.tls.server_name = vm["tls-server-name"].as<std::string>();
+        }
         // The same settings an in-process run gives its queue workers ([broker] in the scenario),
         // so an external worker's broker is compared like for like.
         if (vm.count("consumers")) {

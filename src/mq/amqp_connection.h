@@ -3,6 +3,7 @@
 // the eventfd wake-up of a thread sleeping in poll(). Internal to the mq layer.
 #pragma once
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -161,10 +162,11 @@ class AmqpConnection {
     const Nanos deadline = now_ns() + endpoint.timeout_ns;
     // The scenario loader validated the URL with the same parser (core/url.h).
     std::string why;
-    const auto url = parse_url(endpoint.url, default_port_of("amqp"), &why);
-    if (!url || url->scheme != "amqp")
+    const bool tls = endpoint.url.rfind("amqps://", 0) == 0;
+    const auto url = parse_url(endpoint.url, default_port_of(tls ? "amqps" : "amqp"), &why);
+    if (!url || (url->scheme != "amqp" && url->scheme != "amqps"))
       throw std::runtime_error(fmt::format("rabbitmq: cannot use url \"{}\": {}", redact_urls(endpoint.url),
-                                           url ? "the scheme is not amqp://" : why));
+                                           url ? "the scheme is not amqp:// or amqps://" : why));
     amqp_connection_info info;
     amqp_default_connection_info(&info);
     std::string host = url->host, user = url->has_user_info ? url->user : "guest",
@@ -174,7 +176,7 @@ class AmqpConnection {
     info.user = user.data();
     info.password = password.data();
     info.vhost = vhost.data();
-    amqp_socket_t* socket = amqp_tcp_socket_new(state_);
+    amqp_socket_t* socket = tls ? tls_socket(endpoint, url->redacted(), host) : amqp_tcp_socket_new(state_);
     if (!socket) throw std::runtime_error("rabbitmq: cannot create a socket");
     timeval tv = to_timeval(deadline - now_ns());
     if (int rc = amqp_socket_open_noblock(socket, info.host, info.port, &tv); rc != AMQP_STATUS_OK)
@@ -195,6 +197,33 @@ class AmqpConnection {
     healthy_ = true;
     amqp_channel_open(state_, kChannel);
     check_rpc("opening channel");
+  }
+
+  // AMQPS (amqps://, port 5671 by default): the broker's certificate must chain to endpoint.tls.ca
+  // (required) and, when the URL's host is a name, carry it; this end presents endpoint.tls.cert +
+  // key when given (mutual TLS). rabbitmq-c checks the name itself and has no way to check an IP
+  // address or another name (tls.server_name): with an IP address, the chain alone.
+  amqp_socket_t* tls_socket(const Endpoint& endpoint, const std::string& where, const std::string& host) {
+    const TlsFiles& files = endpoint.tls;
+    if (files.ca.empty())
+      throw std::runtime_error(fmt::format("rabbitmq at {}: amqps:// needs a CA to verify the broker ([tls] / [tls.broker] "
+                                           "ca, or serve's --tls-ca)", where));
+    if (!files.server_name.empty() && files.server_name != host)
+      throw std::runtime_error(fmt::format("rabbitmq at {}: amqps:// cannot check another name than the URL's host "
+                                           "(server_name \"{}\"): put that name in the URL", where, files.server_name));
+    amqp_socket_t* socket = amqp_ssl_socket_new(state_);
+    if (!socket) return nullptr;
+    const bool ip = host.find(':') != std::string::npos || host.find_first_not_of("0123456789.") == std::string::npos;
+    amqp_ssl_socket_set_verify_peer(socket, 1);
+    amqp_ssl_socket_set_verify_hostname(socket, ip ? 0 : 1);
+    if (int rc = amqp_ssl_socket_set_cacert(socket, files.ca.c_str()); rc != AMQP_STATUS_OK)
+      throw std::runtime_error(fmt::format("rabbitmq at {}: loading the TLS CA file {}: {}", where, files.ca.string(),
+                                           amqp_error_string2(rc)));
+    if (!files.cert.empty() || !files.key.empty())
+      if (int rc = amqp_ssl_socket_set_key(socket, files.cert.c_str(), files.key.c_str()); rc != AMQP_STATUS_OK)
+        throw std::runtime_error(fmt::format("rabbitmq at {}: loading the TLS cert/key files {}: {}", where,
+                                             files.cert.string(), amqp_error_string2(rc)));
+    return socket;
   }
 
   amqp_connection_state_t state_;

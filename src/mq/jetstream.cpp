@@ -58,14 +58,15 @@ std::string why(natsStatus s, jsErrCode code) {
 // Connects within endpoint.timeout_ns (reconnecting forever afterwards); "" or the reason.
 std::string connect(const Endpoint& e, const std::string& name, natsConnection** nc,
                     natsConnectionHandler on_disconnected = nullptr, void* closure = nullptr) {
-  natsOptions* opts = detail::nats_options(e, name, false);
-  if (!opts) return "nats: out of memory";
+  std::string error;
+  natsOptions* opts = detail::nats_options(e, name, false, &error);
+  if (!opts) return error;
   if (on_disconnected) natsOptions_SetDisconnectedCB(opts, on_disconnected, closure);
   natsStatus s = natsConnection_Connect(nc, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK) {
     *nc = nullptr;
-    return fmt::format("nats (JetStream) at {}: {}", redact_urls(e.url), natsStatus_GetText(s));
+    return fmt::format("nats (JetStream) at {}: {}", redact_urls(e.url), detail::nats_error_text(s));
   }
   return {};
 }

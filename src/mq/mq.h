@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/outcome.h"
+#include "core/tls_config.h"
 
 namespace pathbench::mq {
 
@@ -44,6 +45,12 @@ struct Endpoint {
   // message is on disk); nats — JetStream with file storage (mq/jetstream.cpp) instead of core
   // NATS. Not applicable to the embedded broker (in memory).
   bool durable = false;
+  // TLS on the link to the broker (docs/distributed.md, "TLS and authentication"): the CA the
+  // broker's certificate must chain to, and this end's cert + key (mutual TLS). nats: used when
+  // the URL is tls:// or any file is named (then nats:// is upgraded too); the name checked in the
+  // broker's certificate is server_name, else the URL's host when it is a name (an IP address:
+  // the chain alone). Empty with a nats:// URL: plaintext.
+  TlsFiles tls;
 };
 
 // Client side: one per load-generator client thread (`index` = the thread's index, for naming).

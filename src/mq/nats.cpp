@@ -52,13 +52,14 @@ using Gate = detail::NatsGate;
 using detail::new_nats_gate;
 constexpr auto to_ms = detail::nats_ms;
 
-std::string status_text(natsStatus s) { return natsStatus_GetText(s); }
+std::string status_text(natsStatus s) { return detail::nats_error_text(s); }
 
 // Connection options shared by both sides: a request/reply ping-pong has nothing to batch with,
 // so each publish is written at once (under load the socket write coalesces anyway).
 natsOptions* make_options(const Endpoint& endpoint, const std::string& name) {
-  natsOptions* opts = detail::nats_options(endpoint, name, true);
-  if (!opts) throw std::runtime_error("nats: out of memory");
+  std::string error;
+  natsOptions* opts = detail::nats_options(endpoint, name, true, &error);
+  if (!opts) throw std::runtime_error(error);
   return opts;
 }
 
@@ -158,7 +159,9 @@ class NatsRequester final : public Requester {
 
  private:
   std::string connect() {
-    natsOptions* opts = make_options(endpoint_, fmt::format("pathbench-requester-{}", index_));
+    std::string error;
+    natsOptions* opts = detail::nats_options(endpoint_, fmt::format("pathbench-requester-{}", index_), true, &error);
+    if (!opts) return error;
     natsOptions_SetDisconnectedCB(opts, detail::nats_fail_all_on_disconnect, gate_);
     natsStatus s = natsConnection_Connect(&connection_, opts);
     natsOptions_Destroy(opts);

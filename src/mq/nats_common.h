@@ -22,9 +22,14 @@ inline std::int64_t nats_ms(Nanos ns) { return std::max<std::int64_t>(ns / kNano
 
 // Options for one connection to endpoint.url named `name`: connect within endpoint.timeout_ns,
 // then reconnect forever every 250 ms (the server coming back is the recovery under test);
-// `send_asap` writes each publish at once instead of waiting for the flusher thread. Null when
-// nats.c is out of memory. The caller destroys them.
-natsOptions* nats_options(const Endpoint& endpoint, const std::string& name, bool send_asap);
+// `send_asap` writes each publish at once instead of waiting for the flusher thread; TLS from
+// endpoint.tls (mq.h). Null with `*error` set ("nats at URL: ...") when nats.c is out of memory
+// or a TLS file cannot be loaded. The caller destroys them.
+natsOptions* nats_options(const Endpoint& endpoint, const std::string& name, bool send_asap, std::string* error);
+
+// natsStatus_GetText(s), followed by nats.c's last error detail for this thread when it says more
+// (a refused TLS handshake: the OpenSSL reason).
+std::string nats_error_text(natsStatus s);
 
 // nats.c may still be inside a subscription or connection callback after Unsubscribe/Close
 // return, and nats.c 3.4's header has no way to learn when that callback has finished. So callbacks

@@ -51,6 +51,26 @@ struct BrokerProcess::State {
 
 namespace {
 
+// The server's TLS files, copied into its folder (readable by the user it may run as); their new
+// paths. On failure the folder is removed before the throw.
+std::array<std::string, 3> copy_tls_files(const TlsFiles& tls, const fs::path& folder) {
+  std::array<std::string, 3> out;
+  const fs::path* from[3] = {&tls.ca, &tls.cert, &tls.key};
+  const char* names[3] = {"tls-ca.pem", "tls-cert.pem", "tls-key.pem"};
+  for (int i = 0; i < 3; ++i) {
+    const fs::path to = folder / names[i];
+    std::error_code ec;
+    fs::copy_file(*from[i], to, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      const std::string why = ec.message();
+      fs::remove_all(folder, ec);  // the caller's folder, made just before: nothing left behind
+      throw std::runtime_error(fmt::format("cannot copy the TLS file {}: {}", from[i]->string(), why));
+    }
+    out[i] = to.string();
+  }
+  return out;
+}
+
 // --- the process-wide registry ------------------------------------------------------------
 // Signal handlers may only read lock-free atomics: the process groups live in a fixed array.
 constexpr std::size_t kMaxBrokers = 32;
@@ -205,6 +225,11 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
     port = free_loopback_port();
     // JetStream on, stored in the server's own folder (one-way messaging with durable = true).
     args = {server, "-a", "127.0.0.1", "-p", std::to_string(port), "-js", "-sd", (state->folder / "jetstream").string()};
+    if (!options.tls.empty()) {
+      const auto [ca, cert, key] = copy_tls_files(options.tls, state->folder);
+      args.insert(args.end(), {"--tls", "--tlscert", cert, "--tlskey", key, "--tlscacert", ca, "--tlsverify"});
+    }
+    args.insert(args.end(), options.server_args.begin(), options.server_args.end());
     state->url = fmt::format("nats://127.0.0.1:{}", port);
   } else {
     std::string server = find_program("rabbitmq-server", options.search_path);
@@ -213,6 +238,17 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
     if (ctl.empty()) throw missing_program("rabbitmqctl", "rabbitmq-server", options.search_path);
     state->folder = make_folder(kind);
     const fs::path& f = state->folder;
+    int tls_port = 0;
+    if (!options.tls.empty()) {
+      // rabbitmq.conf (RABBITMQ_CONFIG_FILE below): an AMQPS listener requiring a client certificate.
+      const auto [ca, cert, key] = copy_tls_files(options.tls, f);
+      tls_port = free_loopback_port();
+      std::ofstream conf(f / "rabbitmq.conf");
+      conf << fmt::format("listeners.ssl.1 = 127.0.0.1:{}\nssl_options.cacertfile = {}\nssl_options.certfile = {}\n"
+                          "ssl_options.keyfile = {}\nssl_options.verify = verify_peer\nssl_options.fail_if_no_peer_cert = true\n",
+                          tls_port, ca, cert, key);
+      if (!conf.flush()) throw std::runtime_error(fmt::format("cannot write {}", (f / "rabbitmq.conf").string()));
+    }
     if (::getuid() == 0) {
       // Debian's wrapper runs the server as the `rabbitmq` user (su), which must own its folders.
       if (passwd* pw = ::getpwnam("rabbitmq")) {
@@ -259,6 +295,7 @@ BrokerProcess BrokerProcess::start(const std::string& kind, const BrokerOptions&
     args = {server};
     state->ctl_program = ctl;
     state->url = fmt::format("amqp://guest:guest@127.0.0.1:{}", port);
+    if (tls_port) state->url = fmt::format("amqps://guest:guest@127.0.0.1:{}", tls_port);
   }
 
   state->env = env;

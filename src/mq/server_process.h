@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/tls_config.h"
 
 namespace pathbench::mq {
 
@@ -42,8 +43,15 @@ struct BrokerOptions {
   // Where to look for the server programs, ':'-separated; empty = $PATH. (Tests point it at an
   // empty folder to see the "not installed" message.)
   std::string search_path;
-  // Extra command-line arguments for the server (postgres: "-c", "fsync=off", ...).
+  // Extra command-line arguments for the server (postgres: "-c", "fsync=off", ...; nats: "--tls",
+  // "--tlscert", FILE, ...).
   std::vector<std::string> server_args;
+  // A broker that accepts only mutual-TLS clients (tests; docs/distributed.md): it presents
+  // tls.cert + tls.key and requires a client certificate chaining to tls.ca. nats: every client
+  // (url() stays nats://, clients must use TLS); rabbitmq: an AMQPS listener on a second port
+  // beside the plaintext one, and url() is "amqps://guest:guest@127.0.0.1:TLS_PORT". The files are
+  // copied into the server's folder (the server may run as another user).
+  TlsFiles tls;
 };
 
 class BrokerProcess {

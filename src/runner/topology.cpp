@@ -219,6 +219,12 @@ mq::Endpoint Topology::broker_endpoint(const std::string& kind) {
   const std::string url = kind == b.kind ? b.url : "auto";
   if (url != "auto") {
     e.url = url;
+    // TLS to a broker pathbench did not start: [tls.broker] written, or a TLS scheme in the URL
+    // (docs/distributed.md). The private servers pathbench starts listen on loopback, plaintext.
+    const TlsRoleFiles& own = scenario_.tls.broker;
+    const bool tls_url = url.rfind("tls://", 0) == 0 || url.rfind("amqps://", 0) == 0;
+    if (tls_url || !own.ca.empty() || !own.cert.empty() || !own.key.empty() || !own.server_name.empty())
+      e.tls = scenario_.tls.for_role("broker");
   } else if (kind == "embedded") {
     e.url = broker_server().url();
   } else {

@@ -174,7 +174,10 @@ struct TlsConfig {
   bool insecure = false;   // allow plaintext listeners off loopback (each prints a WARNING)
   TlsRoleFiles files;      // the table's own ca, cert, key, server_name
   TlsRoleFiles worker, balancer;
-  // The files `role` ("client", "worker", "balancer") uses: its keys, else the
+  // [tls.broker]: the queue paths' and queue workers' identity on the link to a broker given by
+  // [broker] url (tls:// amqps://, or any url once this table is written); docs/scenarios.md.
+  TlsRoleFiles broker;
+  // The files `role` ("client", "worker", "balancer", "broker") uses: its keys, else the
   // table's; empty when TLS is off.
   TlsFiles for_role(std::string_view role) const;
   bool on() const noexcept { return present && enabled; }

@@ -199,6 +199,11 @@ Expected check_broker_url(const BrokerConfig& b) {
   std::string why;
   auto url = parse_url(b.url, default_port_of(scheme), &why);
   if (url && url->scheme == scheme) return std::nullopt;
+  if (url && b.kind == "nats" && url->scheme == "tls") return std::nullopt;  // NATS over TLS ([tls.broker])
+  if (b.kind == "rabbitmq" && b.url.rfind("amqps://", 0) == 0) {  // AMQPS ([tls.broker]), port 5671 by default
+    url = parse_url(b.url, default_port_of("amqps"), &why);
+    if (url) return std::nullopt;
+  }
   if (url || b.url.rfind(fmt::format("{}://", scheme), 0) != 0) return fmt::format("\"auto\" or a {} URL", form);
   return fmt::format("\"auto\" or a {} URL ({})", form, why);
 }

@@ -7,7 +7,10 @@ namespace pathbench {
 
 TlsFiles TlsConfig::for_role(std::string_view role) const {
   if (!on()) return {};
-  const TlsRoleFiles* own = role == "worker" ? &worker : role == "balancer" ? &balancer : nullptr;
+  const TlsRoleFiles* own = role == "worker"     ? &worker
+                            : role == "balancer" ? &balancer
+                            : role == "broker"   ? &broker
+                                                 : nullptr;
   TlsFiles f{files.ca, files.cert, files.key, files.server_name};
   if (own) {
     if (!own->ca.empty()) f.ca = own->ca;
@@ -58,6 +61,7 @@ const Field<TlsConfig> kTlsFields[] = {
     text<&TlsConfig::files, &TlsRoleFiles::server_name>("server_name"),
     table<&TlsConfig::worker>("worker", kTlsRoleTable).omitted_when([](const TlsConfig& t) { return role_empty(t.worker); }),
     table<&TlsConfig::balancer>("balancer", kTlsRoleTable).omitted_when([](const TlsConfig& t) { return role_empty(t.balancer); }),
+    table<&TlsConfig::broker>("broker", kTlsRoleTable).omitted_when([](const TlsConfig& t) { return role_empty(t.broker); }),
 };
 
 const TableSpec<TlsConfig> kTlsTable{
@@ -67,7 +71,8 @@ const TableSpec<TlsConfig> kTlsTable{
       resolve_files(r, t.files);
       if (!t.enabled) return;
       // Mutual TLS: every identity in use has all three files.
-      for (std::string_view role : {"client", "worker", "balancer"}) {
+      for (std::string_view role : {"client", "worker", "balancer", "broker"}) {
+        if (role == "broker" && role_empty(t.broker)) continue;  // checked only when written
         const TlsFiles f = t.for_role(role);
         if (!f.ca.empty() && !f.cert.empty() && !f.key.empty()) continue;
         std::string missing;
