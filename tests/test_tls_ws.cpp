@@ -262,6 +262,16 @@ TEST_CASE("tls: with [tls] the spawned WebSocket fronts may listen off loopback 
   CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(open + tls, "open_tls.toml")));
   CHECK(net::client_tls() != nullptr);
   CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(open + "[tls]\nenabled = false\ninsecure = true\n", "insecure.toml")));
+  // The in-process embedded broker has no TLS yet: off loopback it needs insecure, [tls] or not,
+  // and the refusal comes before anything starts.
+  const std::string queue = "[workers]\nlisten_host = \"0.0.0.0\"\n[[path]]\nkind = \"queue\"\nvia = \"embedded\"\n";
+  CHECK_THROWS_WITH_AS(cli::apply_scenario_tls(load_scenario_text(queue + tls, "queue_tls.toml")),
+                       doctest::Contains("embedded broker"), std::runtime_error);
+  CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(queue + "[tls]\nenabled = false\ninsecure = true\n", "queue_insecure.toml")));
+  // A broker given by url is not started here.
+  CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(
+      "[workers]\nlisten_host = \"0.0.0.0\"\n[broker]\nurl = \"tcp://10.0.0.5:7400\"\n[[path]]\nkind = \"queue\"\nvia = \"embedded\"\n" + tls,
+      "queue_url.toml")));
   // Back to the process defaults for the other cases.
   net::set_client_tls(nullptr);
   net::set_plaintext_off_loopback_allowed(false);

@@ -37,6 +37,24 @@ std::shared_ptr<const TlsMaterial> read_tls_options(const po::variables_map& vm)
   return material;
 }
 
+namespace {
+
+// Whether the run starts the embedded broker in this process (Topology::broker_server): a broker
+// path, or a queue / messaging / task-via-queue path over the embedded broker with no url given.
+bool spawns_embedded_broker(const Scenario& s) {
+  const bool embedded_url_given = s.broker.kind == "embedded" && !s.broker.url.empty() && s.broker.url != "auto";
+  for (auto& p : s.paths) {
+    if (p.kind == "broker") return true;
+    const bool over_a_broker = p.kind == "queue" || p.kind == "messaging" || (p.kind == "task" && p.via == "queue");
+    if (!over_a_broker) continue;
+    const std::string kind = p.kind == "task" ? s.broker.kind : p.via;
+    if (kind == "embedded" && !embedded_url_given) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void apply_scenario_tls(const Scenario& scenario) {
   net::set_plaintext_off_loopback_allowed(scenario.tls.insecure);
   net::set_client_tls(load_tls_material(scenario.tls.for_role("client")));
@@ -52,6 +70,16 @@ void apply_scenario_tls(const Scenario& scenario) {
   };
   if (scenario.workers.endpoints.empty()) check("workers", "worker", scenario.workers.listen_host);
   if (scenario.balancer.endpoint.empty()) check("balancer", "balancer", scenario.balancer.listen_host);
+  // The in-process embedded broker (native protocol and seed fronts) has no TLS yet: it listens
+  // in plaintext on [workers] listen_host, so off loopback only with `insecure = true` — said
+  // here, before anything starts, rather than by its listener in the middle of the run.
+  if (spawns_embedded_broker(scenario)) {
+    std::string warning;
+    const std::string refusal = plaintext_listen_refusal(
+        "[workers] listen_host: the in-process embedded broker (no TLS yet)",
+        HostPort{scenario.workers.listen_host, 0}.to_string(), /*tls=*/false, scenario.tls.insecure, &warning);
+    if (!refusal.empty()) throw std::runtime_error(refusal);
+  }
 }
 
 }  // namespace pathbench::cli
