@@ -1,4 +1,5 @@
 #include "cli/profile.h"
+#include "build_info.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -193,6 +194,11 @@ std::string reexec_with_tcmalloc() {
     return heap_api() ? "" : "--heap-profile: tcmalloc was preloaded but its heap profiler is not in the process";
   }
   if (heap_api()) return "";
+  // A sanitizer's runtime must be the first library loaded and owns malloc: tcmalloc cannot be
+  // preloaded in front of it (the process would refuse to start).
+  if (build::sanitized)
+    return "--heap-profile: a sanitizer build cannot take tcmalloc (the sanitizer owns the allocator): no heap "
+           "profile; use a Release build";
   std::string library;
   for (const char* candidate : {"/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4", "/usr/lib/aarch64-linux-gnu/libtcmalloc.so.4",
                                 "/usr/lib/libtcmalloc.so.4"})
