@@ -42,14 +42,9 @@ namespace {
 // Whether the run starts the embedded broker in this process (Topology::broker_server): a broker
 // path, or a queue / messaging / task-via-queue path over the embedded broker with no url given.
 bool spawns_embedded_broker(const Scenario& s) {
-  const bool embedded_url_given = s.broker.kind == "embedded" && !s.broker.url.empty() && s.broker.url != "auto";
-  for (auto& p : s.paths) {
-    if (p.kind == "broker") return true;
-    const bool over_a_broker = p.kind == "queue" || p.kind == "messaging" || (p.kind == "task" && p.via == "queue");
-    if (!over_a_broker) continue;
-    const std::string kind = p.kind == "task" ? s.broker.kind : p.via;
-    if (kind == "embedded" && !embedded_url_given) return true;
-  }
+  for (auto& p : s.paths)
+    if (p.kind == "broker" || (path_broker_kind(s, p) == "embedded" && broker_url_for(s.broker, "embedded") == "auto"))
+      return true;
   return false;
 }
 

@@ -19,10 +19,9 @@ std::vector<ServerNeed> servers_needed(const Scenario& scenario, const std::stri
   const Scenario& s = scenario;
   if (s.database.kind == "postgres" && s.database.url == "auto" && scenario_needs_database(s)) add("postgres", "[database]");
   for (const PathSpec& p : s.paths) {
-    if (p.via != "rabbitmq" && p.via != "nats") continue;
-    // [broker] url names the server of [broker] kind; any other broker a path goes through is started.
-    if (p.via == s.broker.kind && s.broker.url != "auto") continue;
-    add(p.via, fmt::format("path '{}'", p.label));
+    const std::string kind = path_broker_kind(s, p);
+    if ((kind == "rabbitmq" || kind == "nats") && broker_url_for(s.broker, kind) == "auto")
+      add(kind, fmt::format("path '{}'", p.label));
   }
   return needs;
 }

@@ -83,6 +83,14 @@ WorkerOptions Topology::worker_options(int index) const {
   return o;
 }
 
+std::vector<std::size_t> Topology::queue_worker_slots(int index) const {
+  std::vector<std::size_t> slots;
+  const std::size_t stride = static_cast<std::size_t>(std::max(1, scenario_.workers.count));
+  for (std::size_t j = static_cast<std::size_t>(std::max(0, index)); index >= 0 && j < queue_workers_.size(); j += stride)
+    slots.push_back(j);
+  return slots;
+}
+
 bool Topology::kill_worker(int index) {
   bool any = false;
   {
@@ -92,8 +100,7 @@ bool Topology::kill_worker(int index) {
   std::lock_guard lock(mutex_);
   any = (index >= 0 && kill_task_queue_worker(static_cast<std::size_t>(index))) || any;
   // Its queue-path consumers go with it: what they held unacked the broker redelivers.
-  const std::size_t stride = static_cast<std::size_t>(std::max(1, scenario_.workers.count));
-  for (std::size_t j = static_cast<std::size_t>(std::max(0, index)); index >= 0 && j < queue_workers_.size(); j += stride) {
+  for (std::size_t j : queue_worker_slots(index)) {
     queue_workers_[j].reset();
     any = true;
   }
@@ -112,8 +119,7 @@ bool Topology::restart_worker(int index) {
   }
   std::lock_guard lock(mutex_);
   any = (index >= 0 && restart_task_queue_worker(static_cast<std::size_t>(index))) || any;
-  const std::size_t stride = static_cast<std::size_t>(std::max(1, scenario_.workers.count));
-  for (std::size_t j = static_cast<std::size_t>(std::max(0, index)); index >= 0 && j < queue_workers_.size(); j += stride) {
+  for (std::size_t j : queue_worker_slots(index)) {
     if (!queue_workers_[j]) {
       queue_workers_[j] = std::make_unique<QueueWorker>(queue_worker_options_[j]);
       if (queue_paused_) queue_workers_[j]->pause(true);
@@ -216,7 +222,7 @@ mq::Endpoint Topology::broker_endpoint(const std::string& kind) {
   e.heartbeat_ns = b.heartbeat_ns;
   e.direct_reply_to = b.direct_reply_to;
   e.timeout_ns = std::max<Nanos>(5 * kNanosPerSecond, scenario_.load.deadline_ns);
-  const std::string url = kind == b.kind ? b.url : "auto";
+  const std::string url = broker_url_for(b, kind);
   if (url != "auto") {
     e.url = url;
     // TLS to a broker pathbench did not start: [tls.broker] written, or a TLS scheme in the URL

@@ -111,6 +111,8 @@ class Topology final : public Endpoints {
   std::vector<std::unique_ptr<QueueWorker>> queue_workers_;            // under mutex_
   std::vector<QueueWorkerOptions> queue_worker_options_;               // how [j] was made (restart)
   bool queue_paused_ = false;                                          // pause_consumers in effect
+  // mutex_ held: the positions of worker `index`'s queue workers in queue_workers_, one per kind.
+  std::vector<std::size_t> queue_worker_slots(int index) const;
   // The task queue route's (runner/topology_tasks.cpp); [i] null while worker i is killed.
   std::vector<std::pair<std::string, mq::Endpoint>> task_queue_endpoints_;
   std::vector<std::unique_ptr<TaskQueueWorker>> task_queue_workers_;  // under mutex_

@@ -98,6 +98,16 @@ bool is_file_name(std::string_view name) noexcept {
   });
 }
 
+std::string path_broker_kind(const Scenario& scenario, const PathSpec& path) {
+  if (path.kind == "queue" || path.kind == "messaging") return path.via;
+  if (path.kind == "task" && path.via == "queue") return scenario.broker.kind;
+  return "";
+}
+
+std::string broker_url_for(const BrokerConfig& broker, const std::string& kind) {
+  return kind == broker.kind && !broker.url.empty() ? broker.url : "auto";
+}
+
 Nanos planned_length_ns(const LoadConfig& load) noexcept {
   if (load.phases.empty()) return load.warmup_ns + load.duration_ns;
   Nanos total = load.warmup_ns;

@@ -262,6 +262,15 @@ double expected_measured_requests(const LoadConfig& load) noexcept;
 std::string_view to_string(LoadMode mode) noexcept;
 std::string_view to_string(Arrival arrival) noexcept;
 
+// The broker a request path goes through: queue and messaging paths by their `via`, the task
+// route through the queue by [broker] kind; "" for a path over no broker (a `broker` path
+// measures the in-process broker itself).
+std::string path_broker_kind(const Scenario& scenario, const PathSpec& path);
+// Where the run finds broker `kind`: [broker] url names the server of [broker] kind only; any
+// other kind, and url = "auto", is "auto" — started by the run (embedded: in process;
+// rabbitmq / nats: a private server).
+std::string broker_url_for(const BrokerConfig& broker, const std::string& kind);
+
 // Durations as written in scenarios: "30s", "250ms", "1.5s", "2m", "100us", "500ns", "1h".
 // Returns false on anything else.
 bool parse_duration(std::string_view text, Nanos& out) noexcept;
