@@ -122,10 +122,9 @@ class Children {
   std::vector<Child> children_;
 };
 
-// Runs `pathbench run` in the coordinator's namespace; exit code and output.
-CommandResult run_in(const std::string& ns, const std::string& args) {
+// What `command` prints (a shell runs it), and its exit code.
+CommandResult read_command(const std::string& command) {
   CommandResult r;
-  std::string command = "ip netns exec " + ns + " '" + PATHBENCH_BINARY + "' " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return r;
   char buffer[4096];
@@ -134,6 +133,11 @@ CommandResult run_in(const std::string& ns, const std::string& args) {
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs `pathbench ARGS` in namespace `ns` (the coordinator's); exit code and output.
+CommandResult run_in(const std::string& ns, const std::string& args) {
+  return read_command("ip netns exec " + ns + " '" + PATHBENCH_BINARY + "' " + args + " 2>&1");
 }
 
 }  // namespace
@@ -275,18 +279,6 @@ via = "balancer"
   CHECK(std::regex_search(partial, std::regex(",missing: [^\n]*,10\\.77\\.0\\.22:50070\n")));
   CHECK(std::regex_search(partial, std::regex(",true,false,[^\n]*,10\\.77\\.0\\.21:50070\n")));  // the survivor's accounting holds
   MESSAGE("netns run with a worker and an agent killed:\n" << killed.output);
-}
-
-// What `command` prints on stdout (a shell runs it).
-static std::string read_command(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return out;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  pclose(pipe);
-  return out;
 }
 
 // The PostgreSQL server programs' folder (Debian: /usr/lib/postgresql/N/bin), or "".
@@ -448,7 +440,7 @@ connections = 2
   auto counted = read_command(fmt::format("ip netns exec {} psql '{}' -Atc \"SELECT worker, count(*) > 0 FROM tasks WHERE state = "
                                           "'done' GROUP BY worker ORDER BY worker\"",
                                           net.name("co"), url));
-  CHECK(counted == "worker-1|t\nworker-2|t\n");
+  CHECK(counted.output == "worker-1|t\nworker-2|t\n");
   MESSAGE("netns run on a shared PostgreSQL:\n" << run.output);
 }
 
