@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <vector>
 
 namespace pathbench::testing {
 
@@ -46,11 +47,10 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs the built pathbench binary with `args` (a shell-quoted string) and captures its output.
-inline CommandResult run_pathbench(const std::string& args) {
-  std::string command = std::string("'") + PATHBENCH_BINARY + "' " + args + " 2>&1";
+// Runs `command` through the shell; its exit status and output (stdout + stderr).
+inline CommandResult run_command(const std::string& command) {
   CommandResult r;
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buffer;
   std::size_t n;
@@ -58,6 +58,33 @@ inline CommandResult run_pathbench(const std::string& args) {
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs the built pathbench binary with `args` (a shell-quoted string) and captures its output.
+inline CommandResult run_pathbench(const std::string& args) {
+  return run_command(std::string("'") + PATHBENCH_BINARY + "' " + args);
+}
+
+// The value of `column` in the summary.csv row of path `label`, all request kinds ("" when absent).
+inline std::string summary_cell(const std::string& csv, const std::string& label, const std::string& column) {
+  std::istringstream in(csv);
+  std::vector<std::string> header;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::istringstream fields(line);
+    for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+    if (header.empty()) {
+      header = std::move(cells);
+      continue;
+    }
+    auto cell = [&](const std::string& name) -> std::string {
+      for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i)
+        if (header[i] == name) return cells[i];
+      return "";
+    };
+    if (cell("path") == label && cell("request_kind") == "all") return cell(column);
+  }
+  return "";
 }
 
 }  // namespace pathbench::testing

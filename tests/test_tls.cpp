@@ -21,26 +21,13 @@
 #include "roles/worker.h"
 #include "scenario/loader.h"
 #include "test_helpers.h"
+#include "test_pki.h"
 
 using namespace pathbench;
 using pathbench::testing::TempDir;
 
 namespace {
 
-// A throw-away PKI (tests/make_test_certs.sh); `why` says why there is none.
-struct TestPki {
-  TempDir dir;
-  std::string why;
-  TestPki() {
-    const int rc = std::system(fmt::format("bash '{}/tests/make_test_certs.sh' '{}' >/dev/null 2>&1",
-                                           PATHBENCH_SOURCE_DIR, (dir / "pki").string()).c_str());
-    if (rc != 0) why = "cannot make the test certificates (is the openssl command installed?)";
-  }
-  std::filesystem::path operator/(const std::string& name) const { return dir.path() / "pki" / name; }
-  std::shared_ptr<const TlsMaterial> identity(const std::string& ca, const std::string& name) const {
-    return load_tls_material({*this / ca, *this / (name + ".pem"), *this / (name + ".key"), ""});
-  }
-};
 
 grpc::Status echo_over(const std::shared_ptr<grpc::Channel>& channel) {
   auto stub = v1::Worker::NewStub(channel);
@@ -53,18 +40,6 @@ grpc::Status echo_over(const std::shared_ptr<grpc::Channel>& channel) {
   return stub->Query(&context, request, &reply);
 }
 
-// Runs `command` through the shell; its exit status and output (stdout + stderr).
-testing::CommandResult shell(const std::string& command) {
-  testing::CommandResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 }  // namespace
 
@@ -167,7 +142,7 @@ TEST_CASE("tls: listeners and gRPC servers refuse plaintext off loopback before 
 }
 
 TEST_CASE("tls: a worker with mutual TLS answers a client of its CA and refuses no cert, another CA's cert and plaintext") {
-  TestPki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
@@ -200,7 +175,7 @@ TEST_CASE("tls: a worker with mutual TLS answers a client of its CA and refuses 
 }
 
 TEST_CASE("tls: pathbench run with [tls]: gRPC unary and stream through the balancer and direct, all over mutual TLS") {
-  TestPki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
@@ -294,7 +269,7 @@ TEST_CASE("tls: serve and run refuse a plaintext listener off loopback with exit
   CHECK(agent.exit_code == 2);
   CHECK(agent.output.find("refusing to listen") != std::string::npos);
 
-  auto allowed = shell(fmt::format("timeout -s TERM 2 '{}' serve echo --listen 0.0.0.0:0 --insecure", PATHBENCH_BINARY));
+  auto allowed = testing::run_command(fmt::format("timeout -s TERM 2 '{}' serve echo --listen 0.0.0.0:0 --insecure", PATHBENCH_BINARY));
   CAPTURE(allowed.output);
   CHECK(allowed.output.find("WARNING: echo server listens on 0.0.0.0:0 in PLAINTEXT") != std::string::npos);
   CHECK(allowed.output.find("echo serving raw TCP on 0.0.0.0:") != std::string::npos);

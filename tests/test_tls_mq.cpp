@@ -15,6 +15,7 @@
 #include "scenario/loader.h"
 #include "skip_guard.h"
 #include "test_helpers.h"
+#include "test_pki.h"
 
 using namespace pathbench;
 using namespace pathbench::mq;
@@ -23,24 +24,11 @@ using pathbench::testing::TempDir;
 
 namespace {
 
-struct Pki {
-  TempDir dir;
-  std::string why;
-  Pki() {
-    const int rc = std::system(fmt::format("bash '{}/tests/make_test_certs.sh' '{}' >/dev/null 2>&1",
-                                           PATHBENCH_SOURCE_DIR, (dir / "pki").string()).c_str());
-    if (rc != 0) why = "cannot make the test certificates (is the openssl command installed?)";
-  }
-  std::string operator/(const std::string& name) const { return (dir.path() / "pki" / name).string(); }
-  TlsFiles identity(const std::string& ca, const std::string& name) const {
-    return {*this / ca, *this / (name + ".pem"), *this / (name + ".key"), ""};
-  }
-};
 
 // A private nats-server that accepts only TLS clients presenting a certificate of the test CA.
-BrokerProcess start_tls_nats(const Pki& pki) {
+BrokerProcess start_tls_nats(const testing::TestPki& pki) {
   BrokerOptions o;
-  o.tls = pki.identity("ca.pem", "node");
+  o.tls = pki.files("ca.pem", "node");
   return BrokerProcess::start("nats", o);
 }
 
@@ -59,14 +47,14 @@ TEST_SUITE_BEGIN("realmq");
 
 TEST_CASE("realmq: nats over mutual TLS: 500 echoes answered once each; no cert, another CA or plaintext refused with the reason") {
   PATHBENCH_SKIP_UNLESS_BROKER_SERVER("nats");
-  Pki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
   }
   BrokerProcess server = start_tls_nats(pki);
   Endpoint e = nats_endpoint(server.url(), "pathbench.test.tls");
-  e.tls = pki.identity("ca.pem", "client");
+  e.tls = pki.files("ca.pem", "client");
   auto responder = make_responder_for(e, 2, echo_handlers());
   Drive d = drive(e, 500, 32, 20 * kNanosPerSecond);
   REQUIRE(d.start_error == "");
@@ -95,7 +83,7 @@ TEST_CASE("realmq: nats over mutual TLS: 500 echoes answered once each; no cert,
 
   // A certificate from another CA; and the server checked against another CA.
   Endpoint stranger = e;
-  stranger.tls = pki.identity("ca.pem", "stranger");
+  stranger.tls = pki.files("ca.pem", "stranger");
   CHECK_THROWS_AS(make_responder_for(stranger, 1, echo_handlers()), std::runtime_error);
   Endpoint wrong_ca = e;
   wrong_ca.tls.ca = pki / "other-ca.pem";
@@ -114,7 +102,7 @@ TEST_CASE("realmq: nats over mutual TLS: 500 echoes answered once each; no cert,
 
 TEST_CASE("realmq: pathbench run: a queue path over NATS with [tls.broker], accounting holds; without it the run fails") {
   PATHBENCH_SKIP_UNLESS_BROKER_SERVER("nats");
-  Pki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
@@ -149,8 +137,8 @@ via = "nats"
   testing::write_file(dir / "tls.toml",
                       scenario("nats_tls", fmt::format("[tls]\nca = \"{0}\"\ncert = \"{1}\"\nkey = \"{2}\"\n[tls.worker]\ncert = \"{3}\"\n"
                                                        "key = \"{4}\"\n[tls.broker]\ncert = \"{1}\"\nkey = \"{2}\"\n",
-                                                       pki / "ca.pem", pki / "client.pem", pki / "client.key", pki / "node.pem",
-                                                       pki / "node.key")));
+                                                       (pki / "ca.pem").string(), (pki / "client.pem").string(), (pki / "client.key").string(), (pki / "node.pem").string(),
+                                                       (pki / "node.key").string())));
   auto r = testing::run_pathbench("run '" + (dir / "tls.toml").string() + "' --out '" + (dir / "out").string() + "' --no-charts");
   CAPTURE(r.output);
   REQUIRE(r.exit_code == 0);
@@ -160,7 +148,7 @@ via = "nats"
   CHECK(context.find("PRIVATE KEY") == std::string::npos);
 
   // [tls.broker] written with only a cert: the scenario is refused before anything starts.
-  testing::write_file(dir / "half.toml", scenario("nats_half", fmt::format("[tls]\n[tls.broker]\ncert = \"{}\"\n", pki / "client.pem")));
+  testing::write_file(dir / "half.toml", scenario("nats_half", fmt::format("[tls]\n[tls.broker]\ncert = \"{}\"\n", (pki / "client.pem").string())));
   auto half = testing::run_pathbench("validate '" + (dir / "half.toml").string() + "'");
   CAPTURE(half.output);
   CHECK(half.exit_code == 2);
@@ -176,13 +164,13 @@ via = "nats"
 
 TEST_CASE("realmq: rabbitmq over AMQPS with mutual TLS: 300 echoes answered once each; no cert or another CA refused") {
   PATHBENCH_SKIP_UNLESS_BROKER_SERVER("rabbitmq");
-  Pki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
   }
   BrokerOptions o;
-  o.tls = pki.identity("ca.pem", "node");
+  o.tls = pki.files("ca.pem", "node");
   BrokerProcess server = BrokerProcess::start("rabbitmq", o);
   REQUIRE(server.url().rfind("amqps://", 0) == 0);
   Endpoint e;
@@ -190,7 +178,7 @@ TEST_CASE("realmq: rabbitmq over AMQPS with mutual TLS: 300 echoes answered once
   e.url = server.url();
   e.request_queue = "pathbench.test.amqps";
   e.timeout_ns = 5 * kNanosPerSecond;
-  e.tls = pki.identity("ca.pem", "client");
+  e.tls = pki.files("ca.pem", "client");
   auto responder = make_responder_for(e, 2, echo_handlers());
   Drive d = drive(e, 300, 16, 20 * kNanosPerSecond);
   REQUIRE(d.start_error == "");
@@ -206,7 +194,7 @@ TEST_CASE("realmq: rabbitmq over AMQPS with mutual TLS: 300 echoes answered once
   wrong_ca.tls.ca = pki / "other-ca.pem";
   CHECK_THROWS_WITH_AS(make_responder_for(wrong_ca, 1, echo_handlers()), doctest::Contains("rabbitmq at"), std::runtime_error);
   Endpoint stranger = e;
-  stranger.tls = pki.identity("ca.pem", "stranger");
+  stranger.tls = pki.files("ca.pem", "stranger");
   CHECK_THROWS_AS(make_responder_for(stranger, 1, echo_handlers()), std::runtime_error);
 }
 

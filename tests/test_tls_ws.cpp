@@ -22,25 +22,13 @@
 #include "roles/worker.h"
 #include "scenario/loader.h"
 #include "test_helpers.h"
+#include "test_pki.h"
 
 using namespace pathbench;
 using pathbench::testing::TempDir;
 
 namespace {
 
-struct Pki {
-  TempDir dir;
-  std::string why;
-  Pki() {
-    const int rc = std::system(fmt::format("bash '{}/tests/make_test_certs.sh' '{}' >/dev/null 2>&1",
-                                           PATHBENCH_SOURCE_DIR, (dir / "pki").string()).c_str());
-    if (rc != 0) why = "cannot make the test certificates (is the openssl command installed?)";
-  }
-  std::filesystem::path operator/(const std::string& name) const { return dir.path() / "pki" / name; }
-  std::shared_ptr<const TlsMaterial> identity(const std::string& ca, const std::string& name) const {
-    return load_tls_material({*this / ca, *this / (name + ".pem"), *this / (name + ".key"), ""});
-  }
-};
 
 // One WebSocket connection to `address`/query (wss:// with `tls`), one echo request: "" when it
 // was answered OK, else why not.
@@ -73,51 +61,13 @@ std::string ws_echo(const std::string& address, const TlsMaterial* tls) {
   return outcome;
 }
 
-testing::CommandResult shell(const std::string& command) {
-  testing::CommandResult r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
-// The value of `column` in the summary.csv row of path `label`, all request kinds ("" when absent).
-std::string summary_cell(const std::string& csv, const std::string& label, const std::string& column) {
-  std::istringstream in(csv);
-  std::string line;
-  std::vector<std::string> header;
-  auto split = [](const std::string& l) {
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream s(l);
-    while (std::getline(s, cell, ',')) cells.push_back(cell);
-    return cells;
-  };
-  while (std::getline(in, line)) {
-    auto cells = split(line);
-    if (header.empty()) {
-      header = cells;
-      continue;
-    }
-    auto cell = [&](const std::string& name) -> std::string {
-      for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i)
-        if (header[i] == name) return cells[i];
-      return "";
-    };
-    if (cell("path") == label && cell("request_kind") == "all") return cell(column);
-  }
-  return "";
-}
 
 }  // namespace
 
 TEST_CASE("tls: a worker's WebSocket front over mutual TLS answers a client of its CA; no cert, another CA, a wrong name "
           "and plaintext are refused while it keeps serving") {
-  Pki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
@@ -158,7 +108,7 @@ TEST_CASE("tls: a worker's WebSocket front over mutual TLS answers a client of i
 }
 
 TEST_CASE("tls: /metrics over https with mutual TLS, checked with curl; plaintext and a client without a certificate refused") {
-  Pki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
@@ -172,26 +122,26 @@ TEST_CASE("tls: /metrics over https with mutual TLS, checked with curl; plaintex
   const std::string curl = fmt::format("curl -sS --max-time 5 --cacert '{}'", (pki / "ca.pem").string());
   const std::string with_cert =
       fmt::format("{} --cert '{}' --key '{}'", curl, (pki / "client.pem").string(), (pki / "client.key").string());
-  auto served = shell(with_cert + " " + server.url());
+  auto served = testing::run_command(with_cert + " " + server.url());
   CAPTURE(served.output);
   CHECK(served.exit_code == 0);
   CHECK(served.output.find("pathbench_tls_test 1") != std::string::npos);
-  auto no_cert = shell(curl + " " + server.url());
+  auto no_cert = testing::run_command(curl + " " + server.url());
   CAPTURE(no_cert.output);
   CHECK(no_cert.exit_code != 0);
   CHECK(no_cert.output.find("pathbench_tls_test") == std::string::npos);
-  auto plain = shell(fmt::format("curl -sS --max-time 5 http://{}/metrics", server.address()));
+  auto plain = testing::run_command(fmt::format("curl -sS --max-time 5 http://{}/metrics", server.address()));
   CAPTURE(plain.output);
   CHECK(plain.exit_code != 0);
   CHECK(plain.output.find("pathbench_tls_test") == std::string::npos);
   // Keep-alive and a second request on the same connection; the server still serves after the refusals.
-  auto twice = shell(with_cert + " " + server.url() + " " + server.url());
+  auto twice = testing::run_command(with_cert + " " + server.url() + " " + server.url());
   CHECK(twice.exit_code == 0);
   CHECK(twice.output.find("pathbench_tls_test 1\npathbench_tls_test 1") != std::string::npos);
 }
 
 TEST_CASE("tls: pathbench run with [tls]: the websocket path through the balancer and direct over wss://, accounting holds") {
-  Pki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
@@ -237,10 +187,10 @@ key = "{4}"
   const std::string summary = testing::read_file(dir / "out" / "summary.csv");
   for (const char* label : {"websocket_balancer", "websocket_direct"}) {
     CAPTURE(label);
-    const std::string ok = summary_cell(summary, label, "ok");
+    const std::string ok = testing::summary_cell(summary, label, "ok");
     REQUIRE_FALSE(ok.empty());
     CHECK(std::stoll(ok) > 0);
-    CHECK(summary_cell(summary, label, "accounting_ok") == "true");
+    CHECK(testing::summary_cell(summary, label, "accounting_ok") == "true");
   }
   const std::string context = testing::read_file(dir / "out" / "context.json");
   CHECK(context.find("wss://127.0.0.1:") != std::string::npos);
@@ -248,7 +198,7 @@ key = "{4}"
 }
 
 TEST_CASE("tls: with [tls] the spawned WebSocket fronts may listen off loopback without insecure; without it they may not") {
-  Pki pki;
+  testing::TestPki pki;
   if (!pki.why.empty()) {
     MESSAGE("SKIP: " << pki.why);
     return;
@@ -262,11 +212,17 @@ TEST_CASE("tls: with [tls] the spawned WebSocket fronts may listen off loopback 
   CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(open + tls, "open_tls.toml")));
   CHECK(net::client_tls() != nullptr);
   CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(open + "[tls]\nenabled = false\ninsecure = true\n", "insecure.toml")));
-  // The in-process embedded broker has no TLS yet: off loopback it needs insecure, [tls] or not,
-  // and the refusal comes before anything starts.
+  // The in-process embedded broker too: off loopback with [tls] (tcps://, https://, wss://) or
+  // insecure; neither is refused before anything starts.
   const std::string queue = "[workers]\nlisten_host = \"0.0.0.0\"\n[[path]]\nkind = \"queue\"\nvia = \"embedded\"\n";
-  CHECK_THROWS_WITH_AS(cli::apply_scenario_tls(load_scenario_text(queue + tls, "queue_tls.toml")),
-                       doctest::Contains("embedded broker"), std::runtime_error);
+  CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(queue + tls, "queue_tls.toml")));
+  CHECK_THROWS_WITH_AS(cli::apply_scenario_tls(load_scenario_text(queue, "queue_plain.toml")),
+                       doctest::Contains("[workers] listen_host"), std::runtime_error);
+  // Workers elsewhere: the broker path's in-process broker is the one listener left, and says so.
+  const std::string broker = "[workers]\nlisten_host = \"0.0.0.0\"\nendpoints = [\"10.0.0.5:50052\"]\n[[path]]\nkind = \"broker\"\n";
+  CHECK_THROWS_WITH_AS(cli::apply_scenario_tls(load_scenario_text(broker, "broker_plain.toml")),
+                       doctest::Contains("the in-process embedded broker"), std::runtime_error);
+  CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(broker + tls, "broker_tls.toml")));
   CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(queue + "[tls]\nenabled = false\ninsecure = true\n", "queue_insecure.toml")));
   // A broker given by url is not started here.
   CHECK_NOTHROW(cli::apply_scenario_tls(load_scenario_text(

@@ -25,6 +25,7 @@ NativeServerOptions native_options(const BrokerServerOptions& o) {
   n.max_frame_bytes = o.max_frame_bytes;
   n.max_connections = o.max_connections;
   n.max_buffered_bytes = o.max_buffered_bytes;
+  n.tls = o.tls;
   return n;
 }
 
@@ -37,9 +38,11 @@ BrokerServer::BrokerServer(const BrokerServerOptions& options)
     throw std::runtime_error("broker: cannot declare the queue \"default\"");
   if (options.http_threads < 1 || options.http_threads > 64)
     throw std::runtime_error(fmt::format("broker: http threads must be 1..64, found {}", options.http_threads));
-  if (!options.grpc_listen.empty()) grpc_ = std::make_unique<GrpcFront>(*broker_, options.grpc_listen, options.max_frame_bytes);
+  if (!options.grpc_listen.empty())
+    grpc_ = std::make_unique<GrpcFront>(*broker_, options.grpc_listen, options.max_frame_bytes, options.tls);
   if (!options.http_listen.empty())
-    http_ = std::make_unique<HttpFront>(*broker_, options.http_listen, options.max_frame_bytes, options.http_threads, "pb-broker-http");
+    http_ = std::make_unique<HttpFront>(*broker_, options.http_listen, options.max_frame_bytes, options.http_threads,
+                                        "pb-broker-http", options.tls);
 }
 
 BrokerServer::~BrokerServer() {
@@ -52,7 +55,8 @@ std::string BrokerServer::grpc_address() const { return grpc_ ? grpc_->address()
 std::string BrokerServer::http_address() const { return http_ ? http_->address() : std::string(); }
 
 std::string BrokerServer::address() const { return native_->address(); }
-std::string BrokerServer::url() const { return "tcp://" + native_->address(); }
+std::string BrokerServer::url() const { return (native_->tls() ? "tcps://" : "tcp://") + native_->address(); }
+bool BrokerServer::tls() const noexcept { return native_->tls(); }
 
 BrokerServerStats BrokerServer::stats() const { return {broker_->stats(), native_->stats()}; }
 

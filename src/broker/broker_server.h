@@ -3,6 +3,7 @@
 // of broker/fronts.h — gRPC MessageQueue (grpc_listen) and one HTTP+WebSocket server for
 // /ws/publish, /ws/consume and /api/* (http_listen). The fronts are constructed after the native
 // server and destroyed before it. The queue "default" is declared at start with max_pending.
+// With options.tls every listener speaks mutual TLS with the same identity.
 //
 // Threads: the native server's ("pb-broker", "pb-broker-1", ...), the HTTP front's
 // ("pb-broker-http", ...), gRPC's own for the gRPC front; the Broker itself has none.
@@ -28,6 +29,10 @@ struct BrokerServerOptions {
   std::string grpc_listen = "";         // gRPC MessageQueue front, host:port; "" = off
   std::string http_listen = "";         // HTTP /api/* + WebSocket /ws/* front, host:port; "" = off
   int http_threads = 1;                 // the HTTP front's I/O threads
+  // Mutual TLS on every listener (native tcps://, gRPC, https:// and wss://): this broker's
+  // certificate and key, and the CA its clients' certificates must chain to. nullptr =
+  // plaintext, which non-loopback addresses refuse unless plaintext was allowed (--insecure).
+  std::shared_ptr<const TlsMaterial> tls;
 };
 
 struct BrokerServerStats {
@@ -44,7 +49,8 @@ class BrokerServer {
   BrokerServer& operator=(const BrokerServer&) = delete;
 
   std::string address() const;  // the native protocol's "host:port", port resolved
-  std::string url() const;      // "tcp://host:port", as mq::Endpoint::url wants it
+  std::string url() const;      // "tcp://host:port" (TLS: "tcps://host:port"), as mq::Endpoint::url wants it
+  bool tls() const noexcept;    // every listener speaks mutual TLS
   std::string grpc_address() const;  // the gRPC front's "host:port", "" when off
   std::string http_address() const;  // the HTTP+WebSocket front's "host:port", "" when off
   BrokerServerStats stats() const;

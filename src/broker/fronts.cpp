@@ -204,9 +204,11 @@ http::status http_status_of(Status s) {
 // ---------------------------------------------------------------- GrpcFront
 
 struct GrpcFront::Impl {
-  Impl(Broker& broker, const std::string& listen, std::size_t max_message_bytes) : service(broker) {
+  Impl(Broker& broker, const std::string& listen, std::size_t max_message_bytes, std::shared_ptr<const TlsMaterial> tls)
+      : service(broker) {
     net::GrpcServerOptions o;
     o.listen = listen;
+    o.tls = std::move(tls);
     o.what = "broker gRPC front";
     o.max_receive_message_bytes = static_cast<std::int64_t>(std::min<std::size_t>(max_message_bytes, INT_MAX));
     server = std::make_unique<net::GrpcServer>(
@@ -220,18 +222,22 @@ struct GrpcFront::Impl {
   std::unique_ptr<net::GrpcServer> server;
 };
 
-GrpcFront::GrpcFront(Broker& broker, const std::string& listen, std::size_t max_message_bytes)
-    : impl_(std::make_unique<Impl>(broker, listen, max_message_bytes)) {}
+GrpcFront::GrpcFront(Broker& broker, const std::string& listen, std::size_t max_message_bytes,
+                     std::shared_ptr<const TlsMaterial> tls)
+    : impl_(std::make_unique<Impl>(broker, listen, max_message_bytes, std::move(tls))) {}
 GrpcFront::~GrpcFront() = default;
 std::string GrpcFront::address() const { return impl_->server->address(); }
 
 // ---------------------------------------------------------------- HttpFront
 
 struct HttpFront::Impl final : net::WsHandler {
-  Impl(Broker& b, const std::string& listen, std::size_t max_message_bytes, int threads, const std::string& thread_name)
+  Impl(Broker& b, const std::string& listen, std::size_t max_message_bytes, int threads, const std::string& thread_name,
+       std::shared_ptr<const TlsMaterial> tls)
       : broker(b) {
     net::WsServerOptions o;
     o.listen = listen;
+    o.tls = std::move(tls);
+    o.name = "broker HTTP front";
     o.threads = threads;
     o.thread_name = thread_name;
     o.max_http_body_bytes = max_message_bytes;
@@ -320,8 +326,8 @@ struct HttpFront::Impl final : net::WsHandler {
 };
 
 HttpFront::HttpFront(Broker& broker, const std::string& listen, std::size_t max_message_bytes, int threads,
-                     const std::string& thread_name)
-    : impl_(std::make_unique<Impl>(broker, listen, max_message_bytes, threads, thread_name)) {}
+                     const std::string& thread_name, std::shared_ptr<const TlsMaterial> tls)
+    : impl_(std::make_unique<Impl>(broker, listen, max_message_bytes, threads, thread_name, std::move(tls))) {}
 HttpFront::~HttpFront() = default;
 std::string HttpFront::address() const { return impl_->server->address(); }
 

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "broker/broker.h"
+#include "core/tls_config.h"
 
 namespace pathbench::broker {
 
@@ -31,8 +32,10 @@ std::string_view front_error_text(Status status) noexcept;  // "broker overflow"
 
 class GrpcFront {
  public:
-  // Listens on `listen` (host:port, port 0 = a free one); throws std::runtime_error when it cannot.
-  GrpcFront(Broker& broker, const std::string& listen, std::size_t max_message_bytes);
+  // Listens on `listen` (host:port, port 0 = a free one), mutual TLS with `tls` (nullptr:
+  // plaintext); throws std::runtime_error when it cannot.
+  GrpcFront(Broker& broker, const std::string& listen, std::size_t max_message_bytes,
+            std::shared_ptr<const TlsMaterial> tls = nullptr);
   ~GrpcFront();  // shuts the server down (open streams are cancelled) before returning
   GrpcFront(const GrpcFront&) = delete;
   GrpcFront& operator=(const GrpcFront&) = delete;
@@ -46,9 +49,10 @@ class GrpcFront {
 
 class HttpFront {
  public:
-  // Listens on `listen`; its I/O threads are named thread_name, thread_name-1, ... (<= 15 chars).
+  // Listens on `listen` (https:// and wss:// with `tls`); its I/O threads are named
+  // thread_name, thread_name-1, ... (<= 15 chars).
   HttpFront(Broker& broker, const std::string& listen, std::size_t max_message_bytes, int threads,
-            const std::string& thread_name);
+            const std::string& thread_name, std::shared_ptr<const TlsMaterial> tls = nullptr);
   ~HttpFront();  // stops the server (WebSocket connections closed with 1001)
   HttpFront(const HttpFront&) = delete;
   HttpFront& operator=(const HttpFront&) = delete;

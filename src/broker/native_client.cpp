@@ -14,14 +14,34 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 std::string strip_tcp_scheme(const std::string& url) {
-  constexpr std::string_view scheme = "tcp://";
-  if (url.rfind(scheme, 0) == 0) return url.substr(scheme.size());
+  for (std::string_view scheme : {"tcp://", "tcps://"})
+    if (url.rfind(scheme, 0) == 0) return url.substr(scheme.size());
   if (url.find("://") != std::string::npos) return "";
   return url;
 }
 
-NativeClient::NativeClient(asio::io_context& io, std::size_t max_frame_bytes)
-    : io_(io), resolver_(io), socket_(io), connect_timer_(io), max_frame_bytes_(max_frame_bytes) {}
+bool is_tls_url(const std::string& url) noexcept { return url.rfind("tcps://", 0) == 0; }
+
+NativeClientTls native_client_tls(const TlsMaterial* material, const std::string& what) {
+  if (!material) return {};
+  return {net::make_tls_context(*material, /*server=*/false, what), material->server_name};
+}
+
+NativeClientTls native_client_tls(const std::string& url, const TlsFiles& files) {
+  const std::string what = "embedded broker at " + url;
+  if (files.empty() && !is_tls_url(url)) return {};
+  if (files.ca.empty() || files.cert.empty() || files.key.empty())
+    throw std::runtime_error(fmt::format("{}: TLS needs ca, cert and key (mutual TLS: [tls] / [tls.broker], or serve's "
+                                         "--tls-ca --tls-cert --tls-key)", what));
+  const auto material = load_tls_material(files);
+  TlsMaterial with_name = *material;
+  if (!files.server_name.empty()) with_name.server_name = files.server_name;
+  return native_client_tls(&with_name, what);
+}
+
+NativeClient::NativeClient(asio::io_context& io, std::size_t max_frame_bytes, NativeClientTls tls)
+    : io_(io), resolver_(io), socket_(io.get_executor(), std::move(tls.context)), server_name_(std::move(tls.server_name)),
+      connect_timer_(io), max_frame_bytes_(max_frame_bytes) {}
 
 NativeClient::~NativeClient() = default;
 
@@ -37,6 +57,7 @@ void NativeClient::connect(const std::string& address, Nanos timeout_ns, OnFrame
     asio::post(io_, [d = std::move(d), address] { d(fmt::format("bad broker address '{}' (expected tcp://host:port)", address)); });
     return;
   }
+  if (server_name_.empty()) server_name_ = host_port->host;
   state_ = State::connecting;
   connect_timer_.expires_after(std::chrono::nanoseconds(timeout_ns));
   connect_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -47,7 +68,7 @@ void NativeClient::connect(const std::string& address, Nanos timeout_ns, OnFrame
                           [self = shared_from_this()](boost::system::error_code ec, tcp::resolver::results_type results) {
                             if (self->state_ != State::connecting) return;
                             if (ec) return self->fail("resolve: " + ec.message());
-                            asio::async_connect(self->socket_, results,
+                            asio::async_connect(self->socket_.tcp_socket(), results,
                                                 [self](boost::system::error_code ec, const tcp::endpoint&) {
                                                   self->on_connected(ec);
                                                 });
@@ -57,9 +78,18 @@ void NativeClient::connect(const std::string& address, Nanos timeout_ns, OnFrame
 void NativeClient::on_connected(const boost::system::error_code& ec) {
   if (state_ != State::connecting) return;
   if (ec) return fail("connect: " + ec.message());
-  connect_timer_.cancel();
   boost::system::error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
+  socket_.tcp_socket().set_option(tcp::no_delay(true), ignored);
+  if (!socket_.tls()) return on_handshake({});
+  socket_.async_handshake(/*server=*/false, server_name_, [self = shared_from_this()](boost::system::error_code ec) {
+    self->on_handshake(ec);
+  });
+}
+
+void NativeClient::on_handshake(const boost::system::error_code& ec) {
+  if (state_ != State::connecting) return;
+  if (ec) return fail("TLS handshake: " + ec.message());
+  connect_timer_.cancel();
   state_ = State::open;
   if (auto done = std::move(connect_done_)) done("");
   if (state_ != State::open) return;  // closed from inside done()
@@ -137,11 +167,9 @@ void NativeClient::fail(const std::string& reason) {
 void NativeClient::close() {
   if (state_ == State::closed) return;
   state_ = State::closed;
-  boost::system::error_code ignored;
   connect_timer_.cancel();
   resolver_.cancel();
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  socket_.close();
   // The callbacks stay (one of them may be running now); the state check keeps them silent.
 }
 

@@ -1,5 +1,5 @@
-// The client end of the native protocol: one TCP connection on the caller's io_context that
-// sends frames and hands every decoded frame to a callback. The embedded mq backend
+// The client end of the native protocol: one TCP connection (TLS for tcps://) on the caller's
+// io_context that sends frames and hands every decoded frame to a callback. The embedded mq backend
 // (mq/embedded.cpp) builds its requester and responders on it; tests use it as a plain client.
 //
 // Threads: single-threaded. Every member is called, and every callback runs, on the thread that
@@ -10,6 +10,7 @@
 #pragma once
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <functional>
@@ -19,8 +20,25 @@
 
 #include "broker/protocol.h"
 #include "core/clock.h"
+#include "core/tls_config.h"
+#include "net/tls_stream.h"
 
 namespace pathbench::broker {
+
+// Mutual TLS for a client: the OpenSSL context (this end's identity, the CA the broker must chain
+// to) and the name the broker's certificate must carry ("" = the address's host). No context:
+// plaintext.
+struct NativeClientTls {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  std::string server_name;
+};
+
+// The client TLS for the broker at `url`: TLS when the URL is tcps:// or `files` names any file
+// (then ca, cert and key are all needed); plaintext for tcp:// / host:port without files. Reads
+// the files; throws std::runtime_error naming what is missing or unreadable (never contents).
+NativeClientTls native_client_tls(const std::string& url, const TlsFiles& files);
+// The same from material already loaded (nullptr: plaintext).
+NativeClientTls native_client_tls(const TlsMaterial* material, const std::string& what);
 
 class NativeClient : public std::enable_shared_from_this<NativeClient> {
  public:
@@ -29,13 +47,15 @@ class NativeClient : public std::enable_shared_from_this<NativeClient> {
   using OnFrame = std::function<void(const protocol::Frame& frame)>;
   using OnClosed = std::function<void(const std::string& reason)>;
 
-  explicit NativeClient(boost::asio::io_context& io, std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes);
+  explicit NativeClient(boost::asio::io_context& io, std::size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes,
+                        NativeClientTls tls = {});
   ~NativeClient();
   NativeClient(const NativeClient&) = delete;
   NativeClient& operator=(const NativeClient&) = delete;
 
-  // Resolves and connects to "host:port" (or "tcp://host:port") within timeout_ns, then starts
-  // reading. done("") on success or done(reason) once.
+  // Resolves and connects to "host:port" (or "tcp://host:port", "tcps://host:port") and, with
+  // TLS, does the handshake, all within timeout_ns, then starts reading. done("") on success or
+  // done(reason) once. The scheme does not choose TLS: the constructor's `tls` does.
   void connect(const std::string& address, Nanos timeout_ns, OnFrame on_frame, OnClosed on_closed,
                std::function<void(const std::string& error)> done);
   void send(const protocol::Frame& frame);
@@ -44,11 +64,13 @@ class NativeClient : public std::enable_shared_from_this<NativeClient> {
   // Closes the socket; no callback runs after this returns. Idempotent.
   void close();
   bool is_open() const noexcept { return state_ == State::open; }
+  bool tls() const noexcept { return socket_.tls(); }
   std::size_t max_frame_bytes() const noexcept { return max_frame_bytes_; }
 
  private:
   enum class State : std::uint8_t { idle, connecting, open, closed };
   void on_connected(const boost::system::error_code& ec);
+  void on_handshake(const boost::system::error_code& ec);
   void do_read();
   void on_read(const boost::system::error_code& ec, std::size_t n);
   void do_write();
@@ -57,7 +79,8 @@ class NativeClient : public std::enable_shared_from_this<NativeClient> {
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::resolver resolver_;
-  boost::asio::ip::tcp::socket socket_;
+  net::TlsSocket socket_;
+  std::string server_name_;
   boost::asio::steady_timer connect_timer_;
   std::size_t max_frame_bytes_;
   State state_ = State::idle;
@@ -70,7 +93,9 @@ class NativeClient : public std::enable_shared_from_this<NativeClient> {
   bool dispatching_ = false;  // inside on_frame: sends are batched until the read batch ends
 };
 
-// "tcp://host:port" or "host:port" -> "host:port"; "" when the scheme is something else.
+// "tcp://host:port", "tcps://host:port" or "host:port" -> "host:port"; "" when the scheme is
+// something else.
 std::string strip_tcp_scheme(const std::string& url);
+bool is_tls_url(const std::string& url) noexcept;  // tcps://
 
 }  // namespace pathbench::broker

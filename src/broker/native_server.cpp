@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "net/listener.h"
+#include "net/tls_stream.h"
 
 namespace pathbench::broker {
 
@@ -30,12 +31,13 @@ struct NativeServer::Impl {
 
   Broker& broker;
   NativeServerOptions options;
+  std::shared_ptr<asio::ssl::context> tls_context;  // null: plaintext
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{asio::make_work_guard(io)};
   net::Listener listener;  // after io: closed before it goes
   std::vector<std::thread> threads;
 
-  std::atomic<std::uint64_t> open{0}, closed_malformed{0}, closed_too_large{0}, closed_over_limit{0};
+  std::atomic<std::uint64_t> open{0}, closed_malformed{0}, closed_too_large{0}, closed_over_limit{0}, closed_handshake{0};
   std::atomic<std::size_t> buffered{0};  // sum of the connections' input buffer capacities
 
   // Live connections, so the destructor can close their sessions after the threads are joined.
@@ -48,7 +50,8 @@ namespace {
 void fail(std::string_view what, boost::system::error_code ec) {
   // Peers going away is normal; anything else is worth a line on stderr.
   if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
-      ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor)
+      ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor ||
+      ec == asio::ssl::error::stream_truncated)  // a TLS peer that closed without close_notify
     return;
   fmt::print(stderr, "broker: {}: {}\n", what, ec.message());
 }
@@ -62,22 +65,52 @@ constexpr std::size_t kMaxQueuedWriteBytes = 8 * 1024 * 1024;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, NativeServer::Impl& server)
-      : socket_(std::move(socket)), server_(server), broker_(server.broker) {}
+      : socket_(std::move(socket), server.tls_context), server_(server), broker_(server.broker) {}
 
   void start() {
     boost::system::error_code ec;
-    socket_.set_option(tcp::no_delay(true), ec);
+    socket_.tcp_socket().set_option(tcp::no_delay(true), ec);
     session_ = broker_.open_session();
     account_buffer();
-    if (server_.open.load(std::memory_order_relaxed) > server_.options.max_connections)
-      return refuse_over_limit(fmt::format("too many connections (max_connections {})", server_.options.max_connections));
-    do_read();
+    if (!socket_.tls()) return serve();
+    // TLS: nothing is read or written before the handshake, which must end in time (a peer that
+    // connects and says nothing would hold its connection slot forever).
+    linger_timer_.expires_after(std::chrono::nanoseconds(server_.options.handshake_timeout_ns));
+    linger_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec && !self->handshake_done_) self->handshake_failed("timed out");
+    });
+    socket_.async_handshake(/*server=*/true, "", [self = shared_from_this()](boost::system::error_code ec) {
+      if (self->closed_) return;
+      if (ec) return self->handshake_failed(ec.message());
+      self->handshake_done_ = true;
+      self->linger_timer_.cancel();
+      self->serve();
+    });
   }
 
   // Called by the server's destructor once its threads are joined: no handler can race with it.
   void close_from_destructor() { close(); }
 
  private:
+  void serve() {
+    if (server_.open.load(std::memory_order_relaxed) > server_.options.max_connections)
+      return refuse_over_limit(fmt::format("too many connections (max_connections {})", server_.options.max_connections));
+    do_read();
+  }
+
+  // A plaintext client, another CA's certificate, none, or silence: that connection only, and
+  // one line (the peer cannot be told in a protocol it does not speak).
+  void handshake_failed(const std::string& why) {
+    const auto n = server_.closed_handshake.fetch_add(1, std::memory_order_relaxed) + 1;
+    boost::system::error_code ec;
+    const auto peer = socket_.tcp_socket().remote_endpoint(ec);
+    close();
+    if (n > 5 && n % 1000 != 0) return;  // a flood of them: the first few, then one line per thousand
+    fmt::print(stderr, "broker: TLS handshake with {} refused: {}\n",
+               ec ? std::string("a client") : fmt::format("{}:{}", peer.address().to_string(), peer.port()),
+               n > 5 ? fmt::format("{} ({} refused so far)", why, n) : why);
+  }
+
   // --- reading
   void do_read() {
     if (closed_) return;
@@ -330,8 +363,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (lingering_ || closed_) return;
     lingering_ = true;
     drop_input();
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.shutdown_send();
     drain_ = std::make_unique<std::array<char, 4096>>();
     linger_timer_.expires_after(std::chrono::milliseconds(500));
     linger_timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->close(); });
@@ -352,17 +384,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     consumers_.clear();
     if (!session_closed_) broker_.close_session(session_);  // cancels our consumers: unacked -> redelivered
     session_closed_ = true;
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    linger_timer_.cancel();
+    socket_.close();
     server_.open.fetch_sub(1, std::memory_order_relaxed);
     drop_input();
     std::lock_guard lock(server_.connections_mutex);
     server_.connections.erase(this);
   }
 
-  tcp::socket socket_;
-  asio::steady_timer linger_timer_{socket_.get_executor()};
+  net::TlsSocket socket_;
+  asio::steady_timer linger_timer_{socket_.get_executor()};  // also the TLS handshake's deadline
+  bool handshake_done_ = false;
   std::unique_ptr<std::array<char, 4096>> drain_;  // only while lingering
   bool lingering_ = false;
   bool session_closed_ = false;
@@ -380,8 +412,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
 };
 
+namespace {
+net::ListenerOptions listener_options(const NativeServerOptions& o) {
+  net::ListenerOptions l;
+  l.tls = o.tls != nullptr;
+  return l;
+}
+}  // namespace
+
 NativeServer::Impl::Impl(Broker& broker_, const NativeServerOptions& options_)
-    : broker(broker_), options(options_), listener(io, options.listen, "broker") {
+    : broker(broker_), options(options_),
+      tls_context(options_.tls ? net::make_tls_context(*options_.tls, /*server=*/true, "broker " + options_.listen) : nullptr),
+      listener(io, options.listen, "broker", listener_options(options_)) {
   listener.start([this](tcp::socket socket) { on_accept(std::move(socket)); });
   const int n = std::max(1, options.threads);
   for (int i = 0; i < n; ++i) {
@@ -424,6 +466,7 @@ NativeServer::~NativeServer() = default;
 
 std::string NativeServer::address() const { return impl_->listener.address(); }
 std::uint16_t NativeServer::port() const noexcept { return impl_->listener.port(); }
+bool NativeServer::tls() const noexcept { return impl_->tls_context != nullptr; }
 
 NativeServerStats NativeServer::stats() const noexcept {
   NativeServerStats s;
@@ -432,6 +475,7 @@ NativeServerStats NativeServer::stats() const noexcept {
   s.closed_malformed = impl_->closed_malformed.load(std::memory_order_relaxed);
   s.closed_too_large = impl_->closed_too_large.load(std::memory_order_relaxed);
   s.closed_over_limit = impl_->closed_over_limit.load(std::memory_order_relaxed);
+  s.closed_handshake = impl_->closed_handshake.load(std::memory_order_relaxed);
   s.buffered_bytes = impl_->buffered.load(std::memory_order_relaxed);
   return s;
 }

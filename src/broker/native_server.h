@@ -1,6 +1,6 @@
 // The broker's native protocol server (docs/broker-protocol.md) over a Broker it does not own.
 //
-// Each TCP connection is one broker session: its consumers are cancelled (their unacknowledged
+// Each TCP connection (TLS with options.tls) is one broker session: its consumers are cancelled (their unacknowledged
 // messages redelivered, flagged) and its exclusive queues deleted when it closes, for whatever
 // reason. A malformed or oversized frame gets an `error` frame (seq 0, malformed / too_large)
 // and closes that connection only; the server keeps serving the others.
@@ -23,6 +23,7 @@
 
 #include "broker/broker.h"
 #include "broker/protocol.h"
+#include "core/tls_config.h"
 
 namespace pathbench::broker {
 
@@ -37,6 +38,13 @@ struct NativeServerOptions {
   // and are closed. Idle input buffers shrink back to their initial size.
   std::size_t max_connections = 1024;
   std::size_t max_buffered_bytes = 128u << 20;
+  // Mutual TLS on every connection (URL tcps://): this server's certificate and key, and the CA
+  // every client's certificate must chain to; a client without one, or plaintext, is refused
+  // (that connection only). A TLS handshake not done within handshake_timeout_ns closes the
+  // connection. nullptr = plaintext, which a non-loopback `listen` refuses (net/tls_policy.h)
+  // unless plaintext was allowed.
+  std::shared_ptr<const TlsMaterial> tls;
+  Nanos handshake_timeout_ns = 10 * kNanosPerSecond;
 };
 
 struct NativeServerStats {
@@ -45,6 +53,7 @@ struct NativeServerStats {
   std::uint64_t closed_malformed = 0;  // connections closed for a malformed frame
   std::uint64_t closed_too_large = 0;  // connections closed for an oversized frame
   std::uint64_t closed_over_limit = 0;  // refused: past max_connections or max_buffered_bytes
+  std::uint64_t closed_handshake = 0;   // TLS handshake failed or timed out (plaintext client, wrong CA, ...)
   std::uint64_t buffered_bytes = 0;     // input buffer bytes held over every connection now
 };
 
@@ -57,6 +66,7 @@ class NativeServer {
   NativeServer& operator=(const NativeServer&) = delete;
 
   std::string address() const;  // "host:port" with the port actually bound
+  bool tls() const noexcept;
   std::uint16_t port() const noexcept;
   NativeServerStats stats() const noexcept;  // thread-safe
 

@@ -20,6 +20,7 @@
 #include "mq/server_process.h"
 #include "runner/database.h"
 #include "report/live_ui.h"
+#include "net/tls_policy.h"
 #include "report/metrics.h"
 #include "report/objectives.h"
 #include "report/table.h"
@@ -82,7 +83,7 @@ int run_main(std::span<const std::string> args) {
       "rate,r", po::value<double>(), "override load.rate_per_s (open loop)")(
       "threads,t", po::value<int>(), "override load.threads")(
       "concurrency,c", po::value<int>(), "override load.concurrency")(
-      "metrics,m", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464")(
+      "metrics,m", po::value<std::string>(), "serve Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464 (https:// with mutual TLS when the scenario has [tls])")(
       "quiet,q", po::bool_switch(), "print only the summary table")(
       "no-charts", po::bool_switch(), "do not draw the charts and report.html (drawn by default when python3 has matplotlib)")(
       "fail-if", po::value<std::vector<std::string>>()->composing(),
@@ -215,8 +216,10 @@ int run_main(std::span<const std::string> args) {
   std::unique_ptr<MetricsHttpServer> metrics_server;
   if (vm.count("metrics")) {
     try {
+      // With [tls]: https:// only, presenting the run's own identity (the table's cert), scrapers
+      // presenting a certificate of its CA — like `serve … --metrics --tls-*`.
       metrics_server = std::make_unique<MetricsHttpServer>(vm["metrics"].as<std::string>(),
-                                                           [&metrics] { return metrics.exposition(); });
+                                                           [&metrics] { return metrics.exposition(); }, net::client_tls());
     } catch (const std::exception& e) {
       fmt::print(stderr, "pathbench run: --metrics: {}\n", e.what());
       return kExitBadInput;
@@ -225,7 +228,7 @@ int run_main(std::span<const std::string> args) {
       if (topology) metrics.set_roles_source([topology] { return roles_exposition(*topology); });
       else metrics.set_roles_source({});
     };
-    if (!quiet) fmt::print("metrics: http://{}/metrics\n", metrics_server->address());
+    if (!quiet) fmt::print("metrics: {}\n", metrics_server->url());
   }
 
   std::unique_ptr<LiveUiServer> ui;

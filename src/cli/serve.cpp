@@ -88,7 +88,7 @@ int serve_main(std::span<const std::string> args) {
       "threads", po::value<int>()->default_value(2), "worker: SQL threads; echo, broker: I/O threads")(
       "id", po::value<std::string>()->default_value("worker-0"), "worker: its name in replies")(
       "ws-listen", po::value<std::string>(), "worker, balancer: host:port of the WebSocket front (worker 127.0.0.1:50062, balancer 127.0.0.1:50061; \"off\" for none)")(
-      "broker-url", po::value<std::string>(), "worker: also consume queue-path requests (and task-path tasks, from REQUEST_QUEUE.tasks) from this broker (tcp://, amqp://, nats://; tls:// = NATS over TLS with this worker's --tls-* identity)")(
+      "broker-url", po::value<std::string>(), "worker: also consume queue-path requests (and task-path tasks, from REQUEST_QUEUE.tasks) from this broker (tcp://, amqp://, nats://; over TLS with this worker's --tls-* identity: tcps:// = the embedded broker, tls:// = NATS, amqps:// = RabbitMQ)")(
       "broker-kind", po::value<std::string>(), "worker: embedded, rabbitmq or nats (default: from the --broker-url scheme)")(
       "request-queue", po::value<std::string>()->default_value("pathbench.requests"), "worker: the queue (NATS: subject) to consume")(
       "consumers", po::value<int>(), "worker: consumer threads on the request queue, like [broker] consumers (default: --threads)")(
@@ -145,11 +145,12 @@ int serve_main(std::span<const std::string> args) {
   }
   try {
     // worker, balancer: their gRPC servers, WebSocket fronts and /metrics (and the balancer's
-    // channels to the workers) speak mutual TLS with these; the echo and broker roles have no TLS
-    // here (loopback, or --insecure).
+    // channels to the workers) speak mutual TLS with these; broker: the native protocol
+    // (tcps://), the gRPC front and the HTTP/WebSocket front. The echo server is the raw TCP
+    // floor and stays plaintext (loopback, or --insecure).
     const auto tls = read_tls_options(vm);
-    if (tls && role != "worker" && role != "balancer")
-      throw po::error(fmt::format("--tls-*: the {} has no TLS yet (worker and balancer do); off loopback it needs --insecure", role));
+    if (tls && role == "echo")
+      throw po::error("--tls-*: the echo server is the raw TCP floor, plaintext only; off loopback it needs --insecure");
     if (role == "worker") {
       WorkerOptions o;
       o.tls = tls;
@@ -177,14 +178,15 @@ int serve_main(std::span<const std::string> args) {
         const std::string& url = q.endpoint.url;
         q.endpoint.kind = vm.count("broker-kind")                ? vm["broker-kind"].as<std::string>()
                           : url.rfind("amqp://", 0) == 0 || url.rfind("amqps://", 0) == 0 ? "rabbitmq"
-                          : url.rfind("nats://", 0) == 0 || url.rfind("tls://", 0) == 0 ? "nats"
+                          : url.rfind("nats://", 0) == 0 || url.rfind("tls://", 0) == 0 ? "nats"  // tcps://: embedded
                                                                  : "embedded";
         if (q.endpoint.kind != "embedded" && q.endpoint.kind != "rabbitmq" && q.endpoint.kind != "nats")
           throw po::error(fmt::format("--broker-kind: expected embedded, rabbitmq or nats, found \"{}\"", q.endpoint.kind));
         q.endpoint.request_queue = vm["request-queue"].as<std::string>();
-        // TLS to the broker when its URL says so (tls:// for nats, amqps://): this worker's own
-        // --tls-cert/--tls-key/--tls-ca identity, the one its gRPC server presents.
-        if (url.rfind("tls://", 0) == 0 || url.rfind("amqps://", 0) == 0) {
+        // TLS to the broker when its URL says so (tls:// for nats, amqps://, tcps:// for the
+        // embedded broker): this worker's own --tls-cert/--tls-key/--tls-ca identity, the one its
+        // gRPC server presents.
+        if (url.rfind("tls://", 0) == 0 || url.rfind("amqps://", 0) == 0 || url.rfind("tcps://", 0) == 0) {
           if (vm.count("tls-ca")) q.endpoint.tls.ca = vm["tls-ca"].as<std::string>();
           if (vm.count("tls-cert")) q.endpoint.tls.cert = vm["tls-cert"].as<std::string>();
           if (vm.count("tls-key")) q.endpoint.tls.key = vm["tls-key"].as<std::string>();
@@ -290,10 +292,11 @@ int serve_main(std::span<const std::string> args) {
       if (o.threads < 1 || o.threads > 64) throw po::error("--threads: expected 1..64");
       if (vm.count("grpc-listen")) o.grpc_listen = vm["grpc-listen"].as<std::string>();
       if (vm.count("http-listen")) o.http_listen = vm["http-listen"].as<std::string>();
+      o.tls = tls;
       broker::BrokerServer server(o);
       auto metrics = metrics_server(vm, [&] { return broker::prometheus_exposition(server.stats()); });
-      fmt::print("broker serving the native protocol (docs/broker-protocol.md) on {} (max pending {})\n",
-                 server.address(), o.max_pending);
+      fmt::print("broker serving the native protocol (docs/broker-protocol.md) on {} (max pending {}{})\n",
+                 server.url(), o.max_pending, server.tls() ? ", mutual TLS" : "");
       if (!server.grpc_address().empty())
         fmt::print("broker serving gRPC MessageQueue (docs/broker-fronts.md) on {}\n", server.grpc_address());
       if (!server.http_address().empty())

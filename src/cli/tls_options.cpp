@@ -65,15 +65,15 @@ void apply_scenario_tls(const Scenario& scenario) {
   };
   if (scenario.workers.endpoints.empty()) check("workers", "worker", scenario.workers.listen_host);
   if (scenario.balancer.endpoint.empty()) check("balancer", "balancer", scenario.balancer.listen_host);
-  // The in-process embedded broker (native protocol and seed fronts) has no TLS yet: it listens
-  // in plaintext on [workers] listen_host, so off loopback only with `insecure = true` — said
-  // here, before anything starts, rather than by its listener in the middle of the run.
+  // The in-process embedded broker (native protocol and seed fronts) listens on [workers]
+  // listen_host too, with the broker identity ([tls.broker], else [tls]) — said here, before
+  // anything starts, rather than by its listener in the middle of the run.
   if (spawns_embedded_broker(scenario)) {
     std::string warning;
     const std::string refusal = plaintext_listen_refusal(
-        "[workers] listen_host: the in-process embedded broker (no TLS yet)",
-        HostPort{scenario.workers.listen_host, 0}.to_string(), /*tls=*/false, scenario.tls.insecure, &warning);
-    if (!refusal.empty()) throw std::runtime_error(refusal);
+        "[workers] listen_host: the in-process embedded broker", HostPort{scenario.workers.listen_host, 0}.to_string(),
+        !scenario.tls.for_role("broker").empty(), scenario.tls.insecure, &warning);
+    if (!refusal.empty()) throw std::runtime_error(refusal + " (with a [tls] table it speaks mutual TLS: tcps://, https://, wss://)");
   }
 }
 

@@ -86,7 +86,14 @@ class EmbeddedRequester final : public Requester {
         if (!alive.expired()) fail_start(bad);
       });
     }
-    client_ = std::make_shared<NativeClient>(io_);
+    try {
+      tls_ = broker::native_client_tls(endpoint_.url, endpoint_.tls);
+    } catch (const std::exception& e) {
+      return asio::post(io_, [this, alive = std::weak_ptr<int>(alive_), error = std::string(e.what())] {
+        if (!alive.expired()) fail_start(error);
+      });
+    }
+    client_ = std::make_shared<NativeClient>(io_, protocol::kDefaultMaxFrameBytes, tls_);
     start_timer_.expires_after(std::chrono::nanoseconds(endpoint_.timeout_ns));
     start_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
       if (ec || alive.expired() || state_ != State::starting) return;
@@ -227,6 +234,7 @@ class EmbeddedRequester final : public Requester {
   std::shared_ptr<detail::ReplyBook> book_;  // exactly one outcome per correlation id
   std::string reply_queue_;
   asio::steady_timer start_timer_;
+  broker::NativeClientTls tls_;  // tcps:// or [tls.broker]: mutual TLS to the broker
   std::shared_ptr<NativeClient> client_;
   std::function<void(std::string)> start_done_;
   State state_ = State::idle;
@@ -257,6 +265,7 @@ class EmbeddedResponder final : public Responder {
   EmbeddedResponder(const Endpoint& endpoint, int threads, HandlerFactory handlers, std::string worker_id)
       : endpoint_(endpoint), handlers_(std::move(handlers)), worker_id_(std::move(worker_id)) {
     if (std::string bad = check_queue_name(endpoint_.request_queue); !bad.empty()) throw std::runtime_error(bad);
+    tls_ = broker::native_client_tls(endpoint_.url, endpoint_.tls);
     const int n = std::max(1, threads);
     std::vector<std::future<std::string>> ready;
     for (int i = 0; i < n; ++i) consumers_.push_back(std::make_unique<ConsumerThread>(*this, i));
@@ -356,7 +365,7 @@ class EmbeddedResponder final : public Responder {
     // A fresh connection: declare the request queue, consume it (unless paused). Also how the
     // thread comes back after losing the broker (reconnect_later).
     void connect() {
-      client_ = std::make_shared<NativeClient>(io_);
+      client_ = std::make_shared<NativeClient>(io_, protocol::kDefaultMaxFrameBytes, owner_.tls_);
       client_->connect(
           owner_.endpoint_.url, owner_.endpoint_.timeout_ns, [this](const Frame& f) { on_frame(f); },
           [this](const std::string& reason) { on_closed(reason); },
@@ -486,6 +495,7 @@ class EmbeddedResponder final : public Responder {
   };
 
   Endpoint endpoint_;
+  broker::NativeClientTls tls_;  // one OpenSSL context for every consumer thread (and reconnect)
   HandlerFactory handlers_;
   std::string worker_id_;
   std::vector<std::unique_ptr<ConsumerThread>> consumers_;

@@ -1,6 +1,6 @@
 // net's own (not for other layers): the WebSocket channel of net/websocket.h, templated on the
 // stream below the WebSocket layer (plain TCP or TLS), shared by the server (websocket.cpp) and
-// the client (websocket_client.cpp); the OpenSSL contexts (websocket_tls.cpp).
+// the client (websocket_client.cpp); the OpenSSL contexts are net/tls_stream.h's.
 #pragma once
 #include <fmt/format.h>
 
@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "core/tls_config.h"
+#include "net/tls_stream.h"
 #include "net/websocket.h"
 
 namespace pathbench::net::ws_detail {
@@ -34,11 +35,6 @@ using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 template <class Next>
 inline constexpr bool kTls = std::is_same_v<Next, TlsStream>;
-
-// An OpenSSL context for one end of mutual TLS: TLS 1.2 at least, this end's chain and key
-// (a client may have none: the server then refuses it), the CA the peer must chain to.
-// Throws std::runtime_error naming `what` and OpenSSL's reason — never the PEM contents.
-std::shared_ptr<ssl::context> make_tls_context(const TlsMaterial& tls, bool server, const std::string& what);
 
 // A process-wide id for each new channel.
 std::uint64_t next_channel_id() noexcept;
@@ -139,11 +135,7 @@ class BeastChannel final : public WsChannel {
       beast::get_lowest_layer(self->ws_).socket().set_option(tcp::no_delay(true), ec);
       if constexpr (kTls<Next>) {
         auto& tls = self->ws_.next_layer();
-        // SNI for names only (RFC 6066); the certificate check takes names and IP addresses.
-        beast::error_code parse_ec;
-        asio::ip::make_address(server_name, parse_ec);
-        if (parse_ec) SSL_set_tlsext_host_name(tls.native_handle(), server_name.c_str());
-        tls.set_verify_callback(ssl::host_name_verification(server_name));
+        expect_server_name(tls, server_name);
         tls.async_handshake(ssl::stream_base::client, [self, host_port = std::move(host_port),
                                                        then = std::move(then)](beast::error_code ec) mutable {
           if (ec) {

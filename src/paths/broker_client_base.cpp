@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <stdexcept>
+
+#include "net/tls_policy.h"
 
 namespace pathbench {
 
@@ -68,14 +71,18 @@ void BrokerClientBase::finish_start(std::string error) {
 }
 
 BrokerFrontInstance::BrokerFrontInstance(const Scenario& scenario, const PathSpec& spec, std::string address,
-                                         std::string endpoint, MakeClient make)
-    : scenario_(scenario), spec_(spec), address_(std::move(address)), endpoint_(std::move(endpoint)), make_(make) {}
+                                         std::string endpoint, MakeClient make, bool tls)
+    : scenario_(scenario), spec_(spec), address_(std::move(address)), endpoint_(std::move(endpoint)), make_(make) {
+  if (!tls) return;
+  tls_ = net::client_tls();
+  if (!tls_) throw std::runtime_error(fmt::format("{}: the broker speaks TLS and this run has no client identity ([tls])", endpoint_));
+}
 
 std::unique_ptr<PathClient> BrokerFrontInstance::make_client(boost::asio::io_context& io, CompletionSink& sink,
                                                              int thread_index) {
   BrokerClientSettings s{fmt::format("bench-{}-{}", spec_.label.empty() ? spec_.kind : spec_.label, thread_index),
                          static_cast<std::size_t>(std::max(spec_.message_bytes, 0)), scenario_.load.deadline_ns,
-                         std::max(spec_.producers, 1), std::max(spec_.consumers, 1), spec_.publish_async};
+                         std::max(spec_.producers, 1), std::max(spec_.consumers, 1), spec_.publish_async, tls_};
   return make_(io, sink, std::move(s), address_, thread_index);
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/tls_config.h"
 #include "measure/path_client.h"
 #include "wire/query_codec.h"  // wire_id, slot_of, id_of: a body carries its request's wire id
 
@@ -38,6 +39,10 @@ struct BrokerClientSettings {
   Nanos deadline_ns = 0;
   int producers = 1, consumers = 1;  // publishing / consuming connections (fronts that have both)
   bool publish_async = false;        // http: /api/publish/async
+  // The front speaks mutual TLS (native tcps://, wss://, https://): this client's identity
+  // (net::client_tls(), the scenario's [tls] for the load's clients). nullptr: plaintext. gRPC
+  // channels take theirs from paths/grpc_common.h.
+  std::shared_ptr<const TlsMaterial> tls;
 };
 
 // What every front's client shares: which requests are out (to fail them when a connection
@@ -74,9 +79,10 @@ class BrokerFrontInstance final : public PathInstance {
   using MakeClient = std::unique_ptr<PathClient> (*)(boost::asio::io_context& io, CompletionSink& sink,
                                                      BrokerClientSettings settings, const std::string& address,
                                                      int thread_index);
-  // `endpoint` is what endpoint() reports (e.g. "tcp://127.0.0.1:5673").
+  // `endpoint` is what endpoint() reports (e.g. "tcp://127.0.0.1:5673"); `tls`: the front speaks
+  // TLS, the clients present net::client_tls().
   BrokerFrontInstance(const Scenario& scenario, const PathSpec& spec, std::string address, std::string endpoint,
-                      MakeClient make);
+                      MakeClient make, bool tls = false);
 
   std::unique_ptr<PathClient> make_client(boost::asio::io_context& io, CompletionSink& sink, int thread_index) override;
   std::string endpoint() const override { return endpoint_; }
@@ -86,6 +92,7 @@ class BrokerFrontInstance final : public PathInstance {
   const PathSpec& spec_;
   std::string address_, endpoint_;
   MakeClient make_;
+  std::shared_ptr<const TlsMaterial> tls_;
 };
 
 }  // namespace pathbench

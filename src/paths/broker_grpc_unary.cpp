@@ -140,7 +140,8 @@ std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& si
 
 std::unique_ptr<PathInstance> create_broker_grpc_unary(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
   auto& server = endpoints.broker_server();
-  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.grpc_address(), "grpc://" + server.grpc_address(), &make_client);
+  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.grpc_address(), "grpc://" + server.grpc_address(), &make_client,
+                                               server.tls());
 }
 
 }  // namespace pathbench

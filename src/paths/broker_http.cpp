@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/host_port.h"
+#include "net/tls_stream.h"
 #include "paths/broker_client_base.h"
 #include "paths/endpoints.h"
 
@@ -23,11 +24,13 @@ using asio::ip::tcp;
 
 namespace {
 
-// A keep-alive HTTP/1.1 connection with one request in flight and a queue behind it.
+// A keep-alive HTTP/1.1 connection (https:// with a TLS context) with one request in flight and
+// a queue behind it.
 class HttpLane {
  public:
   using Done = std::function<void(boost::system::error_code, unsigned status, std::string body)>;
-  HttpLane(asio::io_context& io, std::string host_port) : socket_(io), host_port_(std::move(host_port)) {}
+  HttpLane(asio::io_context& io, std::string host_port, std::shared_ptr<asio::ssl::context> tls, std::string server_name)
+      : socket_(io.get_executor(), std::move(tls)), host_port_(std::move(host_port)), server_name_(std::move(server_name)) {}
 
   void connect(std::function<void(boost::system::error_code)> done) {
     const auto hp = parse_host_port(host_port_);
@@ -35,10 +38,14 @@ class HttpLane {
     boost::system::error_code ec;
     tcp::endpoint ep(asio::ip::make_address(hp->host, ec), hp->port);
     if (ec) return done(ec);
-    socket_.async_connect(ep, [this, done = std::move(done)](boost::system::error_code ec) {
-      if (!ec) socket_.set_option(tcp::no_delay(true), ec);
-      open_ = !ec;
-      done(ec);
+    if (server_name_.empty()) server_name_ = hp->host;
+    socket_.tcp_socket().async_connect(ep, [this, done = std::move(done)](boost::system::error_code ec) {
+      if (ec) return done(ec);
+      socket_.tcp_socket().set_option(tcp::no_delay(true), ec);
+      socket_.async_handshake(/*server=*/false, server_name_, [this, done = std::move(done)](boost::system::error_code ec) {
+        open_ = !ec;
+        done(ec);
+      });
     });
   }
   void post(std::string target, std::string body, Done done) {
@@ -46,9 +53,8 @@ class HttpLane {
     if (!busy_) next();
   }
   void close() {
-    boost::system::error_code ignored;
     open_ = false;
-    socket_.close(ignored);
+    socket_.close();
   }
   bool open() const noexcept { return open_; }
 
@@ -88,8 +94,8 @@ class HttpLane {
     for (auto& p : pending) p.done(ec, 0, {});
   }
 
-  tcp::socket socket_;
-  std::string host_port_;
+  net::TlsSocket socket_;
+  std::string host_port_, server_name_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
@@ -105,15 +111,20 @@ class HttpBrokerClient final : public BrokerClientBase {
  public:
   HttpBrokerClient(asio::io_context& io, CompletionSink& sink, BrokerClientSettings settings, std::string address)
       : BrokerClientBase(io, sink, std::move(settings)), address_(std::move(address)),
-        publish_target_(s_.publish_async ? "/api/publish/async" : "/api/publish") {
-    for (int i = 0; i < std::max(s_.producers, 1); ++i) publish_.push_back(std::make_unique<HttpLane>(io, address_));
-    for (int i = 0; i < std::max(s_.consumers, 1); ++i) fetch_.push_back(std::make_unique<FetchLane>(io, address_));
+        publish_target_(s_.publish_async ? "/api/publish/async" : "/api/publish"), scheme_(s_.tls ? "https" : "http") {
+    // One OpenSSL context for every lane of this client thread.
+    auto tls = s_.tls ? net::make_tls_context(*s_.tls, /*server=*/false, fmt::format("broker client https://{}", address_)) : nullptr;
+    const std::string server_name = s_.tls ? s_.tls->server_name : "";
+    for (int i = 0; i < std::max(s_.producers, 1); ++i)
+      publish_.push_back(std::make_unique<HttpLane>(io, address_, tls, server_name));
+    for (int i = 0; i < std::max(s_.consumers, 1); ++i)
+      fetch_.push_back(std::make_unique<FetchLane>(io, address_, tls, server_name));
   }
 
   void start(std::function<void(std::string)> done) override {
-    begin_start(std::move(done), fmt::format("connecting to http://{}/api", address_));
+    begin_start(std::move(done), fmt::format("connecting to {}://{}/api", scheme_, address_));
     auto connected = [this](boost::system::error_code ec) {
-      if (ec) return finish_start(fmt::format("cannot connect to http://{}: {}", address_, ec.message()));
+      if (ec) return finish_start(fmt::format("cannot connect to {}://{}: {}", scheme_, address_, ec.message()));
       if (++connected_ == publish_.size() + fetch_.size()) subscribe();
     };
     for (auto& lane : publish_) lane->connect(connected);
@@ -151,7 +162,9 @@ class HttpBrokerClient final : public BrokerClientBase {
 
  private:
   struct FetchLane {
-    FetchLane(asio::io_context& io, const std::string& address) : http(io, address), poll_timer(io) {}
+    FetchLane(asio::io_context& io, const std::string& address, std::shared_ptr<asio::ssl::context> tls,
+              const std::string& server_name)
+        : http(io, address, std::move(tls), server_name), poll_timer(io) {}
     HttpLane http;
     asio::steady_timer poll_timer;
     bool fetching = false;  // a fetch or its pause is under way on this lane
@@ -202,6 +215,7 @@ class HttpBrokerClient final : public BrokerClientBase {
 
   std::string address_;
   const std::string publish_target_;
+  const char* scheme_;  // "http" / "https"
   std::vector<std::unique_ptr<HttpLane>> publish_;   // `producers` lanes, used in turn
   std::vector<std::unique_ptr<FetchLane>> fetch_;    // `consumers` lanes; [0] also subscribes
   std::size_t next_publish_ = 0;
@@ -220,9 +234,9 @@ std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& si
 std::unique_ptr<PathInstance> create_broker_http(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
   auto& server = endpoints.broker_server();
   return std::make_unique<BrokerFrontInstance>(scenario, spec, server.http_address(),
-                                               "http://" + server.http_address() +
+                                               std::string(server.tls() ? "https://" : "http://") + server.http_address() +
                                                    (spec.publish_async ? "/api/publish/async" : "/api"),
-                                               &make_client);
+                                               &make_client, server.tls());
 }
 
 }  // namespace pathbench

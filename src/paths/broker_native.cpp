@@ -23,11 +23,12 @@ class NativeBrokerClient final : public BrokerClientBase {
  public:
   NativeBrokerClient(asio::io_context& io, CompletionSink& sink, BrokerClientSettings settings, std::string address)
       : BrokerClientBase(io, sink, std::move(settings)), address_(std::move(address)),
-        client_(std::make_shared<broker::NativeClient>(io)) {}
+        client_(std::make_shared<broker::NativeClient>(
+            io, proto::kDefaultMaxFrameBytes, broker::native_client_tls(s_.tls.get(), "broker client tcps://" + address_))) {}
   ~NativeBrokerClient() override { client_->close(); }
 
   void start(std::function<void(std::string)> done) override {
-    begin_start(std::move(done), "connecting to the broker at tcp://" + address_);
+    begin_start(std::move(done), fmt::format("connecting to the broker at {}://{}", client_->tls() ? "tcps" : "tcp", address_));
     client_->connect(address_, s_.deadline_ns, [this](const proto::Frame& f) { on_frame(f); },
                      [this](const std::string& reason) { on_closed(reason); },
                      [this](const std::string& error) {
@@ -107,7 +108,7 @@ std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& si
 
 std::unique_ptr<PathInstance> create_broker_native(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
   auto& server = endpoints.broker_server();
-  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.address(), "tcp://" + server.address(), &make_client);
+  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.address(), server.url(), &make_client, server.tls());
 }
 
 }  // namespace pathbench

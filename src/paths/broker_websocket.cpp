@@ -76,7 +76,7 @@ class WsBrokerClient final : public BrokerClientBase {
         },
         [this](const std::shared_ptr<net::WsChannel>&, const std::string& reason) { on_closed(reason); }};
     net::ws_connect(io_, address_, std::string(is_publish ? "/ws/publish" : "/ws/consume") + "?queue=" + s_.queue, limits,
-                    std::move(callbacks), [this, is_publish, index](std::shared_ptr<net::WsChannel> channel, std::string error) {
+                    s_.tls.get(), std::move(callbacks), [this, is_publish, index](std::shared_ptr<net::WsChannel> channel, std::string error) {
                       if (!channel) return finish_start(std::move(error));
                       if (stopped_) return channel->close(net::CloseCode::normal, "run over");
                       (is_publish ? publish_[index].channel : consume_[index]->channel) = std::move(channel);
@@ -142,7 +142,9 @@ std::unique_ptr<PathClient> make_client(asio::io_context& io, CompletionSink& si
 
 std::unique_ptr<PathInstance> create_broker_websocket(const Scenario& scenario, const PathSpec& spec, Endpoints& endpoints) {
   auto& server = endpoints.broker_server();
-  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.http_address(), "ws://" + server.http_address() + "/ws/publish", &make_client);
+  return std::make_unique<BrokerFrontInstance>(scenario, spec, server.http_address(),
+                                               net::ws_url(server.tls(), server.http_address(), "/ws/publish"), &make_client,
+                                               server.tls());
 }
 
 }  // namespace pathbench

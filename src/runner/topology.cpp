@@ -13,7 +13,8 @@ namespace pathbench {
 Topology::Topology(const Scenario& scenario)
     : scenario_(scenario),
       worker_tls_(load_tls_material(scenario.tls.for_role("worker"))),
-      balancer_tls_(load_tls_material(scenario.tls.for_role("balancer"))) {}
+      balancer_tls_(load_tls_material(scenario.tls.for_role("balancer"))),
+      broker_tls_(load_tls_material(scenario.tls.for_role("broker"))) {}
 
 Topology::~Topology() {
   {
@@ -205,6 +206,7 @@ broker::BrokerServer& Topology::broker_server() {
     o.grpc_listen = scenario_.workers.listen_host + ":0";
     o.http_listen = scenario_.workers.listen_host + ":0";
     o.max_pending = scenario_.broker.max_pending;
+    o.tls = broker_tls_;
     embedded_broker_ = std::make_unique<broker::BrokerServer>(o);
   }
   return *embedded_broker_;
@@ -226,13 +228,17 @@ mq::Endpoint Topology::broker_endpoint(const std::string& kind) {
   if (url != "auto") {
     e.url = url;
     // TLS to a broker pathbench did not start: [tls.broker] written, or a TLS scheme in the URL
-    // (docs/distributed.md). The private servers pathbench starts listen on loopback, plaintext.
+    // (docs/distributed.md).
     const TlsRoleFiles& own = scenario_.tls.broker;
-    const bool tls_url = url.rfind("tls://", 0) == 0 || url.rfind("amqps://", 0) == 0;
+    const bool tls_url = url.rfind("tls://", 0) == 0 || url.rfind("amqps://", 0) == 0 || url.rfind("tcps://", 0) == 0;
     if (tls_url || !own.ca.empty() || !own.cert.empty() || !own.key.empty() || !own.server_name.empty())
       e.tls = scenario_.tls.for_role("broker");
   } else if (kind == "embedded") {
+    // In process: TLS with [tls] (broker_server()), the clients presenting the broker identity as
+    // they would to a broker given by url. The private RabbitMQ / NATS below listen on loopback,
+    // plaintext.
     e.url = broker_server().url();
+    if (broker_server().tls()) e.tls = scenario_.tls.for_role("broker");
   } else {
     broker_processes_.push_back(std::make_unique<mq::BrokerProcess>(mq::BrokerProcess::start(kind)));
     e.url = broker_processes_.back()->url();

@@ -94,7 +94,9 @@ class Topology final : public Endpoints {
  private:
   const Scenario& scenario_;
   // [tls] of the spawned workers and balancer (nullptr: plaintext), read once at construction.
-  std::shared_ptr<const TlsMaterial> worker_tls_, balancer_tls_;
+  // Each role's identity for the servers spawned here ([tls], [tls.ROLE]); null when TLS is off.
+  // broker_tls_: the in-process embedded broker's listeners (native tcps://, gRPC, https/wss).
+  std::shared_ptr<const TlsMaterial> worker_tls_, balancer_tls_, broker_tls_;
   WorkerOptions worker_options(int index) const;
   mutable std::mutex mutex_;  // guards workers_ against faults and metrics scrapes
   std::vector<std::unique_ptr<WorkerServer>> workers_;  // null while killed

@@ -192,7 +192,7 @@ const TableSpec<BalancerConfig> kBalancerTable{kBalancerFields, nullptr, [](Tabl
 Expected check_broker_url(const BrokerConfig& b) {
   if (b.url == "auto") return std::nullopt;
   const std::string_view scheme = b.kind == "embedded" ? "tcp" : b.kind == "rabbitmq" ? "amqp" : "nats";
-  const std::string_view form = b.kind == "embedded"   ? "tcp://host:port"
+  const std::string_view form = b.kind == "embedded"   ? "tcp://host:port (tcps:// over TLS)"
                                 : b.kind == "rabbitmq" ? "amqp://user:pass@host:port/vhost"
                                                        : "nats://host:port";
   // The same parser the backends connect with (core/url.h): what passes here, the run can use.
@@ -200,6 +200,7 @@ Expected check_broker_url(const BrokerConfig& b) {
   auto url = parse_url(b.url, default_port_of(scheme), &why);
   if (url && url->scheme == scheme) return std::nullopt;
   if (url && b.kind == "nats" && url->scheme == "tls") return std::nullopt;  // NATS over TLS ([tls.broker])
+  if (url && b.kind == "embedded" && url->scheme == "tcps") return std::nullopt;  // the native protocol over TLS
   if (b.kind == "rabbitmq" && b.url.rfind("amqps://", 0) == 0) {  // AMQPS ([tls.broker]), port 5671 by default
     url = parse_url(b.url, default_port_of("amqps"), &why);
     if (url) return std::nullopt;

@@ -1,0 +1,50 @@
+#include "net/tls_stream.h"
+
+#include <fmt/format.h>
+
+namespace pathbench::net {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+
+std::shared_ptr<ssl::context> make_tls_context(const TlsMaterial& tls, bool server, const std::string& what) {
+  auto ctx = std::make_shared<ssl::context>(server ? ssl::context::tls_server : ssl::context::tls_client);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  boost::system::error_code ec;
+  auto check = [&](const char* which) {
+    if (ec) throw std::runtime_error(fmt::format("{}: TLS: cannot use the {}: {}", what, which, ec.message()));
+  };
+  if (!tls.cert_pem.empty()) ctx->use_certificate_chain(asio::buffer(tls.cert_pem), ec), check("certificate");
+  if (!tls.key_pem.empty()) ctx->use_private_key(asio::buffer(tls.key_pem), ssl::context::pem, ec), check("private key");
+  if (!tls.ca_pem.empty()) ctx->add_certificate_authority(asio::buffer(tls.ca_pem), ec), check("CA");
+  ctx->set_verify_mode(server ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert : ssl::verify_peer, ec);
+  check("verify mode");
+  return ctx;
+}
+
+TlsSocket::TlsSocket(tcp::socket socket, std::shared_ptr<ssl::context> context) : context_(std::move(context)) {
+  if (context_) tls_.emplace(std::move(socket), *context_);
+  else plain_.emplace(std::move(socket));
+}
+
+void TlsSocket::async_handshake(bool server, const std::string& server_name,
+                                std::function<void(boost::system::error_code)> done) {
+  if (!tls_) return asio::post(get_executor(), [done = std::move(done)] { done({}); });
+  if (!server) expect_server_name(*tls_, server_name);
+  tls_->async_handshake(server ? ssl::stream_base::server : ssl::stream_base::client,
+                        [done = std::move(done)](boost::system::error_code ec) { done(ec); });
+}
+
+void TlsSocket::shutdown_send() noexcept {
+  boost::system::error_code ignored;
+  tcp_socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void TlsSocket::close() noexcept {
+  boost::system::error_code ignored;
+  tcp_socket().shutdown(tcp::socket::shutdown_both, ignored);
+  tcp_socket().close(ignored);
+}
+
+}  // namespace pathbench::net
