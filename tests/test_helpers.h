@@ -65,6 +65,13 @@ inline CommandResult run_pathbench(const std::string& args) {
   return run_command(std::string("'") + PATHBENCH_BINARY + "' " + args);
 }
 
+// A short run for end-to-end checks: 200 req/s open loop on one client thread for 1 s after
+// 200 ms, echo + point queries on a 2,000-sale database at `db`; `rest` adds the paths and tables.
+inline std::string short_run_scenario(const std::string& name, const std::filesystem::path& db, const std::string& rest) {
+  return "name = \"" + name + "\"\n[load]\nrate_per_s = 200\nthreads = 1\nduration = \"1s\"\nwarmup = \"200ms\"\n"
+         "[database]\npath = \"" + db.string() + "\"\nsales = 2000\n[query]\nmix = { echo = 1, point = 1 }\n" + rest;
+}
+
 // The value of `column` in the summary.csv row of path `label`, all request kinds ("" when absent).
 inline std::string summary_cell(const std::string& csv, const std::string& label, const std::string& column) {
   std::istringstream in(csv);

@@ -30,6 +30,14 @@ struct TestPki {
   std::shared_ptr<const TlsMaterial> identity(const std::string& ca, const std::string& name) const {
     return load_tls_material(files(ca, name));
   }
+  // A scenario's [tls]: the load's clients present client.pem, the spawned worker, balancer and
+  // embedded broker node.pem, all of ca.pem.
+  std::string scenario_table() const {
+    const std::string node = fmt::format("cert = \"{}\"\nkey = \"{}\"\n", (*this / "node.pem").string(), (*this / "node.key").string());
+    return fmt::format("[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n[tls.worker]\n{}[tls.balancer]\n{}[tls.broker]\n{}",
+                       (*this / "ca.pem").string(), (*this / "client.pem").string(), (*this / "client.key").string(), node,
+                       node, node);
+  }
 };
 
 }  // namespace pathbench::testing

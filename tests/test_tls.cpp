@@ -181,18 +181,7 @@ TEST_CASE("tls: pathbench run with [tls]: gRPC unary and stream through the bala
     return;
   }
   TempDir dir;
-  const std::string scenario = fmt::format(R"(name = "tls_run"
-[load]
-rate_per_s = 200
-threads = 1
-duration = "1s"
-warmup = "200ms"
-[database]
-path = "{5}"
-sales = 2000
-[query]
-mix = {{ echo = 1, point = 1 }}
-[[path]]
+  const std::string scenario = testing::short_run_scenario("tls_run", dir / "sales.db", R"([[path]]
 kind = "grpc_unary"
 via = "balancer"
 [[path]]
@@ -202,19 +191,7 @@ via = "balancer"
 kind = "grpc_unary"
 via = "direct"
 label = "unary_direct"
-[tls]
-ca = "{0}"
-cert = "{1}"
-key = "{2}"
-[tls.worker]
-cert = "{3}"
-key = "{4}"
-[tls.balancer]
-cert = "{3}"
-key = "{4}"
-)",
-                                           (pki / "ca.pem").string(), (pki / "client.pem").string(), (pki / "client.key").string(),
-                                           (pki / "node.pem").string(), (pki / "node.key").string(), (dir / "sales.db").string());
+)" + pki.scenario_table());
   testing::write_file(dir / "tls.toml", scenario);
   auto r = testing::run_pathbench("run '" + (dir / "tls.toml").string() + "' --out '" + (dir / "out").string() + "' --no-charts");
   CAPTURE(r.output);

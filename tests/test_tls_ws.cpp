@@ -147,37 +147,13 @@ TEST_CASE("tls: pathbench run with [tls]: the websocket path through the balance
     return;
   }
   TempDir dir;
-  testing::write_file(dir / "wss.toml", fmt::format(R"(name = "wss_run"
-[load]
-rate_per_s = 200
-threads = 1
-duration = "1s"
-warmup = "200ms"
-[database]
-path = "{5}"
-sales = 2000
-[query]
-mix = {{ echo = 1, point = 1 }}
-[[path]]
+  testing::write_file(dir / "wss.toml", testing::short_run_scenario("wss_run", dir / "sales.db", R"([[path]]
 kind = "websocket"
 via = "balancer"
 [[path]]
 kind = "websocket"
 via = "direct"
-[tls]
-ca = "{0}"
-cert = "{1}"
-key = "{2}"
-[tls.worker]
-cert = "{3}"
-key = "{4}"
-[tls.balancer]
-cert = "{3}"
-key = "{4}"
-)",
-                                                    (pki / "ca.pem").string(), (pki / "client.pem").string(),
-                                                    (pki / "client.key").string(), (pki / "node.pem").string(),
-                                                    (pki / "node.key").string(), (dir / "sales.db").string()));
+)" + pki.scenario_table()));
   auto r = testing::run_pathbench("run '" + (dir / "wss.toml").string() + "' --out '" + (dir / "out").string() + "' --no-charts");
   CAPTURE(r.output);
   REQUIRE(r.exit_code == 0);
