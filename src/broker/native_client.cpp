@@ -124,7 +124,7 @@ void NativeClient::on_write(const boost::system::error_code& ec) {
 
 void NativeClient::do_read() {
   const auto room = in_.prepare();
-  socket_.async_read_some(asio::buffer(room.data(), room.size()),
+  socket_.async_read_available(asio::buffer(room.data(), room.size()),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                             self->on_read(ec, n);
                           });

@@ -118,10 +118,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (account_buffer() && server_.buffered.load(std::memory_order_relaxed) > server_.options.max_buffered_bytes)
       return refuse_over_limit(fmt::format("server busy: input held for incomplete frames is over max_buffered_bytes ({})",
                                            server_.options.max_buffered_bytes));
-    socket_.async_read_some(asio::buffer(room.data(), room.size()),
-                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    socket_.async_read_available(asio::buffer(room.data(), room.size()),
+                                 [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                                   self->on_read(ec, n);
+                                 });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {

@@ -20,6 +20,9 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsMaterial& tls, bool serv
   if (!tls.ca_pem.empty()) ctx->add_certificate_authority(asio::buffer(tls.ca_pem), ec), check("CA");
   ctx->set_verify_mode(server ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert : ssl::verify_peer, ec);
   check("verify mode");
+  // No TLS 1.2 renegotiation: after the handshake a read never has to write (TlsSocket's
+  // read_buffered relies on it), and a peer cannot make us redo handshakes.
+  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
   return ctx;
 }
 
@@ -34,6 +37,22 @@ void TlsSocket::async_handshake(bool server, const std::string& server_name,
   if (!server) expect_server_name(*tls_, server_name);
   tls_->async_handshake(server ? ssl::stream_base::server : ssl::stream_base::client,
                         [done = std::move(done)](boost::system::error_code ec) { done(ec); });
+}
+
+std::size_t TlsSocket::read_buffered(asio::mutable_buffer room) {
+  auto& socket = tls_->next_layer();
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);  // asio's own sockets are non-blocking already: a flag, no syscall
+  if (ec) return 0;
+  std::size_t total = 0;
+  while (room.size() > 0) {
+    const std::size_t n = tls_->read_some(room, ec);
+    if (ec || n == 0) break;  // would_block: nothing more here yet; an error shows again on the next read
+    total += n;
+    room += n;
+  }
+  socket.non_blocking(false, ec);
+  return total;
 }
 
 void TlsSocket::shutdown_send() noexcept {

@@ -61,6 +61,22 @@ class TlsSocket {
     if (tls_) tls_->async_read_some(buffers, std::forward<Handler>(handler));
     else plain_->async_read_some(buffers, std::forward<Handler>(handler));
   }
+  // Like async_read_some, but what a plaintext read gives: every byte already received, not one
+  // TLS record per call. OpenSSL hands out one record per read, so a peer's many small writes that
+  // arrived together would come one read (and one answer, one write) at a time; after the first
+  // record this takes, without waiting, every further one already here (the socket is read
+  // non-blocking for them). For the hand-written protocols (broker/native_*), whose reads and
+  // writes run on one strand; renegotiation is off (make_tls_context), so a read never writes.
+  template <class Handler>
+  void async_read_available(boost::asio::mutable_buffer buffer, Handler&& handler) {
+    if (!tls_) return plain_->async_read_some(buffer, std::forward<Handler>(handler));
+    tls_->async_read_some(buffer, [this, buffer, handler = std::forward<Handler>(handler)](boost::system::error_code ec,
+                                                                                       std::size_t n) mutable {
+      if (!ec) n += read_buffered(buffer + n);
+      handler(ec, n);
+    });
+  }
+
   template <class ConstBuffers, class Handler>
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
     if (tls_) tls_->async_write_some(buffers, std::forward<Handler>(handler));
@@ -73,6 +89,8 @@ class TlsSocket {
   void close() noexcept;
 
  private:
+  std::size_t read_buffered(boost::asio::mutable_buffer room);
+
   std::shared_ptr<boost::asio::ssl::context> context_;  // before tls_: outlives it
   std::optional<tcp::socket> plain_;
   std::optional<boost::asio::ssl::stream<tcp::socket>> tls_;
