@@ -200,11 +200,22 @@ TEST_CASE("realmq: rabbitmq over AMQPS with mutual TLS: 300 echoes answered once
 
 TEST_SUITE_END();
 
-TEST_CASE("tls: amqps:// URLs: accepted by [broker] url, refused without a CA with the reason") {
+TEST_CASE("tls: amqps:// and tcps:// URLs: accepted by [broker] url with a CA in [tls], refused without one at the URL") {
   auto broker = [](const std::string& kind, const std::string& url) {
     return fmt::format("[broker]\nkind = \"{0}\"\nurl = \"{1}\"\n[[path]]\nkind = \"queue\"\nvia = \"{0}\"\n", kind, url);
   };
-  CHECK_NOTHROW(load_scenario_text(broker("rabbitmq", "amqps://u:p@broker.example:5671/"), "<t>"));
+  TempDir dir;  // the loader checks the files readable; their contents are read when the run starts
+  for (const char* file : {"ca.pem", "me.pem", "me.key"}) testing::write_file(dir / file, "PEM\n");
+  const std::string tls = fmt::format("[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n", (dir / "ca.pem").string(),
+                                      (dir / "me.pem").string(), (dir / "me.key").string());
+  CHECK_NOTHROW(load_scenario_text(broker("rabbitmq", "amqps://u:p@broker.example:5671/") + tls, "<t>"));
+  CHECK_NOTHROW(load_scenario_text(broker("embedded", "tcps://10.0.0.5:5673") + tls, "<t>"));
+  CHECK_THROWS_WITH_AS(load_scenario_text(broker("rabbitmq", "amqps://u:p@broker.example:5671/"), "<t>"),
+                       doctest::Contains("<t>:3:7: broker.url: amqps:// needs the CA the broker must chain to"), ScenarioError);
+  CHECK_THROWS_WITH_AS(load_scenario_text(broker("embedded", "tcps://10.0.0.5:5673"), "<t>"),
+                       doctest::Contains("<t>:3:7: broker.url: tcps:// (the embedded broker over mutual TLS) needs"), ScenarioError);
+  CHECK_THROWS_WITH_AS(load_scenario_text(broker("embedded", "tls://10.0.0.5:5673"), "<t>"),
+                       doctest::Contains("tcp://host:port (tcps:// over TLS)"), ScenarioError);
   CHECK_NOTHROW(load_scenario_text(broker("nats", "tls://127.0.0.1:4222"), "<t>"));
   CHECK_THROWS_WITH_AS(load_scenario_text(broker("rabbitmq", "amqpx://u:p@broker.example/"), "<t>"),
                        doctest::Contains("amqp://user:pass@host:port/vhost"), ScenarioError);

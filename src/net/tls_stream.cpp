@@ -40,9 +40,12 @@ void TlsSocket::async_handshake(bool server, const std::string& server_name,
 }
 
 std::size_t TlsSocket::read_buffered(asio::mutable_buffer room) {
+  // Nothing received beyond the record just read (the usual case below saturation): no syscall.
+  SSL* ssl = tls_->native_handle();
+  if (SSL_pending(ssl) == 0 && BIO_ctrl_pending(SSL_get_rbio(ssl)) == 0) return 0;
   auto& socket = tls_->next_layer();
   boost::system::error_code ec;
-  socket.non_blocking(true, ec);  // asio's own sockets are non-blocking already: a flag, no syscall
+  socket.non_blocking(true, ec);  // then a read that needs the socket says would_block instead of waiting
   if (ec) return 0;
   std::size_t total = 0;
   while (room.size() > 0) {

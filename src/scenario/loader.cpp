@@ -201,6 +201,17 @@ Scenario read_scenario(const toml::table& root, Reporter& reporter, PathKinds ki
     }
   }
   agents_problems(s, root, reporter);
+  // A TLS broker URL the run could only fail on at connect: said here, at the URL.
+  if (const bool tcps = s.broker.url.rfind("tcps://", 0) == 0, amqps = s.broker.url.rfind("amqps://", 0) == 0;
+      (tcps || amqps) && s.tls.for_role("broker").ca.empty()) {
+    const std::string message =
+        fmt::format("broker.url: {} needs {} ([tls] or [tls.broker]: ca{})", tcps ? "tcps:// (the embedded broker over mutual TLS)" : "amqps://",
+                    tcps ? "this end's identity and the CA the broker must chain to" : "the CA the broker must chain to",
+                    tcps ? ", cert, key" : "");
+    const toml::node* url = root.at_path("broker.url").node();
+    if (url) reporter.error(url->source(), message);
+    else reporter.error_no_position(message);
+  }
   if (s.load.mode == LoadMode::closed && s.load.concurrency < s.load.threads) {
     if (auto t = root.get("load"); t && t->as_table() && t->as_table()->get("concurrency"))
       reporter.error(t->as_table()->get("concurrency")->source(),
