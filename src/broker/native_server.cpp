@@ -70,9 +70,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start() {
     boost::system::error_code ec;
     socket_.tcp_socket().set_option(tcp::no_delay(true), ec);
-    session_ = broker_.open_session();
     account_buffer();
     if (!socket_.tls()) return serve();
+    // Past the limit a TLS client is closed before its handshake (which would cost the most); it
+    // cannot be told why in a protocol it has not started. Plaintext ones get the error frame.
+    if (server_.open.load(std::memory_order_relaxed) > server_.options.max_connections) {
+      server_.closed_over_limit.fetch_add(1, std::memory_order_relaxed);
+      return close();
+    }
     // TLS: nothing is read or written before the handshake, which must end in time (a peer that
     // connects and says nothing would hold its connection slot forever).
     linger_timer_.expires_after(std::chrono::nanoseconds(server_.options.handshake_timeout_ns));
@@ -93,6 +98,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void serve() {
+    session_ = broker_.open_session();
     if (server_.open.load(std::memory_order_relaxed) > server_.options.max_connections)
       return refuse_over_limit(fmt::format("too many connections (max_connections {})", server_.options.max_connections));
     do_read();
@@ -382,7 +388,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     consumers_.clear();
-    if (!session_closed_) broker_.close_session(session_);  // cancels our consumers: unacked -> redelivered
+    if (!session_closed_ && session_ != 0) broker_.close_session(session_);  // cancels our consumers: unacked -> redelivered
     session_closed_ = true;
     linger_timer_.cancel();
     socket_.close();

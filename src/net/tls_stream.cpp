@@ -20,8 +20,7 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsMaterial& tls, bool serv
   if (!tls.ca_pem.empty()) ctx->add_certificate_authority(asio::buffer(tls.ca_pem), ec), check("CA");
   ctx->set_verify_mode(server ? ssl::verify_peer | ssl::verify_fail_if_no_peer_cert : ssl::verify_peer, ec);
   check("verify mode");
-  // No TLS 1.2 renegotiation: after the handshake a read never has to write (TlsSocket's
-  // read_buffered relies on it), and a peer cannot make us redo handshakes.
+  // No TLS 1.2 renegotiation: a peer cannot make us redo handshakes.
   SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
   return ctx;
 }
@@ -40,21 +39,22 @@ void TlsSocket::async_handshake(bool server, const std::string& server_name,
 }
 
 std::size_t TlsSocket::read_buffered(asio::mutable_buffer room) {
-  // Nothing received beyond the record just read (the usual case below saturation): no syscall.
+  // Straight from OpenSSL, never the socket: the records asio's engine has already handed it (its
+  // memory BIO) and what it has decrypted. Nothing here writes to the socket — output OpenSSL
+  // makes meanwhile (a TLS 1.3 KeyUpdate answer, an alert) waits in the engine's BIO and leaves
+  // with the next write — and a partial record stays with OpenSSL for the next asynchronous read.
   SSL* ssl = tls_->native_handle();
-  if (SSL_pending(ssl) == 0 && BIO_ctrl_pending(SSL_get_rbio(ssl)) == 0) return 0;
-  auto& socket = tls_->next_layer();
-  boost::system::error_code ec;
-  socket.non_blocking(true, ec);  // then a read that needs the socket says would_block instead of waiting
-  if (ec) return 0;
   std::size_t total = 0;
-  while (room.size() > 0) {
-    const std::size_t n = tls_->read_some(room, ec);
-    if (ec || n == 0) break;  // would_block: nothing more here yet; an error shows again on the next read
+  while (room.size() > 0 && (SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0)) {
+    std::size_t n = 0;
+    ERR_clear_error();
+    if (SSL_read_ex(ssl, room.data(), room.size(), &n) != 1) {
+      ERR_clear_error();  // wants more input, or an error the next read reports again
+      break;
+    }
     total += n;
     room += n;
   }
-  socket.non_blocking(false, ec);
   return total;
 }
 

@@ -64,9 +64,9 @@ class TlsSocket {
   // Like async_read_some, but what a plaintext read gives: every byte already received, not one
   // TLS record per call. OpenSSL hands out one record per read, so a peer's many small writes that
   // arrived together would come one read (and one answer, one write) at a time; after the first
-  // record this takes, without waiting, every further one already here (the socket is read
-  // non-blocking for them). For the hand-written protocols (broker/native_*), whose reads and
-  // writes run on one strand; renegotiation is off (make_tls_context), so a read never writes.
+  // record this takes every further one already received (from OpenSSL's buffers only: no
+  // syscall, no wait). For the hand-written protocols (broker/native_*), whose reads and writes
+  // run on one strand.
   template <class Handler>
   void async_read_available(boost::asio::mutable_buffer buffer, Handler&& handler) {
     if (!tls_) return plain_->async_read_some(buffer, std::forward<Handler>(handler));

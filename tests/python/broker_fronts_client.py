@@ -185,7 +185,8 @@ async def ws_checks_async(address, websockets):
                 await ws.send(b"x")
                 await ws.recv()
             refused = False
-        except Exception as e:  # the handshake or the first read fails, depending on TLS 1.3 timing
+        except (ssl.SSLError, OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException) as e:
+            # the TLS or WebSocket handshake, or the first read, fails, depending on TLS 1.3 timing
             print(f"refused: {type(e).__name__}: {e}")
             refused = True
         check(refused, "wss:// without a client certificate: refused")
