@@ -43,6 +43,15 @@ inline std::string missing_broker_server(std::string_view kind) {
 }  // namespace pathbench::testing
 
 // Ends the enclosing test case as skipped when the `kind` broker's server program is missing.
+// Skips the case when `reason` (a std::string) is not empty: PATHBENCH_SKIP_WHEN(pki.why);
+#define PATHBENCH_SKIP_WHEN(reason)                \
+  do {                                             \
+    if (const std::string why_ = (reason); !why_.empty()) { \
+      MESSAGE("SKIP: " << why_);                   \
+      return;                                      \
+    }                                              \
+  } while (false)
+
 #define PATHBENCH_SKIP_UNLESS_BROKER_SERVER(kind)                                               \
   do {                                                                                          \
     const std::string pathbench_skip_reason_ = ::pathbench::testing::missing_broker_server(kind); \

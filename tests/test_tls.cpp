@@ -20,6 +20,7 @@
 #include "pathbench.grpc.pb.h"
 #include "roles/worker.h"
 #include "scenario/loader.h"
+#include "skip_guard.h"
 #include "test_helpers.h"
 #include "test_pki.h"
 
@@ -143,10 +144,7 @@ TEST_CASE("tls: listeners and gRPC servers refuse plaintext off loopback before 
 
 TEST_CASE("tls: a worker with mutual TLS answers a client of its CA and refuses no cert, another CA's cert and plaintext") {
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   WorkerOptions o;
   o.ws_listen.clear();
   o.tls = pki.identity("ca.pem", "node");
@@ -176,10 +174,7 @@ TEST_CASE("tls: a worker with mutual TLS answers a client of its CA and refuses 
 
 TEST_CASE("tls: pathbench run with [tls]: gRPC unary and stream through the balancer and direct, all over mutual TLS") {
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   TempDir dir;
   const std::string scenario = testing::short_run_scenario("tls_run", dir / "sales.db", R"([[path]]
 kind = "grpc_unary"

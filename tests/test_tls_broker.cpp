@@ -17,6 +17,7 @@
 #include "broker/native_client.h"
 #include "mq/backends.h"
 #include "scenario/loader.h"
+#include "skip_guard.h"
 #include "test_helpers.h"
 #include "test_pki.h"
 
@@ -63,10 +64,7 @@ NativeClientTls client_tls(const TestPki& pki, const std::string& ca, const std:
 TEST_CASE("tls: the native broker protocol over mutual TLS: a client of its CA is served; plaintext, no certificate, "
           "another CA's certificate and a wrong name are refused, that connection only") {
   TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   BrokerServerOptions o;
   o.tls = pki.identity("ca.pem", "node");
   BrokerServer server(o);
@@ -104,10 +102,7 @@ TEST_CASE("tls: the native broker protocol over mutual TLS: a client of its CA i
 
 TEST_CASE("tls: a silent client is cut off at the TLS handshake deadline") {
   TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   Broker broker{BrokerOptions{}};
   NativeServerOptions o;
   o.tls = pki.identity("ca.pem", "node");
@@ -133,10 +128,7 @@ TEST_CASE("tls: a silent client is cut off at the TLS handshake deadline") {
 
 TEST_CASE("tls: past max_connections a TLS client is closed before its handshake; the others are served") {
   TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   BrokerServerOptions o;
   o.tls = pki.identity("ca.pem", "node");
   o.max_connections = 1;
@@ -161,10 +153,7 @@ TEST_CASE("tls: past max_connections a TLS client is closed before its handshake
 
 TEST_CASE("tls: the embedded mq backend over tcps://: 200 requests answered once each; tcps:// without files refused with the reason") {
   TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   BrokerServerOptions o;
   o.tls = pki.identity("ca.pem", "node");
   BrokerServer server(o);
@@ -219,10 +208,7 @@ TEST_CASE("tls: the embedded mq backend over tcps://: 200 requests answered once
 
 TEST_CASE("tls: pathbench serve broker --tls-* serves tcps://, https /api/* (checked with curl) and refuses plaintext") {
   TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   if (std::system("command -v curl >/dev/null 2>&1") != 0) {
     MESSAGE("SKIP: curl is not installed (Debian package curl)");
     return;
@@ -273,10 +259,7 @@ TEST_CASE("tls: pathbench serve broker --tls-* serves tcps://, https /api/* (che
 TEST_CASE("tls: pathbench run with [tls]: the queue path over the in-process embedded broker and the broker path's fronts "
           "over mutual TLS, accounting holds") {
   TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   TempDir dir;
   std::string paths;
   for (const char* via : {"native", "grpc_unary", "grpc_stream", "websocket", "http"})

@@ -48,10 +48,7 @@ TEST_SUITE_BEGIN("realmq");
 TEST_CASE("realmq: nats over mutual TLS: 500 echoes answered once each; no cert, another CA or plaintext refused with the reason") {
   PATHBENCH_SKIP_UNLESS_BROKER_SERVER("nats");
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   BrokerProcess server = start_tls_nats(pki);
   Endpoint e = nats_endpoint(server.url(), "pathbench.test.tls");
   e.tls = pki.files("ca.pem", "client");
@@ -103,10 +100,7 @@ TEST_CASE("realmq: nats over mutual TLS: 500 echoes answered once each; no cert,
 TEST_CASE("realmq: pathbench run: a queue path over NATS with [tls.broker], accounting holds; without it the run fails") {
   PATHBENCH_SKIP_UNLESS_BROKER_SERVER("nats");
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   BrokerProcess server = start_tls_nats(pki);
   TempDir dir;
   auto scenario = [&](const std::string& name, const std::string& tls) {
@@ -165,10 +159,7 @@ via = "nats"
 TEST_CASE("realmq: rabbitmq over AMQPS with mutual TLS: 300 echoes answered once each; no cert or another CA refused") {
   PATHBENCH_SKIP_UNLESS_BROKER_SERVER("rabbitmq");
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   BrokerOptions o;
   o.tls = pki.files("ca.pem", "node");
   BrokerProcess server = BrokerProcess::start("rabbitmq", o);

@@ -21,6 +21,7 @@
 #include "report/metrics.h"
 #include "roles/worker.h"
 #include "scenario/loader.h"
+#include "skip_guard.h"
 #include "test_helpers.h"
 #include "test_pki.h"
 
@@ -68,10 +69,7 @@ std::string ws_echo(const std::string& address, const TlsMaterial* tls) {
 TEST_CASE("tls: a worker's WebSocket front over mutual TLS answers a client of its CA; no cert, another CA, a wrong name "
           "and plaintext are refused while it keeps serving") {
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   WorkerOptions o;
   o.ws_listen = "127.0.0.1:0";
   o.tls = pki.identity("ca.pem", "node");
@@ -109,10 +107,7 @@ TEST_CASE("tls: a worker's WebSocket front over mutual TLS answers a client of i
 
 TEST_CASE("tls: /metrics over https with mutual TLS, checked with curl; plaintext and a client without a certificate refused") {
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   if (std::system("command -v curl >/dev/null 2>&1") != 0) {
     MESSAGE("SKIP: curl is missing (Debian package curl)");
     return;
@@ -142,10 +137,7 @@ TEST_CASE("tls: /metrics over https with mutual TLS, checked with curl; plaintex
 
 TEST_CASE("tls: pathbench run with [tls]: the websocket path through the balancer and direct over wss://, accounting holds") {
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   TempDir dir;
   testing::write_file(dir / "wss.toml", testing::short_run_scenario("wss_run", dir / "sales.db", R"([[path]]
 kind = "websocket"
@@ -175,10 +167,7 @@ via = "direct"
 
 TEST_CASE("tls: with [tls] the spawned WebSocket fronts may listen off loopback without insecure; without it they may not") {
   testing::TestPki pki;
-  if (!pki.why.empty()) {
-    MESSAGE("SKIP: " << pki.why);
-    return;
-  }
+  PATHBENCH_SKIP_WHEN(pki.why);
   const std::string open = "[workers]\nlisten_host = \"0.0.0.0\"\n[balancer]\nlisten_host = \"0.0.0.0\"\n"
                            "[[path]]\nkind = \"websocket\"\n";
   const std::string tls = fmt::format("[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n", (pki / "ca.pem").string(),
