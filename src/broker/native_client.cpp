@@ -132,9 +132,7 @@ void NativeClient::do_read() {
 
 void NativeClient::on_read(const boost::system::error_code& ec, std::size_t n) {
   if (state_ != State::open) return;
-  // TLS: a broker that closes without close_notify (stopped, or refusing us) ends the stream "truncated".
-  if (ec) return fail(ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ? "connection closed by the broker"
-                                                                                       : "read: " + ec.message());
+  if (ec) return fail(ec == asio::error::eof ? "connection closed by the broker" : "read: " + ec.message());
   in_.commit(n);
   // Keep ourselves alive even if a callback drops the last outside reference.
   auto self = shared_from_this();

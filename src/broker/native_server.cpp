@@ -50,8 +50,7 @@ namespace {
 void fail(std::string_view what, boost::system::error_code ec) {
   // Peers going away is normal; anything else is worth a line on stderr.
   if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
-      ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor ||
-      ec == asio::ssl::error::stream_truncated)  // a TLS peer that closed without close_notify
+      ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor)
     return;
   fmt::print(stderr, "broker: {}: {}\n", what, ec.message());
 }

@@ -65,14 +65,16 @@ class TlsSocket {
   // TLS record per call. OpenSSL hands out one record per read, so a peer's many small writes that
   // arrived together would come one read (and one answer, one write) at a time; after the first
   // record this takes every further one already received (from OpenSSL's buffers only: no
-  // syscall, no wait). For the hand-written protocols (broker/native_*), whose reads and writes
-  // run on one strand.
+  // syscall, no wait). A peer that closes without close_notify reads as eof, as in plaintext:
+  // these protocols frame their own messages, so a cut stream cannot pass for a whole frame.
+  // For the hand-written protocols (broker/native_*), whose reads and writes run on one strand.
   template <class Handler>
   void async_read_available(boost::asio::mutable_buffer buffer, Handler&& handler) {
     if (!tls_) return plain_->async_read_some(buffer, std::forward<Handler>(handler));
     tls_->async_read_some(buffer, [this, buffer, handler = std::forward<Handler>(handler)](boost::system::error_code ec,
                                                                                        std::size_t n) mutable {
       if (!ec) n += read_buffered(buffer + n);
+      if (ec == boost::asio::ssl::error::stream_truncated) ec = boost::asio::error::eof;
       handler(ec, n);
     });
   }
