@@ -7,6 +7,7 @@
 
 #include "broker/native_server.h"
 #include "core/host_port.h"
+#include "core/url.h"
 
 namespace pathbench::broker {
 
@@ -19,8 +20,6 @@ std::string strip_tcp_scheme(const std::string& url) {
   if (url.find("://") != std::string::npos) return "";
   return url;
 }
-
-bool is_tls_url(const std::string& url) noexcept { return url.rfind("tcps://", 0) == 0; }
 
 NativeClientTls native_client_tls(const TlsMaterial* material, const std::string& what) {
   if (!material) return {};

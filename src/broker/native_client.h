@@ -96,6 +96,5 @@ class NativeClient : public std::enable_shared_from_this<NativeClient> {
 // "tcp://host:port", "tcps://host:port" or "host:port" -> "host:port"; "" when the scheme is
 // something else.
 std::string strip_tcp_scheme(const std::string& url);
-bool is_tls_url(const std::string& url) noexcept;  // tcps://
 
 }  // namespace pathbench::broker

@@ -186,7 +186,7 @@ int serve_main(std::span<const std::string> args) {
         // TLS to the broker when its URL says so (tls:// for nats, amqps://, tcps:// for the
         // embedded broker): this worker's own --tls-cert/--tls-key/--tls-ca identity, the one its
         // gRPC server presents.
-        if (url.rfind("tls://", 0) == 0 || url.rfind("amqps://", 0) == 0 || url.rfind("tcps://", 0) == 0) {
+        if (is_tls_url(url)) {
           if (vm.count("tls-ca")) q.endpoint.tls.ca = vm["tls-ca"].as<std::string>();
           if (vm.count("tls-cert")) q.endpoint.tls.cert = vm["tls-cert"].as<std::string>();
           if (vm.count("tls-key")) q.endpoint.tls.key = vm["tls-key"].as<std::string>();

@@ -107,6 +107,12 @@ std::uint16_t default_port_of(std::string_view scheme) noexcept {
   return 0;
 }
 
+bool is_tls_url(std::string_view url) noexcept {
+  for (std::string_view scheme : {"tls://", "amqps://", "tcps://"})
+    if (url.starts_with(scheme)) return true;
+  return false;
+}
+
 std::string redact_urls(std::string_view text) {
   std::string out;
   std::size_t pos = 0;

@@ -32,6 +32,10 @@ std::optional<Url> parse_url(std::string_view text, std::uint16_t default_port =
 // postgres/postgresql 5432); 0 when the scheme has no default (tcp).
 std::uint16_t default_port_of(std::string_view scheme) noexcept;
 
+// Whether a broker URL's scheme asks for TLS: tls:// (NATS), amqps:// (RabbitMQ), tcps:// (the
+// embedded broker's native protocol).
+bool is_tls_url(std::string_view url) noexcept;
+
 // `text` with the user info of every "scheme://user[:password]@" in it replaced by "***":
 // for error messages and result columns that may quote a URL.
 std::string redact_urls(std::string_view text);

@@ -1,5 +1,6 @@
 #include "runner/topology.h"
 
+#include "core/url.h"
 #include "roles/task_engine.h"
 #include "roles/task_queue_worker.h"
 
@@ -230,8 +231,7 @@ mq::Endpoint Topology::broker_endpoint(const std::string& kind) {
     // TLS to a broker pathbench did not start: [tls.broker] written, or a TLS scheme in the URL
     // (docs/distributed.md).
     const TlsRoleFiles& own = scenario_.tls.broker;
-    const bool tls_url = url.rfind("tls://", 0) == 0 || url.rfind("amqps://", 0) == 0 || url.rfind("tcps://", 0) == 0;
-    if (tls_url || !own.ca.empty() || !own.cert.empty() || !own.key.empty() || !own.server_name.empty())
+    if (is_tls_url(url) || !own.ca.empty() || !own.cert.empty() || !own.key.empty() || !own.server_name.empty())
       e.tls = scenario_.tls.for_role("broker");
   } else if (kind == "embedded") {
     // In process: TLS with [tls] (broker_server()), the clients presenting the broker identity as
