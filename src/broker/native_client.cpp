@@ -32,10 +32,7 @@ NativeClientTls native_client_tls(const std::string& url, const TlsFiles& files)
   if (files.ca.empty() || files.cert.empty() || files.key.empty())
     throw std::runtime_error(fmt::format("{}: TLS needs ca, cert and key (mutual TLS: [tls] / [tls.broker], or serve's "
                                          "--tls-ca --tls-cert --tls-key)", what));
-  const auto material = load_tls_material(files);
-  TlsMaterial with_name = *material;
-  if (!files.server_name.empty()) with_name.server_name = files.server_name;
-  return native_client_tls(&with_name, what);
+  return native_client_tls(load_tls_material(files).get(), what);  // the material carries files.server_name
 }
 
 NativeClient::NativeClient(asio::io_context& io, std::size_t max_frame_bytes, NativeClientTls tls)

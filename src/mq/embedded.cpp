@@ -86,14 +86,15 @@ class EmbeddedRequester final : public Requester {
         if (!alive.expired()) fail_start(bad);
       });
     }
+    broker::NativeClientTls tls;  // tcps:// or [tls.broker]: mutual TLS to the broker
     try {
-      tls_ = broker::native_client_tls(endpoint_.url, endpoint_.tls);
+      tls = broker::native_client_tls(endpoint_.url, endpoint_.tls);
     } catch (const std::exception& e) {
       return asio::post(io_, [this, alive = std::weak_ptr<int>(alive_), error = std::string(e.what())] {
         if (!alive.expired()) fail_start(error);
       });
     }
-    client_ = std::make_shared<NativeClient>(io_, protocol::kDefaultMaxFrameBytes, tls_);
+    client_ = std::make_shared<NativeClient>(io_, protocol::kDefaultMaxFrameBytes, std::move(tls));
     start_timer_.expires_after(std::chrono::nanoseconds(endpoint_.timeout_ns));
     start_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
       if (ec || alive.expired() || state_ != State::starting) return;
@@ -234,7 +235,6 @@ class EmbeddedRequester final : public Requester {
   std::shared_ptr<detail::ReplyBook> book_;  // exactly one outcome per correlation id
   std::string reply_queue_;
   asio::steady_timer start_timer_;
-  broker::NativeClientTls tls_;  // tcps:// or [tls.broker]: mutual TLS to the broker
   std::shared_ptr<NativeClient> client_;
   std::function<void(std::string)> start_done_;
   State state_ = State::idle;

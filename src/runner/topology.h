@@ -93,8 +93,8 @@ class Topology final : public Endpoints {
 
  private:
   const Scenario& scenario_;
-  // [tls] of the spawned workers and balancer (nullptr: plaintext), read once at construction.
-  // Each role's identity for the servers spawned here ([tls], [tls.ROLE]); null when TLS is off.
+  // Each role's identity for the servers spawned here ([tls], [tls.ROLE]); read once at
+  // construction; null when TLS is off.
   // broker_tls_: the in-process embedded broker's listeners (native tcps://, gRPC, https/wss).
   std::shared_ptr<const TlsMaterial> worker_tls_, balancer_tls_, broker_tls_;
   WorkerOptions worker_options(int index) const;

@@ -9,9 +9,7 @@ pathbench=$1 proto=$2
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-code=0
-bash "$here/../make_test_certs.sh" "$tmp/pki" || code=$?
-[[ $code -eq 0 ]] || exit "$code"
+bash "$here/../make_test_certs.sh" "$tmp/pki" || exit $?  # 77 (no openssl): skipped
 skipped=0
 for front in native grpc ws; do
   echo "== $front over mutual TLS"

@@ -9,9 +9,7 @@ pathbench=$1 proto=$2 db=$3
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-code=0
-bash "$here/../make_test_certs.sh" "$tmp/pki" || code=$?
-[[ $code -eq 0 ]] || exit "$code"
+bash "$here/../make_test_certs.sh" "$tmp/pki" || exit $?  # 77 (no openssl): skipped
 c=$tmp/pki
 spawn=(--spawn "$pathbench" serve worker --listen 127.0.0.1:0 --ws-listen off --db "$db" --id worker-tls
        --tls-ca "$c/ca.pem" --tls-cert "$c/node.pem" --tls-key "$c/node.key")

@@ -13,9 +13,7 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-code=0
-bash "$here/../make_test_certs.sh" "$tmp/pki" || code=$?
-[[ $code -eq 0 ]] || exit "$code"
+bash "$here/../make_test_certs.sh" "$tmp/pki" || exit $?  # 77 (no openssl): skipped
 c=$tmp/pki
 tls=(--tls-ca "$c/ca.pem" --tls-cert "$c/node.pem" --tls-key "$c/node.key")
 
